@@ -1,0 +1,1048 @@
+/*
+ * l_array.c -- pf.array: the Lua face of pf_array.
+ *
+ * Owning arrays keep their doubles inside the userdata block (pf_lua_newarray), so
+ * the garbage collector accounts for them. Views (row, col, rows, reshape, T) are
+ * small userdata whose user value 1 holds the parent: the parent stays alive as long
+ * as any view does. Lua indices are 1-based.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pf_lua.h"
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+/* Read a shape from a table {n, m, ...} at `arg` or from integer varargs starting at
+ * `arg` up to `last` (inclusive). */
+static int read_shape(lua_State *L, int arg, int last, size_t *shape)
+{
+    int ndim = 0;
+    if (lua_type(L, arg) == LUA_TTABLE) {
+        ndim = (int)luaL_len(L, arg);
+        luaL_argcheck(L, ndim >= 1 && ndim <= PF_MAXDIM, arg, "shape of 1 to 4 extents expected");
+        for (int i = 0; i < ndim; i++) {
+            lua_geti(L, arg, i + 1);
+            int isint;
+            lua_Integer v = lua_tointegerx(L, -1, &isint);
+            if (!isint || v < 0)
+                luaL_argerror(L, arg, "shape extents must be non-negative integers");
+            shape[i] = (size_t)v;
+            lua_pop(L, 1);
+        }
+        return ndim;
+    }
+    for (int i = arg; i <= last; i++) {
+        luaL_argcheck(L, ndim < PF_MAXDIM, i, "at most 4 dimensions");
+        lua_Integer v = luaL_checkinteger(L, i);
+        luaL_argcheck(L, v >= 0, i, "extent must be non-negative");
+        shape[ndim++] = (size_t)v;
+    }
+    luaL_argcheck(L, ndim >= 1, arg, "shape expected (integers or a table of integers)");
+    return ndim;
+}
+
+static pf_array *new_like(lua_State *L, const pf_array *a)
+{
+    return pf_lua_newarray(L, a->ndim, a->shape);
+}
+
+/* [-0, +1] A view of parent at stack index `parent`. */
+static pf_array *new_view(lua_State *L, int parent, double *data, int ndim,
+                          const size_t *shape, const ptrdiff_t *stride)
+{
+    parent = lua_absindex(L, parent);
+    pf_array *v = (pf_array *)lua_newuserdatauv(L, sizeof(pf_array), 1);
+    v->data = data;
+    v->ndim = ndim;
+    v->size = 1;
+    for (int i = 0; i < PF_MAXDIM; i++) {
+        v->shape[i] = i < ndim ? shape[i] : 1;
+        v->stride[i] = i < ndim ? stride[i] : 0;
+        if (i < ndim)
+            v->size *= shape[i];
+    }
+    luaL_setmetatable(L, PF_ARRAY_MT);
+    lua_pushvalue(L, parent);
+    lua_setiuservalue(L, -2, 1);
+    return v;
+}
+
+static size_t check_index(lua_State *L, int arg, size_t extent)
+{
+    lua_Integer i = luaL_checkinteger(L, arg);
+    if (i < 1 || (size_t)i > extent) {
+        const char *m = lua_pushfstring(L, "index %I out of range 1..%I", (LUAI_UACINT)i,
+                                        (LUAI_UACINT)extent);
+        luaL_argerror(L, arg, m);
+    }
+    return (size_t)(i - 1);
+}
+
+static void shape_to_buf(char *buf, size_t n, const pf_array *a)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < a->ndim && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, i ? "x%zu" : "%zu", a->shape[i]);
+}
+
+static void check_same_shape(lua_State *L, const pf_array *a, int arg, const pf_array *b)
+{
+    if (!pf_array_same_shape(a, b)) {
+        char sa[96], sb[96];
+        shape_to_buf(sa, sizeof sa, a);
+        shape_to_buf(sb, sizeof sb, b);
+        const char *m = lua_pushfstring(L, "array of shape %s expected, got %s", sa, sb);
+        luaL_argerror(L, arg, m);
+    }
+}
+
+/* ---- constructors ----------------------------------------------------------- */
+
+static int arr_zeros(lua_State *L)
+{
+    size_t shape[PF_MAXDIM];
+    int ndim = read_shape(L, 1, lua_gettop(L), shape);
+    pf_lua_newarray(L, ndim, shape);
+    return 1;
+}
+
+static int arr_ones(lua_State *L)
+{
+    size_t shape[PF_MAXDIM];
+    int ndim = read_shape(L, 1, lua_gettop(L), shape);
+    pf_array_fill(pf_lua_newarray(L, ndim, shape), 1.0);
+    return 1;
+}
+
+/* full(shape, value): shape is an integer (1-D) or a table of extents. */
+static int arr_full(lua_State *L)
+{
+    size_t shape[PF_MAXDIM];
+    double v = luaL_checknumber(L, 2);
+    int ndim = read_shape(L, 1, 1, shape);
+    pf_array_fill(pf_lua_newarray(L, ndim, shape), v);
+    return 1;
+}
+
+static int arr_eye(lua_State *L)
+{
+    lua_Integer n = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, n >= 0, 1, "size must be non-negative");
+    pf_array *a = pf_lua_newarray2(L, (size_t)n, (size_t)n);
+    for (lua_Integer i = 0; i < n; i++)
+        a->data[i * n + i] = 1.0;
+    return 1;
+}
+
+static int arr_linspace(lua_State *L)
+{
+    double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
+    lua_Integer n = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, n >= 1, 3, "at least 1 point expected");
+    pf_array *r = pf_lua_newarray1(L, (size_t)n);
+    for (lua_Integer i = 0; i < n; i++)
+        r->data[i] = n == 1 ? a : a + (b - a) * (double)i / (double)(n - 1);
+    if (n > 1)
+        r->data[n - 1] = b;
+    return 1;
+}
+
+/* arange(stop) or arange(start, stop [, step]): start, start+step, ... < stop. */
+static int arr_arange(lua_State *L)
+{
+    double start = 0, stop, step = 1;
+    if (lua_gettop(L) == 1) {
+        stop = luaL_checknumber(L, 1);
+    } else {
+        start = luaL_checknumber(L, 1);
+        stop = luaL_checknumber(L, 2);
+        step = luaL_optnumber(L, 3, 1.0);
+    }
+    luaL_argcheck(L, step != 0 && isfinite(step), 3, "step must be finite and non-zero");
+    luaL_argcheck(L, isfinite(start) && isfinite(stop), 1, "bounds must be finite");
+    double cnt = ceil((stop - start) / step);
+    size_t n = cnt > 0 ? (size_t)cnt : 0;
+    pf_array *r = pf_lua_newarray1(L, n);
+    for (size_t i = 0; i < n; i++)
+        r->data[i] = start + step * (double)i;
+    return 1;
+}
+
+/* from(t): nested Lua tables of numbers (rectangular), or an array (copied). */
+static void from_shape(lua_State *L, int idx, int depth, int *ndim, size_t *shape)
+{
+    if (lua_type(L, idx) != LUA_TTABLE) {
+        *ndim = depth;
+        return;
+    }
+    if (depth >= PF_MAXDIM)
+        luaL_error(L, "pf.array.from: nesting deeper than %d levels", PF_MAXDIM);
+    shape[depth] = (size_t)luaL_len(L, idx);
+    if (shape[depth] == 0) {
+        *ndim = depth + 1;
+        return;
+    }
+    lua_geti(L, idx, 1);
+    from_shape(L, lua_gettop(L), depth + 1, ndim, shape);
+    lua_pop(L, 1);
+}
+
+static void from_fill(lua_State *L, int idx, int depth, int ndim, const size_t *shape,
+                      double **out, char *path, size_t pathlen)
+{
+    size_t n = (size_t)luaL_len(L, idx);
+    if (n != shape[depth])
+        luaL_error(L, "pf.array.from: element %s has %d entries, expected %d (ragged table)",
+                   path[0] ? path : "(top)", (int)n, (int)shape[depth]);
+    for (size_t i = 1; i <= n; i++) {
+        int t = lua_geti(L, idx, (lua_Integer)i);
+        size_t len = strlen(path);
+        snprintf(path + len, pathlen - len, "[%zu]", i);
+        if (depth + 1 < ndim) {
+            if (t != LUA_TTABLE)
+                luaL_error(L, "pf.array.from: element %s is a %s, expected a table", path,
+                           luaL_typename(L, -1));
+            from_fill(L, lua_gettop(L), depth + 1, ndim, shape, out, path, pathlen);
+        } else {
+            int isnum;
+            double v = lua_tonumberx(L, -1, &isnum);
+            if (!isnum)
+                luaL_error(L, "pf.array.from: element %s is a %s, expected a number", path,
+                           luaL_typename(L, -1));
+            *(*out)++ = v;
+        }
+        path[len] = '\0';
+        lua_pop(L, 1);
+    }
+}
+
+static int arr_from(lua_State *L)
+{
+    pf_array *src = pf_lua_testarray(L, 1);
+    if (src) {
+        pf_array *c = new_like(L, src);
+        pf_array_pack(src, c->data);
+        return 1;
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    size_t shape[PF_MAXDIM] = {0};
+    int ndim = 0;
+    from_shape(L, 1, 0, &ndim, shape);
+    pf_array *a = pf_lua_newarray(L, ndim, shape);
+    int top = lua_gettop(L);
+    double *p = a->data;
+    char path[128] = "";
+    if (a->size)
+        from_fill(L, 1, 0, ndim, shape, &p, path, sizeof path);
+    lua_settop(L, top);
+    return 1;
+}
+
+/* Gather a list of arrays from the table at 1. */
+static int gather(lua_State *L, const char *fname, pf_array **list, int max)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int n = (int)luaL_len(L, 1);
+    luaL_argcheck(L, n >= 1, 1, "non-empty list of arrays expected");
+    if (n > max)
+        luaL_error(L, "%s: at most %d arrays", fname, max);
+    for (int i = 0; i < n; i++) {
+        lua_geti(L, 1, i + 1);
+        list[i] = pf_lua_testarray(L, -1);
+        if (!list[i] || list[i]->ndim > 2)
+            luaL_error(L, "%s: element %d is not a 1-D or 2-D array", fname, i + 1);
+        lua_pop(L, 1); /* still referenced by the table */
+    }
+    return n;
+}
+
+/* hstack{a, b, ...}: columns side by side; 1-D arrays become columns. */
+static int arr_hstack(lua_State *L)
+{
+    pf_array *list[256];
+    int n = gather(L, "pf.array.hstack", list, 256);
+    size_t rows = list[0]->shape[0], cols = 0;
+    for (int i = 0; i < n; i++) {
+        if (list[i]->shape[0] != rows)
+            luaL_error(L, "pf.array.hstack: element %d has %d rows, expected %d", i + 1,
+                       (int)list[i]->shape[0], (int)rows);
+        cols += list[i]->ndim == 1 ? 1 : list[i]->shape[1];
+    }
+    pf_array *r = pf_lua_newarray2(L, rows, cols);
+    size_t c0 = 0;
+    for (int i = 0; i < n; i++) {
+        const pf_array *a = list[i];
+        size_t w = a->ndim == 1 ? 1 : a->shape[1];
+        for (size_t row = 0; row < rows; row++)
+            for (size_t c = 0; c < w; c++)
+                r->data[row * cols + c0 + c] =
+                    a->data[(ptrdiff_t)row * a->stride[0] + (ptrdiff_t)c * (a->ndim == 1 ? 0 : a->stride[1])];
+        c0 += w;
+    }
+    return 1;
+}
+
+/* vstack{a, b, ...}: rows one after another; 1-D arrays become rows. */
+static int arr_vstack(lua_State *L)
+{
+    pf_array *list[256];
+    int n = gather(L, "pf.array.vstack", list, 256);
+    size_t cols = list[0]->ndim == 1 ? list[0]->shape[0] : list[0]->shape[1], rows = 0;
+    for (int i = 0; i < n; i++) {
+        size_t w = list[i]->ndim == 1 ? list[i]->shape[0] : list[i]->shape[1];
+        if (w != cols)
+            luaL_error(L, "pf.array.vstack: element %d has %d columns, expected %d", i + 1,
+                       (int)w, (int)cols);
+        rows += list[i]->ndim == 1 ? 1 : list[i]->shape[0];
+    }
+    pf_array *r = pf_lua_newarray2(L, rows, cols);
+    double *p = r->data;
+    for (int i = 0; i < n; i++) {
+        pf_array_pack(list[i], p);
+        p += list[i]->size;
+    }
+    return 1;
+}
+
+/* concat{a, b, ...}: 1-D arrays end to end (vstack for 2-D arrays). */
+static int arr_concat(lua_State *L)
+{
+    pf_array *list[256];
+    int n = gather(L, "pf.array.concat", list, 256);
+    if (list[0]->ndim == 2)
+        return arr_vstack(L);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        if (list[i]->ndim != 1)
+            luaL_error(L, "pf.array.concat: element %d is 2-D, expected 1-D", i + 1);
+        total += list[i]->size;
+    }
+    pf_array *r = pf_lua_newarray1(L, total);
+    double *p = r->data;
+    for (int i = 0; i < n; i++) {
+        pf_array_pack(list[i], p);
+        p += list[i]->size;
+    }
+    return 1;
+}
+
+static int arr_is_array(lua_State *L)
+{
+    lua_pushboolean(L, pf_lua_testarray(L, 1) != NULL);
+    return 1;
+}
+
+/* ---- shape and element access ---------------------------------------------- */
+
+static int m_shape(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    for (int i = 0; i < a->ndim; i++)
+        lua_pushinteger(L, (lua_Integer)a->shape[i]);
+    return a->ndim;
+}
+
+static int m_ndim(lua_State *L)
+{
+    lua_pushinteger(L, pf_lua_checkarray(L, 1)->ndim);
+    return 1;
+}
+
+static int m_size(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    if (lua_isnoneornil(L, 2)) {
+        lua_pushinteger(L, (lua_Integer)a->size);
+    } else {
+        lua_Integer d = luaL_checkinteger(L, 2);
+        luaL_argcheck(L, d >= 1 && d <= a->ndim, 2, "dimension out of range");
+        lua_pushinteger(L, (lua_Integer)a->shape[d - 1]);
+    }
+    return 1;
+}
+
+static int m_len(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)pf_lua_checkarray(L, 1)->shape[0]);
+    return 1;
+}
+
+static double *element(lua_State *L, pf_array *a, int first, int nargs)
+{
+    if (nargs != a->ndim)
+        luaL_error(L, "array:get/set: %d indices given for a %d-D array", nargs, a->ndim);
+    size_t idx[PF_MAXDIM];
+    for (int i = 0; i < a->ndim; i++)
+        idx[i] = check_index(L, first + i, a->shape[i]);
+    return pf_array_ptr(a, idx);
+}
+
+static int m_get(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    lua_pushnumber(L, *element(L, a, 2, lua_gettop(L) - 1));
+    return 1;
+}
+
+static int m_set(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    int top = lua_gettop(L);
+    double v = luaL_checknumber(L, top);
+    *element(L, a, 2, top - 2) = v;
+    lua_settop(L, 1);
+    return 1;
+}
+
+static void push_row(lua_State *L, int self, pf_array *a, size_t i)
+{
+    new_view(L, self, a->data + (ptrdiff_t)i * a->stride[0], a->ndim - 1, a->shape + 1,
+             a->stride + 1);
+}
+
+static int m_row(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    luaL_argcheck(L, a->ndim >= 2, 1, "row of a 1-D array: use get");
+    push_row(L, 1, a, check_index(L, 2, a->shape[0]));
+    return 1;
+}
+
+static int m_col(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    luaL_argcheck(L, a->ndim == 2, 1, "2-D array expected");
+    size_t j = check_index(L, 2, a->shape[1]);
+    new_view(L, 1, a->data + (ptrdiff_t)j * a->stride[1], 1, a->shape, a->stride);
+    return 1;
+}
+
+/* rows(i0, i1): rows i0..i1 inclusive, as a view. */
+static int m_rows(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    lua_Integer i0 = luaL_checkinteger(L, 2), i1 = luaL_optinteger(L, 3, (lua_Integer)a->shape[0]);
+    luaL_argcheck(L, i0 >= 1 && i0 <= (lua_Integer)a->shape[0] + 1, 2, "start row out of range");
+    luaL_argcheck(L, i1 >= i0 - 1 && i1 <= (lua_Integer)a->shape[0], 3, "end row out of range");
+    size_t shape[PF_MAXDIM];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[0] = (size_t)(i1 - i0 + 1);
+    new_view(L, 1, a->data + (ptrdiff_t)(i0 - 1) * a->stride[0], a->ndim, shape, a->stride);
+    return 1;
+}
+
+static int m_T(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    luaL_argcheck(L, a->ndim == 2, 1, "2-D array expected");
+    size_t shape[2] = {a->shape[1], a->shape[0]};
+    ptrdiff_t stride[2] = {a->stride[1], a->stride[0]};
+    new_view(L, 1, a->data, 2, shape, stride);
+    return 1;
+}
+
+/* reshape(n, m, ...) or reshape{n, m}: a view of a contiguous array; one extent may
+ * be -1 (inferred). */
+static int m_reshape(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    luaL_argcheck(L, pf_array_is_contiguous(a), 1, "contiguous array expected (copy it first)");
+    size_t shape[PF_MAXDIM];
+    int ndim = 0, infer = -1;
+    int top = lua_gettop(L);
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_Integer n = luaL_len(L, 2);
+        for (lua_Integer i = 1; i <= n; i++)
+            lua_geti(L, 2, i);
+        lua_remove(L, 2);
+        top = lua_gettop(L);
+    }
+    size_t known = 1;
+    for (int i = 2; i <= top; i++) {
+        luaL_argcheck(L, ndim < PF_MAXDIM, i, "at most 4 dimensions");
+        lua_Integer v = luaL_checkinteger(L, i);
+        if (v == -1) {
+            luaL_argcheck(L, infer < 0, i, "only one extent may be -1");
+            infer = ndim;
+            shape[ndim++] = 1;
+        } else {
+            luaL_argcheck(L, v >= 0, i, "extent must be non-negative");
+            shape[ndim++] = (size_t)v;
+            known *= (size_t)v;
+        }
+    }
+    luaL_argcheck(L, ndim >= 1, 2, "shape expected");
+    if (infer >= 0) {
+        if (known == 0 || a->size % known)
+            luaL_error(L, "array:reshape: cannot infer extent: %d elements", (int)a->size);
+        shape[infer] = a->size / known;
+        known = a->size;
+    }
+    if (known != a->size)
+        luaL_error(L, "array:reshape: new shape has %d elements, the array has %d", (int)known,
+                   (int)a->size);
+    pf_array tmp;
+    pf_array_init(&tmp, a->data, ndim, shape);
+    new_view(L, 1, a->data, ndim, tmp.shape, tmp.stride);
+    return 1;
+}
+
+static int m_copy(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    pf_array *c = new_like(L, a);
+    pf_array_pack(a, c->data);
+    return 1;
+}
+
+/* fill(v) in place; returns self. */
+static int m_fill(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    pf_array_fill(a, luaL_checknumber(L, 2));
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* assign(b): copy b's elements into self (a view may be the target); returns self. */
+static int m_assign(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    if (lua_isnumber(L, 2)) {
+        pf_array_fill(a, lua_tonumber(L, 2));
+    } else {
+        pf_array *b = pf_lua_checkarray(L, 2);
+        check_same_shape(L, a, 2, b);
+        pf_array_copy(a, b);
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+static void push_totable(lua_State *L, const pf_array *a, int dim, const double *base)
+{
+    size_t n = a->shape[dim];
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        const double *p = base + (ptrdiff_t)i * a->stride[dim];
+        if (dim == a->ndim - 1)
+            lua_pushnumber(L, *p);
+        else
+            push_totable(L, a, dim + 1, p);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
+
+static int m_totable(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    luaL_checkstack(L, a->ndim + 4, "array:totable");
+    push_totable(L, a, 0, a->data);
+    return 1;
+}
+
+/* __index: integer keys give an element (1-D) or a row view (N-D); names give
+ * methods. */
+static int m_index(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        size_t i = check_index(L, 2, a->shape[0]);
+        if (a->ndim == 1)
+            lua_pushnumber(L, a->data[(ptrdiff_t)i * a->stride[0]]);
+        else
+            push_row(L, 1, a, i);
+        return 1;
+    }
+    lua_getmetatable(L, 1);
+    lua_getfield(L, -1, "methods");
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    return 1;
+}
+
+/* __newindex: a[i] = v (1-D) or a[i] = row (array or table, N-D). */
+static int m_newindex(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    if (lua_type(L, 2) != LUA_TNUMBER)
+        return luaL_error(L, "array: cannot set field '%s' (arrays take integer indices)",
+                          luaL_tolstring(L, 2, NULL));
+    size_t i = check_index(L, 2, a->shape[0]);
+    if (a->ndim == 1) {
+        a->data[(ptrdiff_t)i * a->stride[0]] = luaL_checknumber(L, 3);
+        return 0;
+    }
+    push_row(L, 1, a, i);
+    pf_array *row = pf_lua_testarray(L, -1);
+    if (lua_type(L, 3) == LUA_TTABLE) {
+        lua_pushcfunction(L, arr_from);
+        lua_pushvalue(L, 3);
+        lua_call(L, 1, 1);
+        lua_replace(L, 3);
+    }
+    if (lua_isnumber(L, 3)) {
+        pf_array_fill(row, lua_tonumber(L, 3));
+        return 0;
+    }
+    pf_array *src = pf_lua_checkarray(L, 3);
+    check_same_shape(L, row, 3, src);
+    pf_array_copy(row, src);
+    return 0;
+}
+
+/* ---- arithmetic --------------------------------------------------------------- */
+
+static int binop(lua_State *L, int op, const char *name)
+{
+    pf_array *a = pf_lua_testarray(L, 1), *b = pf_lua_testarray(L, 2);
+    if (a && b) {
+        check_same_shape(L, a, 2, b);
+        pf_array *r = new_like(L, a);
+        pf_array_binop(r, a, b, op);
+    } else if (a) {
+        int isnum;
+        double s = lua_tonumberx(L, 2, &isnum);
+        if (!isnum)
+            return luaL_error(L, "array:%s: array or number expected as operand 2, got %s",
+                              name, luaL_typename(L, 2));
+        pf_array *r = new_like(L, a);
+        pf_array_binop_scalar(r, a, s, op, 0);
+    } else if (b) {
+        int isnum;
+        double s = lua_tonumberx(L, 1, &isnum);
+        if (!isnum)
+            return luaL_error(L, "array:%s: array or number expected as operand 1, got %s",
+                              name, luaL_typename(L, 1));
+        pf_array *r = new_like(L, b);
+        pf_array_binop_scalar(r, b, s, op, 1);
+    } else {
+        return luaL_error(L, "array:%s: no array operand", name);
+    }
+    return 1;
+}
+
+#define BINOP(fn, op, name) \
+    static int fn(lua_State *L) { return binop(L, op, name); }
+BINOP(m_add, PF_ADD, "add")
+BINOP(m_sub, PF_SUB, "sub")
+BINOP(m_mul, PF_MUL, "mul")
+BINOP(m_div, PF_DIV, "div")
+BINOP(m_pow, PF_POW, "pow")
+BINOP(m_minimum, PF_MIN2, "minimum")
+BINOP(m_maximum, PF_MAX2, "maximum")
+BINOP(m_lt, PF_LT, "lt")
+BINOP(m_le, PF_LE, "le")
+BINOP(m_gt, PF_GT, "gt")
+BINOP(m_ge, PF_GE, "ge")
+BINOP(m_eq, PF_EQ, "eq")
+BINOP(m_ne, PF_NE, "ne")
+BINOP(m_and, PF_AND, "land")
+BINOP(m_or, PF_OR, "lor")
+BINOP(m_atan2, PF_ATAN2, "atan2")
+
+static int unop(lua_State *L, int op)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    pf_array *r = new_like(L, a);
+    pf_array_unop(r, a, op);
+    return 1;
+}
+
+#define UNOP(fn, op) \
+    static int fn(lua_State *L) { return unop(L, op); }
+UNOP(m_unm, PF_NEG)
+UNOP(m_abs, PF_ABS)
+UNOP(m_sqrt, PF_SQRT)
+UNOP(m_exp, PF_EXP)
+UNOP(m_log, PF_LOG)
+UNOP(m_log10, PF_LOG10)
+UNOP(m_sin, PF_SIN)
+UNOP(m_cos, PF_COS)
+UNOP(m_tan, PF_TAN)
+UNOP(m_asin, PF_ASIN)
+UNOP(m_acos, PF_ACOS)
+UNOP(m_atan, PF_ATAN)
+UNOP(m_sinh, PF_SINH)
+UNOP(m_cosh, PF_COSH)
+UNOP(m_tanh, PF_TANH)
+UNOP(m_floor, PF_FLOOR)
+UNOP(m_ceil, PF_CEIL)
+UNOP(m_not, PF_NOT)
+UNOP(m_isfinite, PF_ISFINITE)
+UNOP(m_isnan, PF_ISNAN)
+UNOP(m_square, PF_SQUARE)
+UNOP(m_log1p, PF_LOG1P)
+UNOP(m_expm1, PF_EXPM1)
+UNOP(m_erf, PF_ERF)
+UNOP(m_atanh, PF_ATANH)
+
+static int m_matmul(lua_State *L)
+{
+    pf_lua_checkarray(L, 1);
+    pf_lua_checkarray(L, 2);
+    pf_array *a = pf_lua_contiguous(L, 1), *b = pf_lua_contiguous(L, 2);
+    luaL_argcheck(L, a->ndim == 2, 1, "2-D array expected");
+    luaL_argcheck(L, b->ndim == 2, 2, "2-D array expected");
+    if (b->shape[0] != a->shape[1]) {
+        const char *m = lua_pushfstring(L, "array with %d rows expected, got %d",
+                                        (int)a->shape[1], (int)b->shape[0]);
+        luaL_argerror(L, 2, m);
+    }
+    pf_array *c = pf_lua_newarray2(L, a->shape[0], b->shape[1]);
+    int st = pf_array_matmul(c, a, b);
+    if (st)
+        return pf_lua_fail(L, "array:matmul", st, NULL);
+    return 1;
+}
+
+/* ---- reductions ------------------------------------------------------------- */
+
+/* sum([axis]) etc. Without axis: a number over all elements. With axis (1-based): an
+ * array without that dimension. std/var take ddof as the next argument (default 0). */
+static int reduce(lua_State *L, int op)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    int ddof = 0;
+    if (op == PF_STD || op == PF_VAR) {
+        ddof = (int)luaL_optinteger(L, 3, 0);
+        luaL_argcheck(L, ddof >= 0, 3, "ddof must be >= 0");
+    }
+    if (lua_isnoneornil(L, 2)) {
+        double r;
+        pf_array_reduce_all(a, op, ddof, &r);
+        lua_pushnumber(L, r);
+        return 1;
+    }
+    lua_Integer axis = luaL_checkinteger(L, 2);
+    if (axis < 1 || axis > a->ndim) {
+        const char *m = lua_pushfstring(L, "axis 1..%d expected, got %I", a->ndim,
+                                        (LUAI_UACINT)axis);
+        luaL_argerror(L, 2, m);
+    }
+    if (a->ndim == 1) {
+        double r;
+        pf_array_reduce_all(a, op, ddof, &r);
+        lua_pushnumber(L, r);
+        return 1;
+    }
+    size_t shape[PF_MAXDIM];
+    int k = 0;
+    for (int d = 0; d < a->ndim; d++)
+        if (d != axis - 1)
+            shape[k++] = a->shape[d];
+    pf_array *r = pf_lua_newarray(L, k, shape);
+    int st = pf_array_reduce_axis(a, (int)axis - 1, op, ddof, r);
+    if (st)
+        return pf_lua_fail(L, "array:reduce", st, NULL);
+    return 1;
+}
+
+#define REDUCE(fn, op) \
+    static int fn(lua_State *L) { return reduce(L, op); }
+REDUCE(m_sum, PF_SUM)
+REDUCE(m_mean, PF_MEAN)
+REDUCE(m_std, PF_STD)
+REDUCE(m_var, PF_VAR)
+REDUCE(m_min, PF_MINR)
+REDUCE(m_max, PF_MAXR)
+REDUCE(m_prod, PF_PROD)
+
+/* count(): number of non-zero elements; any(), all() as booleans. */
+static size_t count_nonzero(const pf_array *a)
+{
+    size_t shape_all = a->size, n = 0;
+    if (pf_array_is_contiguous(a)) {
+        for (size_t i = 0; i < shape_all; i++)
+            n += a->data[i] != 0;
+        return n;
+    }
+    size_t idx[PF_MAXDIM] = {0};
+    for (size_t i = 0; i < shape_all; i++) {
+        n += *pf_array_ptr(a, idx) != 0;
+        for (int d = a->ndim - 1; d >= 0; d--) {
+            if (++idx[d] < a->shape[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+    return n;
+}
+
+static int m_count(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)count_nonzero(pf_lua_checkarray(L, 1)));
+    return 1;
+}
+
+static int m_any(lua_State *L)
+{
+    lua_pushboolean(L, count_nonzero(pf_lua_checkarray(L, 1)) > 0);
+    return 1;
+}
+
+static int m_all(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    lua_pushboolean(L, count_nonzero(a) == a->size);
+    return 1;
+}
+
+/* ---- selection -------------------------------------------------------------- */
+
+/* Copy the rows listed in idx[0..k-1] (0-based) of `a` into a new array. */
+static void push_rows(lua_State *L, int self, const pf_array *a, const size_t *idx, size_t k)
+{
+    (void)self;
+    size_t shape[PF_MAXDIM];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[0] = k;
+    pf_array *r = pf_lua_newarray(L, a->ndim, shape);
+    size_t w = k ? r->size / k : 0;
+    for (size_t i = 0; i < k; i++) {
+        pf_array row = *a;
+        row.data = a->data + (ptrdiff_t)idx[i] * a->stride[0];
+        row.shape[0] = 1;
+        row.size = w;
+        pf_array_pack(&row, r->data + i * w);
+    }
+}
+
+/* select(mask): rows where mask is true. mask: an array of N numbers (non-zero = keep)
+ * or a table of N booleans. */
+static int m_select(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    size_t n = a->shape[0];
+    size_t *idx = NULL, k = 0;
+    pf_array *m = pf_lua_testarray(L, 2);
+    if (m) {
+        if (m->ndim != 1 || m->shape[0] != n) {
+            const char *e = lua_pushfstring(L, "mask of %d elements expected", (int)n);
+            luaL_argerror(L, 2, e);
+        }
+    } else if (lua_type(L, 2) == LUA_TTABLE) {
+        if ((size_t)luaL_len(L, 2) != n) {
+            const char *e = lua_pushfstring(L, "mask of %d booleans expected, got %d", (int)n,
+                                            (int)luaL_len(L, 2));
+            luaL_argerror(L, 2, e);
+        }
+    } else {
+        luaL_argerror(L, 2, "mask (array or table of booleans) expected");
+    }
+    idx = (size_t *)lua_newuserdatauv(L, (n ? n : 1) * sizeof(size_t), 0);
+    for (size_t i = 0; i < n; i++) {
+        int keep;
+        if (m) {
+            keep = m->data[(ptrdiff_t)i * m->stride[0]] != 0;
+        } else {
+            lua_geti(L, 2, (lua_Integer)i + 1);
+            keep = lua_toboolean(L, -1);
+            lua_pop(L, 1);
+        }
+        if (keep)
+            idx[k++] = i;
+    }
+    push_rows(L, 1, a, idx, k);
+    return 1;
+}
+
+/* take(idx): rows at the given 1-based indices (array or table of integers). */
+static int m_take(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    pf_array *ix = pf_lua_testarray(L, 2);
+    size_t k;
+    if (ix) {
+        luaL_argcheck(L, ix->ndim == 1, 2, "1-D index array expected");
+        k = ix->shape[0];
+    } else {
+        luaL_argcheck(L, lua_type(L, 2) == LUA_TTABLE, 2, "index array or table expected");
+        k = (size_t)luaL_len(L, 2);
+    }
+    size_t *idx = (size_t *)lua_newuserdatauv(L, (k ? k : 1) * sizeof(size_t), 0);
+    for (size_t i = 0; i < k; i++) {
+        double v;
+        if (ix) {
+            v = ix->data[(ptrdiff_t)i * ix->stride[0]];
+        } else {
+            lua_geti(L, 2, (lua_Integer)i + 1);
+            v = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+        }
+        if (!(v >= 1 && v <= (double)a->shape[0]) || v != floor(v)) {
+            const char *e = lua_pushfstring(L, "index %f at position %d is not in 1..%d", v,
+                                            (int)i + 1, (int)a->shape[0]);
+            luaL_argerror(L, 2, e);
+        }
+        idx[i] = (size_t)v - 1;
+    }
+    push_rows(L, 1, a, idx, k);
+    return 1;
+}
+
+/* nonzero(): 1-based indices of the non-zero elements of a 1-D array. */
+static int m_nonzero(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    luaL_argcheck(L, a->ndim == 1, 1, "1-D array expected");
+    size_t k = count_nonzero(a), j = 0;
+    pf_array *r = pf_lua_newarray1(L, k);
+    for (size_t i = 0; i < a->shape[0]; i++)
+        if (a->data[(ptrdiff_t)i * a->stride[0]] != 0)
+            r->data[j++] = (double)(i + 1);
+    return 1;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    if (isnan(a))
+        return isnan(b) ? 0 : 1; /* NaNs last */
+    if (isnan(b))
+        return -1;
+    return (a > b) - (a < b);
+}
+
+/* sort(): sorted copy of a 1-D array (NaNs last). */
+static int m_sort(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    luaL_argcheck(L, a->ndim == 1, 1, "1-D array expected");
+    pf_array *r = new_like(L, a);
+    pf_array_pack(a, r->data);
+    qsort(r->data, r->size, sizeof(double), cmp_double);
+    return 1;
+}
+
+/* ---- printing --------------------------------------------------------------- */
+
+static void add_num(luaL_Buffer *b, double v)
+{
+    char t[40];
+    snprintf(t, sizeof t, "%.6g", v);
+    luaL_addstring(b, t);
+}
+
+static void add_values(luaL_Buffer *b, const pf_array *a, int dim, const double *base, int indent)
+{
+    size_t n = a->shape[dim];
+    luaL_addchar(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        const double *p = base + (ptrdiff_t)i * a->stride[dim];
+        if (dim == a->ndim - 1) {
+            add_num(b, *p);
+        } else {
+            if (i) {
+                luaL_addchar(b, '\n');
+                for (int s = 0; s <= indent; s++)
+                    luaL_addchar(b, ' ');
+            }
+            add_values(b, a, dim + 1, p, indent + 1);
+        }
+        if (i + 1 < n)
+            luaL_addstring(b, dim == a->ndim - 1 ? ", " : ",");
+    }
+    luaL_addchar(b, '}');
+}
+
+/* Small arrays print their values; large ones a one-line summary. */
+static int m_tostring(lua_State *L)
+{
+    pf_array *a = pf_lua_checkarray(L, 1);
+    char shape[96];
+    shape_to_buf(shape, sizeof shape, a);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "array(");
+    luaL_addstring(&b, shape);
+    luaL_addstring(&b, ", double)");
+    if (a->size == 0) {
+        luaL_pushresult(&b);
+        return 1;
+    }
+    if (a->size <= 60) {
+        luaL_addstring(&b, a->ndim == 1 ? " " : "\n");
+        add_values(&b, a, 0, a->data, 0);
+    } else {
+        double mn = INFINITY, mx = -INFINITY, sum = 0;
+        size_t nan = 0, idx[PF_MAXDIM] = {0};
+        for (size_t i = 0; i < a->size; i++) {
+            double v = *pf_array_ptr(a, idx);
+            if (isnan(v)) {
+                nan++;
+            } else {
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+                sum += v;
+            }
+            for (int d = a->ndim - 1; d >= 0; d--) {
+                if (++idx[d] < a->shape[d])
+                    break;
+                idx[d] = 0;
+            }
+        }
+        luaL_addstring(&b, " min ");
+        add_num(&b, mn);
+        luaL_addstring(&b, " max ");
+        add_num(&b, mx);
+        luaL_addstring(&b, " mean ");
+        add_num(&b, a->size > nan ? sum / (double)(a->size - nan) : NAN);
+        if (nan) {
+            char t[48];
+            snprintf(t, sizeof t, " (%zu NaN)", nan);
+            luaL_addstring(&b, t);
+        }
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* ---- registration ----------------------------------------------------------- */
+
+static const luaL_Reg methods[] = {
+    {"shape", m_shape}, {"ndim", m_ndim}, {"size", m_size}, {"get", m_get}, {"set", m_set},
+    {"row", m_row}, {"col", m_col}, {"rows", m_rows}, {"T", m_T}, {"reshape", m_reshape},
+    {"copy", m_copy}, {"fill", m_fill}, {"assign", m_assign}, {"totable", m_totable},
+    {"add", m_add}, {"sub", m_sub}, {"mul", m_mul}, {"div", m_div}, {"pow", m_pow},
+    {"minimum", m_minimum}, {"maximum", m_maximum}, {"lt", m_lt}, {"le", m_le},
+    {"gt", m_gt}, {"ge", m_ge}, {"eq", m_eq}, {"ne", m_ne}, {"land", m_and},
+    {"lor", m_or}, {"lnot", m_not}, {"atan2", m_atan2}, {"neg", m_unm}, {"abs", m_abs},
+    {"sqrt", m_sqrt}, {"exp", m_exp}, {"log", m_log}, {"log10", m_log10}, {"sin", m_sin},
+    {"cos", m_cos}, {"tan", m_tan}, {"asin", m_asin}, {"acos", m_acos}, {"atan", m_atan},
+    {"sinh", m_sinh}, {"cosh", m_cosh}, {"tanh", m_tanh}, {"floor", m_floor},
+    {"ceil", m_ceil}, {"isfinite", m_isfinite}, {"isnan", m_isnan}, {"square", m_square},
+    {"log1p", m_log1p}, {"expm1", m_expm1}, {"erf", m_erf}, {"atanh", m_atanh},
+    {"matmul", m_matmul}, {"sum", m_sum}, {"mean", m_mean}, {"std", m_std},
+    {"var", m_var}, {"min", m_min}, {"max", m_max}, {"prod", m_prod}, {"count", m_count},
+    {"any", m_any}, {"all", m_all}, {"select", m_select}, {"take", m_take},
+    {"nonzero", m_nonzero}, {"sort", m_sort}, {"tostring", m_tostring},
+    {NULL, NULL}};
+
+static const luaL_Reg metamethods[] = {
+    {"__index", m_index}, {"__newindex", m_newindex}, {"__len", m_len},
+    {"__tostring", m_tostring}, {"__add", m_add}, {"__sub", m_sub}, {"__mul", m_mul},
+    {"__div", m_div}, {"__pow", m_pow}, {"__unm", m_unm}, {NULL, NULL}};
+
+static const luaL_Reg funcs[] = {
+    {"zeros", arr_zeros}, {"empty", arr_zeros}, {"ones", arr_ones}, {"full", arr_full},
+    {"eye", arr_eye}, {"linspace", arr_linspace}, {"arange", arr_arange},
+    {"from", arr_from}, {"hstack", arr_hstack}, {"vstack", arr_vstack},
+    {"concat", arr_concat}, {"is_array", arr_is_array}, {NULL, NULL}};
+
+int pf_open_array(lua_State *L);
+int pf_open_array(lua_State *L)
+{
+    luaL_newmetatable(L, PF_ARRAY_MT);
+    luaL_setfuncs(L, metamethods, 0);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "methods");
+    luaL_newlib(L, funcs);
+    lua_getfield(L, -2, "methods");
+    lua_setfield(L, -2, "methods"); /* facade code may add methods here */
+    lua_remove(L, -2);
+    return 1;
+}

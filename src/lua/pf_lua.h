@@ -1,0 +1,67 @@
+/*
+ * pf_lua.h -- what every binding file shares: array userdata, argument checks,
+ * option tables, and turning a core status into a Lua error.
+ *
+ * Stack effects are written as [-o, +p] in the manner of the Lua manual: pops o
+ * values, pushes p.
+ */
+#ifndef PF_LUA_H
+#define PF_LUA_H
+
+#include <signal.h>
+#include <lua.h>
+#include <lauxlib.h>
+#include "phaseflow/array.h"
+#include "phaseflow/common.h"
+
+#define PF_ARRAY_MT "phaseflow.array"
+
+/* Each binding file src/lua/l_NAME.c defines `int pf_open_NAME(lua_State *L)` that
+ * pushes its module table; the build gathers them into phaseflow.core.NAME. */
+
+/* [-0, +1] New contiguous array userdata of the given shape, zero-filled. The doubles
+ * live inside the userdata block, so the collector sees their size. Raises a Lua
+ * error (naming `fname`) if the shape is invalid or memory runs out. */
+pf_array *pf_lua_newarray(lua_State *L, int ndim, const size_t *shape);
+pf_array *pf_lua_newarray1(lua_State *L, size_t n);
+pf_array *pf_lua_newarray2(lua_State *L, size_t n, size_t m);
+
+/* [-0, +0] The array at `arg`, or a Lua argument error "array expected, got T". */
+pf_array *pf_lua_checkarray(lua_State *L, int arg);
+/* [-0, +0] The array at `arg` or NULL if it is not one. */
+pf_array *pf_lua_testarray(lua_State *L, int arg);
+
+/* Wildcard for pf_lua_checkshape. */
+#define PF_ANY ((size_t)-1)
+
+/* [-0, +0] Check that the array at `arg` has `ndim` dimensions and the given extents
+ * (PF_ANY matches anything). On mismatch: "bad argument #arg to 'f' (array of shape
+ * Nx3 expected, got 10x2)". With ndim == 2, a 1-D array of length n2 is NOT accepted:
+ * the caller must reshape. */
+pf_array *pf_lua_checkshape(lua_State *L, int arg, int ndim, size_t n0, size_t n1);
+
+/* [-0, +0] Make the argument at `arg` contiguous: if it is a strided view, a
+ * contiguous copy replaces it in its stack slot (so it stays alive as long as the
+ * call). Returns the (possibly new) array. */
+pf_array *pf_lua_contiguous(lua_State *L, int arg);
+
+/* Raise a Lua error for a failed core call: "fname: <message or strerror>".
+ * Never returns. Free temporaries before calling it. */
+int pf_lua_fail(lua_State *L, const char *fname, int status, const pf_err *err);
+
+/* Option tables: `idx` is a table or nil/none. pf_lua_checkopts raises an error
+ * naming the first key that is not in the NULL-terminated `allowed` list (catches
+ * typos like `bacth`). The getters read a field or return the default; a field of
+ * the wrong type is an error naming the option. */
+void pf_lua_checkopts(lua_State *L, int idx, const char *fname, const char *const allowed[]);
+double pf_lua_optnumfield(lua_State *L, int idx, const char *key, double def);
+lua_Integer pf_lua_optintfield(lua_State *L, int idx, const char *key, lua_Integer def);
+int pf_lua_optboolfield(lua_State *L, int idx, const char *key, int def);
+const char *pf_lua_optstrfield(lua_State *L, int idx, const char *key, const char *def);
+
+/* The interrupt flag set by the phaseflow executable's SIGINT handler, or NULL when
+ * none is registered (e.g. under stock lua5.4). Long C loops poll it. */
+volatile sig_atomic_t *pf_lua_interrupt_flag(lua_State *L);
+#define PF_INTERRUPT_KEY "phaseflow.interrupt"
+
+#endif
