@@ -64,4 +64,20 @@ const char *pf_lua_optstrfield(lua_State *L, int idx, const char *key, const cha
 volatile sig_atomic_t *pf_lua_interrupt_flag(lua_State *L);
 #define PF_INTERRUPT_KEY "phaseflow.interrupt"
 
+
+/* ---- random generators (pf.rng userdata, see l_rng.c) ----------------------- */
+#include <gsl/gsl_rng.h>
+#define PF_RNG_MT "phaseflow.rng"
+
+/* [-0, +0] The generator of the pf.rng object at `arg` (error if not one or freed). */
+gsl_rng *pf_lua_checkrng(lua_State *L, int arg);
+
+/* [-0, +1] A generator chosen by an option table at `opts`: opts.rng (a pf.rng,
+ * used and advanced in place) or opts.seed (a new generator seeded with it; default
+ * `default_seed`). Always pushes the owning userdata so the caller keeps it alive. */
+gsl_rng *pf_lua_rng_from_opts(lua_State *L, int opts, lua_Integer default_seed);
+
+/* [-0, +1] A new pf.rng userdata seeded with `seed`. */
+gsl_rng *pf_lua_newrng(lua_State *L, lua_Integer seed);
+
 #endif

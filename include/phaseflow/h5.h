@@ -1,0 +1,49 @@
+/*
+ * phaseflow/h5.h -- HDF5 files: datasets of doubles (gzip, chunked), int64 and byte
+ * datasets, attributes, groups.
+ *
+ * Paths are absolute inside the file ("/flows/n_x/weights"); missing intermediate
+ * groups are created on write. Writing opens the file read-write (creating it if
+ * absent) and replaces an existing dataset of the same path. Every function opens and
+ * closes the file itself and releases every HDF5 handle on every path out, errors
+ * included. Errors fill `err` with the file and the object named.
+ */
+#ifndef PHASEFLOW_H5_H
+#define PHASEFLOW_H5_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "phaseflow/array.h"
+#include "phaseflow/common.h"
+
+/* Switch off HDF5's automatic error printing (call once at start; the library's
+ * error stack setting is process-wide and only read, so threads are unaffected). */
+void pf_h5_init(void);
+
+/* Write `a` (any strides; stored row-major) as a float64 dataset, gzip level 4. */
+int pf_h5_write(const char *file, const char *path, const pf_array *a, pf_err *err);
+
+/* Query a dataset's rank and shape (ndim <= PF_MAXDIM), then read it into `data`
+ * (size doubles, row-major); integer datasets convert to double. */
+int pf_h5_shape(const char *file, const char *path, int *ndim, size_t *shape, pf_err *err);
+int pf_h5_read(const char *file, const char *path, double *data, size_t n, pf_err *err);
+
+/* int64 datasets (Gaia source_id does not fit a double exactly). */
+int pf_h5_write_int64(const char *file, const char *path, const int64_t *v, size_t n,
+                      pf_err *err);
+int pf_h5_read_int64(const char *file, const char *path, int64_t *v, size_t n, pf_err *err);
+
+/* Byte datasets (uint8): checkpoint blobs such as RNG states. */
+int pf_h5_write_bytes(const char *file, const char *path, const void *buf, size_t n,
+                      pf_err *err);
+/* n_out receives the length; call with buf NULL to query it. */
+int pf_h5_read_bytes(const char *file, const char *path, void *buf, size_t cap,
+                     size_t *n_out, pf_err *err);
+
+int pf_h5_mkgroup(const char *file, const char *path, pf_err *err);
+/* 1 if the object exists, 0 if not (a missing file is "not exists"), <0 on error. */
+int pf_h5_exists(const char *file, const char *path);
+/* Remove the link at `path` (dataset or group). */
+int pf_h5_delete(const char *file, const char *path, pf_err *err);
+
+#endif
