@@ -3,6 +3,8 @@
 #   make            build the C core once (build/obj), link it into build/phaseflow (the
 #                   executable) and build/lua/phaseflow/core.so (the module stock lua5.4 loads)
 #   make test       install missing Debian packages, build, luacheck, Busted specs
+#                   (make check SPECS=array_spec.lua runs one spec file; specs tagged
+#                   #slow run with make check TEST_ARGS=)
 #   make run        the main job: the paper's analysis on the embedded mock galaxy
 #   make asan       AddressSanitizer + UBSan build in build-asan/, then its test run
 #   make bench      benchmarks against the named peers (see bench/README.md)
@@ -41,7 +43,8 @@ CPUMOD   := $(BUILD)/lua/phaseflow/cpu.so
 LUA_ENV  = LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/tests/?.lua;;" \
            LUA_CPATH="$(CURDIR)/$(BUILD)/lua/?.so;;" PHASEFLOW_EXE="$(CURDIR)/$(EXE)"
 BUSTED   ?= lua5.4 /usr/bin/busted
-TEST_ARGS ?=
+TEST_ARGS ?= --exclude-tags=slow
+SPECS ?= .
 
 .PHONY: all deps test check lint asan run bench clean fuzz install
 all: $(EXE) $(LUAMOD) $(CPUMOD)
@@ -93,7 +96,7 @@ test: deps
 
 # check = lint + specs, without the dependency step (CI and asan call it directly).
 check: lint
-	cd tests && $(LUA_ENV) $(BUSTED) --output=utfTerminal $(TEST_ARGS) .
+	cd tests && $(LUA_ENV) $(BUSTED) --output=utfTerminal $(TEST_ARGS) $(SPECS)
 
 lint:
 	luacheck --quiet lua tests scripts bench
