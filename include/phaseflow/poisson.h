@@ -54,9 +54,13 @@ int pf_qmc_sobol(size_t n, size_t dim, uint64_t seed, size_t skip, double *out, 
  * Outputs, caller-owned, P = nvol + nsurf rows, volume points first:
  *   offset P x 3 (kpc), coef P x 3 (1/kpc^2), weight P;
  *   normal, area: nsurf x 3 and nsurf (outward unit normals and area weights, kpc^2;
- *   may be NULL). */
+ *   may be NULL).
+ * moment_match != 0: the coefficients of each set are mapped by a 3x3 matrix so that
+ * their second moments sum_j c_j d_j^T are exact; with the antithetic pairs the
+ * result is then exact for potentials up to cubic order (recommended; 0 gives the
+ * plain QMC estimate). */
 int pf_poisson_kernel_points(const pf_kernel *k, size_t nvol, size_t nsurf, uint64_t seed,
-                             double *offset, double *coef, double *weight, double *normal,
+                             int moment_match, double *offset, double *coef, double *weight, double *normal,
                              double *area, pf_err *err);
 
 /* Densities from accelerations at the kernel points: acc is (n0 * P) x 3, rows

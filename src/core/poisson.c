@@ -92,9 +92,41 @@ static void unit_sphere(double u1, double u2, double s[3])
     s[2] = ct;
 }
 
+/* Why moment matching: for a linear acceleration field a = a0 + J d the two terms
+ * must give -tr(J) exactly; they do when the points' second moments sum_j c_j d_j^T
+ * equal their exact values (-m2 I for the volume, -K_b V_ell / Z I for the surface).
+ * A 3x3 map T applied to the coefficient vectors enforces that. Together with the
+ * antithetic pairs (odd terms vanish) the estimate is then exact for any potential up
+ * to cubic order, and the QMC error comes only from higher orders. */
+static int match_moments(size_t n, const double *offset, double *coef, double target)
+{
+    double S[9] = {0};
+    for (size_t j = 0; j < n; j++)
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 3; k++)
+                S[3 * i + k] += coef[3 * j + i] * offset[3 * j + k];
+    double det = S[0] * (S[4] * S[8] - S[5] * S[7]) - S[1] * (S[3] * S[8] - S[5] * S[6]) +
+                 S[2] * (S[3] * S[7] - S[4] * S[6]);
+    if (!(fabs(det) > 0) || !isfinite(det))
+        return -1;
+    double inv[9] = {(S[4] * S[8] - S[5] * S[7]) / det, (S[2] * S[7] - S[1] * S[8]) / det,
+                     (S[1] * S[5] - S[2] * S[4]) / det, (S[5] * S[6] - S[3] * S[8]) / det,
+                     (S[0] * S[8] - S[2] * S[6]) / det, (S[2] * S[3] - S[0] * S[5]) / det,
+                     (S[3] * S[7] - S[4] * S[6]) / det, (S[1] * S[6] - S[0] * S[7]) / det,
+                     (S[0] * S[4] - S[1] * S[3]) / det};
+    /* c_j <- target * S^{-1} c_j  (then sum_j c_j d_j^T = target * I) */
+    for (size_t j = 0; j < n; j++) {
+        double c[3] = {coef[3 * j], coef[3 * j + 1], coef[3 * j + 2]};
+        for (int i = 0; i < 3; i++)
+            coef[3 * j + i] = target * (inv[3 * i] * c[0] + inv[3 * i + 1] * c[1] +
+                                        inv[3 * i + 2] * c[2]);
+    }
+    return 0;
+}
+
 int pf_poisson_kernel_points(const pf_kernel *k, size_t nvol, size_t nsurf, uint64_t seed,
-                             double *offset, double *coef, double *weight, double *normal,
-                             double *area, pf_err *err)
+                             int moment_match, double *offset, double *coef, double *weight,
+                             double *normal, double *area, pf_err *err)
 {
     for (int i = 0; i < 3; i++)
         if (!(k->h[i] > 0) || !isfinite(k->h[i]))
@@ -169,6 +201,14 @@ int pf_poisson_kernel_points(const pf_kernel *k, size_t nvol, size_t nsurf, uint
         }
     }
     free(u);
+    if (moment_match) {
+        /* exact second moment of one component of u under the truncated Gaussian */
+        double m2 = 1.0 - sqrt(2.0 / M_PI) * T * T * T * Kb / (3.0 * PT);
+        double vell = 4.0 * M_PI / 3.0 * T * T * T * h123;
+        if (match_moments(nvol, offset, coef, -m2) ||
+            (nsurf && match_moments(nsurf, offset + 3 * nvol, coef + 3 * nvol, -Kb / Z * vell)))
+            return pf_err_set(err, PF_ENUM, "kernel points too few to match moments");
+    }
     return PF_OK;
 }
 

@@ -58,12 +58,13 @@ static void read_kernel(lua_State *L, int opts, pf_kernel *k)
         luaL_error(L, "option 'truncate' must be positive and finite");
 }
 
-/* kernel_points([{h = {.5,.5,.2}, truncate = 2, volume = 2400, surface = 800, seed = 1}])
+/* kernel_points([{h = {.5,.5,.2}, truncate = 2, volume = 2400, surface = 800, seed = 1,
+ *                 moment_match = true}])
  * -> {offset = Px3, coef = Px3, weight = P, normal = Sx3, area = S, nvol, nsurf, Z, Kb,
  *     h = {..}, truncate} */
 static int po_kernel_points(lua_State *L)
 {
-    static const char *const allowed[] = {"h", "truncate", "volume", "surface", "seed", NULL};
+    static const char *const allowed[] = {"h", "truncate", "volume", "surface", "seed", "moment_match", NULL};
     pf_lua_checkopts(L, 1, "pf.poisson.kernel_points", allowed);
     pf_kernel k;
     read_kernel(L, 1, &k);
@@ -74,6 +75,7 @@ static int po_kernel_points(lua_State *L)
                              "must be even (antithetic pairs), got %I and %I",
                           (LUAI_UACINT)nv, (LUAI_UACINT)ns);
     uint64_t seed = check_seed(L, 1);
+    int mm = pf_lua_optboolfield(L, 1, "moment_match", 1);
     size_t P = (size_t)(nv + ns);
     lua_createtable(L, 0, 12);
     pf_array *off = pf_lua_newarray2(L, P, 3);
@@ -88,7 +90,7 @@ static int po_kernel_points(lua_State *L)
     lua_setfield(L, -2, "area");
     pf_err err;
     pf_err_clear(&err);
-    int st = pf_poisson_kernel_points(&k, (size_t)nv, (size_t)ns, seed, off->data, coef->data,
+    int st = pf_poisson_kernel_points(&k, (size_t)nv, (size_t)ns, seed, mm, off->data, coef->data,
                                       w->data, nrm->data, area->data, &err);
     if (st)
         return pf_lua_fail(L, "pf.poisson.kernel_points", st, &err);
