@@ -8,7 +8,7 @@
 local pf = require "phaseflow"
 
 local G = pf.units.G
-local sqrt, exp, log, pi = math.sqrt, math.exp, math.log, math.pi
+local sqrt, log, pi = math.sqrt, math.log, math.pi
 
 local M = {}
 
@@ -83,7 +83,7 @@ function M.isothermal(pot, sigma, omega)
   local s2 = sigma * sigma
   local df = {pot = pot, sigma = sigma, omega = omega}
   local lognorm = -1.5 * log(2 * pi * s2)
-  function df:log_f(x, v)
+  function df.log_f(_, x, v)
     local xt, vt = x:totable(), v:totable()
     local out = {}
     for i = 1, #xt do
@@ -94,7 +94,7 @@ function M.isothermal(pot, sigma, omega)
     end
     return pf.array.from(out)
   end
-  function df:grad_log_f(x, v)
+  function df.grad_log_f(_, x, v)
     local xt, vt = x:totable(), v:totable()
     local gx, gv = {}, {}
     for i = 1, #xt do
@@ -106,7 +106,7 @@ function M.isothermal(pot, sigma, omega)
     return pf.array.from(gx), pf.array.from(gv)
   end
   -- Gaussian velocities by Box-Muller on 4-D Sobol points (two pairs -> 3 normals).
-  function df:sample_v(x0, n, o)
+  function df.sample_v(_, x0, n, o)
     o = o or {}
     local p = x0:copy():reshape(3):totable()
     local ux, uy = -omega * p[2], omega * p[1]

@@ -107,7 +107,7 @@ end
 -- and everything pf.cbe.acceleration takes. The paper: 100 pc ball at the Sun.
 function cbe.ball_average(f, center, radius, opts)
   opts = opts or {}
-  if type(radius) ~= "number" or not (radius > 0) then
+  if type(radius) ~= "number" or not (radius > 0) then  -- luacheck: ignore 581 (NaN must fail)
     error("pf.cbe.ball_average: radius (kpc) must be a positive number", 2)
   end
   local P = opts.points or 64

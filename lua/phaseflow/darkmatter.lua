@@ -35,7 +35,7 @@ function dm.weighted_mean(values, errors)
   end
   local sw, swx = 0, 0
   for i = 1, #v do
-    if not (e[i] > 0) then
+    if not (e[i] > 0) then  -- luacheck: ignore 581 (NaN must fail)
       error(("pf.darkmatter.weighted_mean: error %d must be positive"):format(i), 2)
     end
     local w = 1 / e[i] ^ 2
