@@ -110,7 +110,7 @@ function M.isothermal(pot, sigma, omega)
     o = o or {}
     local p = x0:copy():reshape(3):totable()
     local ux, uy = -omega * p[2], omega * p[1]
-    local u = pf.poisson.sobol(n, 4, {seed = o.seed or 1}):totable()
+    local u = pf.qmc.sobol(n, 4, {seed = o.seed or 1}):totable()
     local out = {}
     for i = 1, n do
       local q = u[i]

@@ -43,12 +43,6 @@ typedef struct pf_kernel {
 /* Z = int_V K d^3x = h1 h2 h3 (2 pi)^{3/2} P(chi_3 <= T), kpc^3. */
 double pf_kernel_norm(const pf_kernel *k);
 
-/* n points of the Sobol sequence in dim dimensions (1..40), digitally shifted by
- * 32-bit words derived from `seed`, starting after `skip` points: out is n x dim,
- * values in (0, 1). seed 0 gives the unshifted sequence (first point then offset by
- * half a bit so that no value is exactly 0). */
-int pf_qmc_sobol(size_t n, size_t dim, uint64_t seed, size_t skip, double *out, pf_err *err);
-
 /* Kernel points. nvol and nsurf must be even (antithetic pairs); nvol >= 2, nsurf
  * >= 0 (0 drops the boundary term: for demonstrating that it is needed).
  * Outputs, caller-owned, P = nvol + nsurf rows, volume points first:

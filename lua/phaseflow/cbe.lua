@@ -89,7 +89,7 @@ end
 -- Points in a ball: n QMC points (Sobol, uniform in volume) around `center`.
 function cbe.ball_points(center, radius, n, seed)
   local c = as_rows(center, "pf.cbe.ball_points"):totable()[1]
-  local u = core.poisson.sobol(n, 3, {seed = seed or 1}):totable()
+  local u = core.qmc.sobol(n, 3, {seed = seed or 1}):totable()
   local out = {}
   for i = 1, n do
     local q = u[i]

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <gsl/gsl_qrng.h>
 #include "phaseflow/poisson.h"
+#include "phaseflow/qmc.h"
 
 /* P(chi_3 <= r): the mass of a unit 3-D Gaussian inside radius r. */
 static double chi3_cdf(double r)
@@ -44,44 +45,6 @@ static double chi3_trunc_quantile(double q, double T, double PT)
         r = rn;
     }
     return r;
-}
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-int pf_qmc_sobol(size_t n, size_t dim, uint64_t seed, size_t skip, double *out, pf_err *err)
-{
-    if (dim < 1 || dim > 40)
-        return pf_err_set(err, PF_EINVAL, "Sobol dimension must be 1..40, got %zu", dim);
-    if (n > 0 && !out)
-        return pf_err_set(err, PF_EINVAL, "NULL output");
-    gsl_qrng *q = gsl_qrng_alloc(gsl_qrng_sobol, (unsigned)dim);
-    if (!q)
-        return pf_err_set(err, PF_ENOMEM, "cannot allocate a Sobol generator");
-    uint32_t shift[40] = {0};
-    if (seed) {
-        uint64_t s = seed;
-        for (size_t j = 0; j < dim; j++)
-            shift[j] = (uint32_t)(splitmix64(&s) >> 32);
-    }
-    double buf[40];
-    for (size_t i = 0; i < skip; i++)
-        gsl_qrng_get(q, buf);
-    for (size_t i = 0; i < n; i++) {
-        gsl_qrng_get(q, buf);
-        for (size_t j = 0; j < dim; j++) {
-            /* GSL's Sobol values are multiples of 2^-30: exact in 32 bits. */
-            uint32_t b = (uint32_t)ldexp(buf[j], 32) ^ shift[j];
-            out[i * dim + j] = ldexp((double)b + 0.5, -32);
-        }
-    }
-    gsl_qrng_free(q);
-    return PF_OK;
 }
 
 static void unit_sphere(double u1, double u2, double s[3])
@@ -150,7 +113,7 @@ int pf_poisson_kernel_points(const pf_kernel *k, size_t nvol, size_t nsurf, uint
     double PT = chi3_cdf(T), Z = pf_kernel_norm(k), Kb = exp(-0.5 * T * T);
 
     /* Volume: Sobol (3-D) -> radius by inverse CDF, direction by the sphere map. */
-    int st = pf_qmc_sobol(hv, 3, seed, 0, u, err);
+    int st = pf_qmc_sobol(hv, 3, seed, 1, 0, u, err);
     if (st) {
         free(u);
         return st;
@@ -171,7 +134,7 @@ int pf_poisson_kernel_points(const pf_kernel *k, size_t nvol, size_t nsurf, uint
     }
     /* Surface: Sobol (2-D, its own stream) -> unit sphere -> ellipsoid |u| = T. */
     if (hs) {
-        st = pf_qmc_sobol(hs, 2, seed ? seed ^ 0x5DEECE66DULL : 0, 0, u, err);
+        st = pf_qmc_sobol(hs, 2, seed ^ 0x5DEECE66DULL, 1, 0, u, err);
         if (st) {
             free(u);
             return st;

@@ -14,27 +14,6 @@ static uint64_t check_seed(lua_State *L, int opts)
     return (uint64_t)s;
 }
 
-/* sobol(n, dim [, {seed = 1, skip = 0}]) -> n x dim array in (0, 1); seed 0: unshifted. */
-static int po_sobol(lua_State *L)
-{
-    static const char *const allowed[] = {"seed", "skip", NULL};
-    lua_Integer n = luaL_checkinteger(L, 1), d = luaL_checkinteger(L, 2);
-    luaL_argcheck(L, n >= 0, 1, "number of points must be >= 0");
-    luaL_argcheck(L, d >= 1 && d <= 40, 2, "dimension must be 1..40");
-    pf_lua_checkopts(L, 3, "pf.poisson.sobol", allowed);
-    uint64_t seed = check_seed(L, 3);
-    lua_Integer skip = pf_lua_optintfield(L, 3, "skip", 0);
-    if (skip < 0)
-        return luaL_error(L, "pf.poisson.sobol: option 'skip' must be >= 0");
-    pf_array *out = pf_lua_newarray2(L, (size_t)n, (size_t)d);
-    pf_err err;
-    pf_err_clear(&err);
-    int st = pf_qmc_sobol((size_t)n, (size_t)d, seed, (size_t)skip, out->data, &err);
-    if (st)
-        return pf_lua_fail(L, "pf.poisson.sobol", st, &err);
-    return 1;
-}
-
 static void read_kernel(lua_State *L, int opts, pf_kernel *k)
 {
     k->h[0] = 0.5, k->h[1] = 0.5, k->h[2] = 0.2;
@@ -160,7 +139,7 @@ static int po_kernel_norm(lua_State *L)
 int pf_open_poisson(lua_State *L);
 int pf_open_poisson(lua_State *L)
 {
-    static const luaL_Reg fns[] = {{"sobol", po_sobol},
+    static const luaL_Reg fns[] = {
                                    {"kernel_points", po_kernel_points},
                                    {"density_from", po_density_from},
                                    {"kernel_norm", po_kernel_norm},
