@@ -70,6 +70,11 @@ int pf_h5_attrs_read(const char *file, const char *path, pf_h5_attr **out, size_
                      pf_err *err);
 void pf_h5_attrs_free(pf_h5_attr *attrs, size_t count);
 
+/* Number of HDF5 objects (files, groups, datasets, ...) open in this process: 0 between
+ * calls, since every function closes what it opened. Tests use it to prove that error
+ * paths leak no handle. */
+long pf_h5_open_count(void);
+
 /* Members of the group at `path`: names (sorted by name) and kinds (0 group,
  * 1 dataset, 2 other). Free with pf_h5_list_free. */
 typedef struct pf_h5_member {

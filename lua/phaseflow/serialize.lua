@@ -40,8 +40,9 @@ local function write(v, out, seen)
     local n = #v
     for i, k in ipairs(keys) do
       if i > 1 then out[#out + 1] = ", " end
-      if math.type(k) == "integer" and k >= 1 and k <= n then
-        -- list part: positional
+      local positional = math.type(k) == "integer" and k >= 1 and k <= n
+      if positional then
+        out[#out + 1] = ""
       elseif is_identifier(k) then
         out[#out + 1] = k .. " = "
       else

@@ -621,3 +621,8 @@ void pf_h5_list_free(pf_h5_member *m)
 {
     free(m);
 }
+
+long pf_h5_open_count(void)
+{
+    return (long)H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+}

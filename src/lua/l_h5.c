@@ -329,6 +329,12 @@ static int h5_read_int64(lua_State *L)
     return 1;
 }
 
+static int h5_open_count(lua_State *L)
+{
+    lua_pushinteger(L, pf_h5_open_count());
+    return 1;
+}
+
 int pf_open_h5(lua_State *L);
 int pf_open_h5(lua_State *L)
 {
@@ -337,7 +343,7 @@ int pf_open_h5(lua_State *L)
         {"set_attrs", h5_set_attrs}, {"list", h5_list}, {"mkgroup", h5_mkgroup},
         {"exists", h5_exists}, {"delete", h5_delete}, {"write_bytes", h5_write_bytes},
         {"read_bytes", h5_read_bytes}, {"write_int64", h5_write_int64},
-        {"read_int64", h5_read_int64}, {NULL, NULL}};
+        {"read_int64", h5_read_int64}, {"open_count", h5_open_count}, {NULL, NULL}};
     pf_h5_init();
     luaL_newlib(L, f);
     return 1;
