@@ -127,3 +127,20 @@ describe("pf.gaia.select_files", function()
     os.remove(out)
   end)
 end)
+
+describe("pf.select with pf.coords", function()
+  it("runs the paper's flow with the real Galactocentric transform", function()
+    local cat = pf.gaia.read("fixtures/GaiaSource_000000-000012.csv.gz")
+    local sel, flow = pf.select.run(cat)
+    assert.are.equal(flow[5].before, flow[5].after) -- no invented star is faster than 1000 km/s
+    assert.are.equal(2, sel.n)
+    assert.are.same({ 2, 3 }, { sel.x:shape() })
+    -- |x - x_sun| = d = 1/parallax for every selected star
+    for i = 1, sel.n do
+      local dx = sel.x:get(i, 1) - 8.122 * math.cos(math.asin(0.0208 / 8.122))
+      local dz = sel.x:get(i, 3) - 0.0208
+      local d = math.sqrt(dx * dx + sel.x:get(i, 2) ^ 2 + dz * dz)
+      assert.is_near(1 / sel.parallax:get(i), d, 1e-9)
+    end
+  end)
+end)
