@@ -81,7 +81,7 @@ $(EXE): $(OBJ) $(BUILD)/obj/main.o
 # The module leaves Lua's symbols to the host interpreter.
 $(LUAMOD): $(OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(SANFLAGS) -shared -o $@ $^ $(LIBS)
+	$(CC) $(SANFLAGS) -shared -Wl,-z,nodelete -o $@ $^ $(LIBS)
 
 $(CPUMOD): $(BUILD)/obj/cpu.o
 	@mkdir -p $(dir $@)
