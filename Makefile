@@ -117,6 +117,16 @@ run: deps
 bench: all
 	@for b in bench/*.lua; do echo "== $$b"; $(EXE) $$b || exit 1; done
 
+# Time-boxed libFuzzer run over the CSV/ECSV parser (clang from Debian). FUZZ_SECONDS sets
+# the budget; new inputs go to build/fuzz-corpus, the seeds stay in tests/fuzz/corpus.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
+	@mkdir -p $(BUILD)/fuzz-corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Iinclude \
+	  tests/fuzz/fuzz_csv.c src/core/gaia.c src/core/error.c -lcfitsio -lz -lm -o $(BUILD)/fuzz_csv
+	$(BUILD)/fuzz_csv -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz-corpus tests/fuzz/corpus
+
 clean:
 	rm -rf build build-asan
 
