@@ -332,17 +332,22 @@ void pf_coords_cov_galcen(const pf_coords_frame *f, size_t n, const double *cons
         }
         jacobian_star(f, o, j);
         unpack(cov_obs + 21 * i, s);
-        for (int a = 0; a < 6; a++)
+        /* positions depend on (alpha*, delta, parallax) only: rows 0-2 of J are zero
+         * beyond column 2, which halves the work of C = (J S) J^T */
+        for (int a = 0; a < 6; a++) {
+            int kmax = a < 3 ? 3 : 6;
             for (int b = 0; b < 6; b++) {
                 double t = 0.0;
-                for (int k = 0; k < 6; k++)
+                for (int k = 0; k < kmax; k++)
                     t += j[a][k] * s[k][b];
                 js[a][b] = t;
             }
+        }
         for (int a = 0; a < 6; a++)
             for (int b = a; b < 6; b++) {
+                int kmax = b < 3 ? 3 : 6;
                 double t = 0.0;
-                for (int k = 0; k < 6; k++)
+                for (int k = 0; k < kmax; k++)
                     t += js[a][k] * j[b][k];
                 c[PF_COORDS_TRI(a, b)] = t;
             }
