@@ -1,0 +1,183 @@
+-- pf.select: the paper's quality cuts and completeness selection as a list of named,
+-- reorderable steps (Lim et al. 2023, Sec. II). Edit, drop, reorder or add steps:
+--
+--   local steps = pf.select.paper_steps()
+--   table.remove(steps, 6)                                   -- no completeness cut
+--   table.insert(steps, 2, {name = "bright", label = "G < 15",
+--                           keep = function(c) return c.phot_g_mean_mag:lt(15) end})
+--   local sample, flow = pf.select.run(cat, {steps = steps})
+--   print(pf.select.format(flow))
+--
+-- A step's keep(cat, ctx) returns a 1-D mask array (non-zero = keep) over the rows of
+-- the catalogue that survived the steps before it. NaN compares false, so a missing
+-- value fails every "<" or ">" cut and is counted as removed by the step that first
+-- needs it. Distances are d = 1/parallax (kpc for parallax in mas), as in the paper.
+local core = require "phaseflow.core"
+
+local array = core.array
+local select = {}
+
+--- Completeness limit on the absolute RVS magnitude: a star of G_RVS = 14 (the
+--- faint limit of the RVS sample) is seen out to 4 kpc.
+select.M_G_LIMIT = 14 - (5 * math.log(4, 10) + 10)
+
+-- helpers -----------------------------------------------------------------------
+
+local function need(cat, name, step)
+  local a = cat[name]
+  if a == nil then
+    error(("pf.select: step '%s' needs column '%s', which the catalogue does not have")
+      :format(step, name), 3)
+  end
+  return a
+end
+
+local function all_finite(cat, names, step)
+  local m = array.ones(cat.n)
+  for _, name in ipairs(names) do m = m:land(need(cat, name, step):isfinite()) end
+  return m
+end
+
+local function distance(cat)
+  return need(cat, "parallax", "distance"):pow(-1)
+end
+
+-- The Galactocentric transform, looked up when first needed so that the other
+-- steps work without it.
+local function frame_of(ctx)
+  if ctx.frame then return ctx.frame end
+  local ok, coords = pcall(require, "phaseflow.coords")
+  if not ok or type(coords) ~= "table" or not coords.galactocentric then
+    local core_ok = core.coords and core.coords.galactocentric
+    if not core_ok then
+      error("pf.select: the speed cut needs pf.coords.galactocentric (not built in), "
+        .. "or pass {frame = function(cat) return {x = ..., v = ...} end}", 3)
+    end
+    return core.coords.galactocentric
+  end
+  return coords.galactocentric
+end
+
+-- The paper's steps -----------------------------------------------------------
+
+--- A fresh list of the paper's steps, in the paper's order (a new table each call,
+--- so callers may edit it).
+function select.paper_steps()
+  return {
+    { name = "six_d", label = "6-D observables present, parallax > 0",
+      keep = function(c)
+        local m = all_finite(c, { "ra", "dec", "pmra", "pmdec", "radial_velocity" }, "six_d")
+        return m:land(need(c, "parallax", "six_d"):gt(0))
+      end },
+    { name = "magnitudes", label = "G and G_RVS magnitudes present",
+      keep = function(c) return all_finite(c, { "phot_g_mean_mag", "grvs_mag" }, "magnitudes") end },
+    { name = "parallax_snr", label = "parallax_over_error > 3",
+      keep = function(c)
+        local poe = c.parallax_over_error
+        if not poe or (c.missing and c.missing.parallax_over_error == c.n and c.n > 0) then
+          poe = need(c, "parallax", "parallax_snr") / need(c, "parallax_error", "parallax_snr")
+        end
+        return poe:gt(3)
+      end },
+    { name = "d10", label = "d = 1/parallax < 10 kpc",
+      keep = function(c) return distance(c):lt(10) end },
+    { name = "speed", label = "Galactic rest-frame speed < 1000 km/s",
+      keep = function(c, ctx)
+        local g = frame_of(ctx)(c)
+        c.x, c.v, c.cov = g.x, g.v, g.cov -- carried along by later subsets
+        return g.v:square():sum(2):sqrt():lt(1000)
+      end },
+    { name = "completeness", label = "M_G = G_RVS - 5 log10(d/kpc) - 10 < 0.98970",
+      keep = function(c)
+        local mg = need(c, "grvs_mag", "completeness") - distance(c):log10() * 5 - 10
+        return mg:lt(select.M_G_LIMIT)
+      end },
+    { name = "d4", label = "d < 4 kpc",
+      keep = function(c) return distance(c):lt(4) end },
+  }
+end
+
+-- Running the steps ---------------------------------------------------------------
+
+--- Rows of a catalogue where mask is non-zero: arrays (1-D or N x k) by select,
+--- integer lists (source_id) element by element. Other fields are copied.
+function select.subset(cat, mask)
+  local out = { n = mask:count(), missing = cat.missing, source = cat.source, file = cat.file }
+  local keep
+  for name, v in pairs(cat) do
+    if array.is_array(v) and v:size(1) == cat.n then
+      out[name] = v:select(mask)
+    elseif type(v) == "table" and #v == cat.n and name ~= "missing" and name ~= "source" then
+      keep = keep or mask:totable()
+      local t, k = {}, 0
+      for i = 1, cat.n do
+        if keep[i] ~= 0 then k = k + 1; t[k] = v[i] end
+      end
+      out[name] = t
+    elseif out[name] == nil then
+      out[name] = v
+    end
+  end
+  return out
+end
+
+--- Apply `opts.steps` (default the paper's) in order. Returns the selected catalogue
+--- and the flow: a list of {name, label, before, after}.
+function select.run(cat, opts)
+  opts = opts or {}
+  local steps = opts.steps or select.paper_steps()
+  local ctx = { frame = opts.frame }
+  local flow = {}
+  local cur = cat
+  for i, step in ipairs(steps) do
+    if type(step.keep) ~= "function" or type(step.name) ~= "string" then
+      error(("pf.select.run: step %d needs a name and a keep function"):format(i), 2)
+    end
+    local before = cur.n
+    if before > 0 then
+      local mask = step.keep(cur, ctx)
+      if not array.is_array(mask) or mask:ndim() ~= 1 or mask:size(1) ~= before then
+        error(("pf.select.run: step '%s' must return a mask of %d elements"):format(step.name, before), 2)
+      end
+      cur = select.subset(cur, mask)
+    end
+    flow[i] = { name = step.name, label = step.label or step.name, before = before, after = cur.n }
+  end
+  return cur, flow
+end
+
+--- The flow of `steps` over no stars (all counts 0).
+function select.empty_flow(steps)
+  local flow = {}
+  for i, s in ipairs(steps or select.paper_steps()) do
+    flow[i] = { name = s.name, label = s.label or s.name, before = 0, after = 0 }
+  end
+  return flow
+end
+
+--- Add the counts of flow b to flow a (chunks of one stream); a may be nil.
+function select.add_flow(a, b)
+  if a == nil then
+    local c = {}
+    for i, s in ipairs(b) do c[i] = { name = s.name, label = s.label, before = s.before, after = s.after } end
+    return c
+  end
+  for i, s in ipairs(b) do
+    if a[i].name ~= s.name then error("pf.select.add_flow: flows of different steps", 2) end
+    a[i].before = a[i].before + s.before
+    a[i].after = a[i].after + s.after
+  end
+  return a
+end
+
+--- The flow as a text table like the paper's: stars before and after each step.
+function select.format(flow)
+  local lines = { ("%-3s %-48s %12s %12s %12s"):format("#", "step", "before", "after", "removed") }
+  for i, s in ipairs(flow) do
+    lines[#lines + 1] = ("%-3d %-48s %12d %12d %12d"):format(i, s.label, s.before, s.after,
+      s.before - s.after)
+  end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+return select

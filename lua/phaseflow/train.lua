@@ -1,0 +1,135 @@
+-- pf.train(flow, x, opts) -> history: Adam on the flow's flat parameter vector with
+-- seeded shuffled mini-batches (shuffle and gather in C), a validation set, early
+-- stopping that keeps the best-validation parameters, and resumable checkpoints.
+--
+-- opts: context, x_val, context_val, val_fraction (0.2), batch (1024), lr (1e-3),
+--       beta1, beta2, eps, weight_decay, patience (50), max_epochs (1000), seed (1),
+--       progress (false), checkpoint (file), checkpoint_every (K epochs)
+-- history = {train = {...}, val = {...}, best_epoch = e, best_val = v, epochs = n}
+local core = require "phaseflow.core"
+local h5 = require "phaseflow.h5"
+local array = core.array
+
+local ALLOWED = {context = 1, x_val = 1, context_val = 1, val_fraction = 1, batch = 1, lr = 1,
+  beta1 = 1, beta2 = 1, eps = 1, weight_decay = 1, patience = 1, max_epochs = 1, seed = 1,
+  progress = 1, checkpoint = 1, checkpoint_every = 1, stop_after = 1}
+
+local function mean_nll(flow, x, c)
+  local lp = flow:log_prob(x, c)
+  return -lp:sum() / lp:size()
+end
+
+local function write_checkpoint(file, st)
+  local g = "/checkpoint"
+  h5.write(file, g .. "/params", st.params, {epoch = st.epoch, best_epoch = st.best_epoch,
+    best_val = st.best_val, step = st.step})
+  h5.write(file, g .. "/best", st.best)
+  h5.write(file, g .. "/m", st.m)
+  h5.write(file, g .. "/v", st.v)
+  h5.write_bytes(file, g .. "/rng", st.rng)
+  if #st.train > 0 then
+    h5.write(file, g .. "/train", array.from(st.train))
+    h5.write(file, g .. "/val", array.from(st.val))
+  end
+end
+
+local function read_checkpoint(file)
+  local g = "/checkpoint"
+  local p, a = h5.read(file, g .. "/params")
+  local st = {params = p, epoch = a.epoch, best_epoch = a.best_epoch, best_val = a.best_val,
+    step = a.step, best = h5.read(file, g .. "/best"), m = h5.read(file, g .. "/m"),
+    v = h5.read(file, g .. "/v"), rng = h5.read_bytes(file, g .. "/rng"), train = {}, val = {}}
+  if a.epoch > 0 then
+    st.train = h5.read(file, g .. "/train"):totable()
+    st.val = h5.read(file, g .. "/val"):totable()
+  end
+  return st
+end
+
+local function train(flow, x, opts)
+  opts = opts or {}
+  for k in pairs(opts) do
+    if not ALLOWED[k] then error(("pf.train: unknown option '%s'"):format(k), 2) end
+  end
+  local cfg = flow:config()
+  local c = opts.context
+  if cfg.context > 0 and c == nil then error("pf.train: the flow needs option 'context'", 2) end
+  local n = x:shape()
+  local seed = opts.seed or 1
+  local xtr, ctr, xval, cval = x, c, opts.x_val, opts.context_val
+  if xval == nil then
+    local frac = opts.val_fraction or 0.2
+    if not (frac > 0 and frac < 1) then error("pf.train: val_fraction must be in (0, 1)", 2) end
+    local nval = math.floor(n * frac)
+    if nval < 1 or nval >= n then error("pf.train: too few rows for a validation split", 2) end
+    local split = core.train.batcher(n, core.rng.derive_seed(seed, 0))
+    split:shuffle()
+    xval, xtr = split:gather(x, 1, nval), split:gather(x, nval + 1, n)
+    if c then cval, ctr = split:gather(c, 1, nval), split:gather(c, nval + 1, n) end
+  end
+  local ntr = xtr:shape()
+  local bs = opts.batch or 1024
+  local patience = opts.patience or 50
+  local max_epochs = opts.max_epochs or 1000
+  local adam = core.train.adam(flow:nparams(), {lr = opts.lr or 1e-3, beta1 = opts.beta1,
+    beta2 = opts.beta2, eps = opts.eps, weight_decay = opts.weight_decay})
+  local batcher = core.train.batcher(ntr, core.rng.derive_seed(seed, 1))
+  local p = flow:params()
+  local hist = {train = {}, val = {}, best_epoch = 0, best_val = math.huge, epochs = 0}
+  local best = p:copy()
+  local epoch0 = 0
+  local ck = opts.checkpoint
+  if ck and h5.exists(ck, "/checkpoint/params") == true then
+    local st = read_checkpoint(ck)
+    p = st.params
+    flow:set_params(p)
+    best = st.best
+    adam:set_state(st.m, st.v, st.step)
+    batcher:set_rng_state(st.rng)
+    hist.train, hist.val = st.train, st.val
+    hist.best_epoch, hist.best_val = st.best_epoch, st.best_val
+    epoch0 = st.epoch
+  end
+  local bar = opts.progress and core.progress and core.progress.new and
+    core.progress.new(max_epochs, {label = "train"}) or nil
+  local stopped = false
+  local epoch = epoch0
+  while epoch < max_epochs and not stopped do
+    epoch = epoch + 1
+    batcher:shuffle()
+    local tot = 0
+    for i0 = 1, ntr, bs do
+      local i1 = math.min(i0 + bs - 1, ntr)
+      local xb = batcher:gather(xtr, i0, i1)
+      local cb = ctr and batcher:gather(ctr, i0, i1) or nil
+      local loss = flow:nll_grad(xb, cb)
+      tot = tot + loss * (i1 - i0 + 1)
+      adam:step(p, flow:grad())
+      flow:set_params(p)
+    end
+    local vl = mean_nll(flow, xval, cval)
+    hist.train[epoch] = tot / ntr
+    hist.val[epoch] = vl
+    if vl < hist.best_val then
+      hist.best_val, hist.best_epoch = vl, epoch
+      best = p:copy()
+    end
+    if bar and bar.update then bar:update(epoch) end
+    if epoch - hist.best_epoch >= patience then stopped = true end
+    if ck and opts.checkpoint_every and epoch % opts.checkpoint_every == 0 then
+      local m, v, step = adam:state()
+      write_checkpoint(ck, {params = p, epoch = epoch, best_epoch = hist.best_epoch,
+        best_val = hist.best_val, step = step, best = best, m = m, v = v,
+        rng = batcher:rng_state(), train = hist.train, val = hist.val})
+    end
+    if opts.stop_after and epoch >= opts.stop_after then break end
+  end
+  if bar and bar.finish then bar:finish() end
+  hist.epochs = epoch
+  hist.stopped_early = stopped
+  flow:set_params(best)
+  return hist
+end
+
+return setmetatable({train = train, mean_nll = mean_nll}, {
+  __call = function(_, ...) return train(...) end})

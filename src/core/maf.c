@@ -1,0 +1,829 @@
+/*
+ * maf.c -- Masked Autoregressive Flows with exact gradients (see phaseflow/maf.h).
+ *
+ * Why this shape: every operation is a pass over a block of at most PF_MAF_ROWS rows
+ * that keeps all activations of all transforms in a per-thread workspace. The forward
+ * pass stores what the backward pass needs (GELU values and derivatives, scales and
+ * their derivatives), so gradients with respect to input, context and parameters are
+ * one analytic reverse sweep of GEMMs. Blocks are independent, so OpenMP spreads them
+ * over threads; parameter gradients are summed per thread and then over threads in a
+ * fixed order, so the bits depend only on the thread count.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cblas.h>
+#include <gsl/gsl_rng.h>
+#include <omp.h>
+#include "phaseflow/maf.h"
+
+#define R_ROWS PF_MAF_ROWS
+#define SCALE_MIN 1e-3
+#define LOG2PI 1.8378770664093454836
+
+typedef struct prep {
+    int sphere;
+    double centre[3], radius;
+    double *mean, *std;   /* owned, length d */
+    double lj_const;      /* -sum ln std - 3 ln R (input only uses it) */
+} prep;
+
+typedef struct ws {
+    double *X, *Hs, *A1, *D1, *A2, *D2, *S, *SIG;
+    double *out, *gout, *cp, *gC, *ljac, *ldet, *wt;
+    double *gH, *gA, *gT, *G, *G2, *grad;
+} ws;
+
+struct pf_maf {
+    int D, C, T, H, B;
+    size_t W0, b0, Wc0, blk, blksz, Wo, bo, per, np;
+    double *p, *g, *mask, *mp;
+    prep pin, pcx;
+    int nws;
+    ws *w;
+    double *wsmem;
+    double s0;
+};
+
+/* offsets inside one block */
+#define OW1(f) 0
+#define OB1(f) ((size_t)(f)->H * (f)->H)
+#define OWC(f) (OB1(f) + (size_t)(f)->H)
+#define OW2(f) (OWC(f) + (size_t)(f)->H * (f)->C)
+#define OB2(f) (OW2(f) + (size_t)(f)->H * (f)->H)
+
+static inline double softplus(double a)
+{
+    return a > 0 ? a + log1p(exp(-a)) : log1p(exp(a));
+}
+
+static inline double sigmoid(double a)
+{
+    if (a >= 0)
+        return 1.0 / (1.0 + exp(-a));
+    double e = exp(a);
+    return e / (1.0 + e);
+}
+
+/* GELU a*Phi(a) and its derivative Phi(a) + a phi(a). */
+static inline double gelu(double a, double *d)
+{
+    double Phi = 0.5 * erfc(-a * M_SQRT1_2);
+    *d = Phi + a * exp(-0.5 * a * a) * 0.39894228040143267794;
+    return a * Phi;
+}
+
+/* ---- preprocessing --------------------------------------------------------------- */
+
+/* artanh(r)/r, and the log-Jacobian part L(r) = -ln(1-r^2) + 2 ln(artanh r / r), with
+ * series below r = 1e-3 where the closed forms cancel. */
+static void sphere_terms(double r2, double *g, double *L)
+{
+    if (r2 < 1e-6) {
+        *g = 1.0 + r2 / 3.0 + r2 * r2 / 5.0;
+        *L = 5.0 / 3.0 * r2 + 71.0 / 90.0 * r2 * r2;
+    } else {
+        double r = sqrt(r2);
+        *g = atanh(r) / r;
+        *L = -log1p(-r2) + 2.0 * log(*g);
+    }
+}
+
+/* y = prep(x) for one row; returns ln|det dy/dx| (-inf outside the sphere). */
+static double prep_row(const prep *p, int d, const double *x, double *y)
+{
+    double lj = p->lj_const;
+    int j0 = 0;
+    if (p->sphere) {
+        double u[3], r2 = 0;
+        for (int k = 0; k < 3; k++) {
+            u[k] = (x[k] - p->centre[k]) / p->radius;
+            r2 += u[k] * u[k];
+        }
+        if (!(r2 < 1.0)) {
+            for (int j = 0; j < d; j++)
+                y[j] = 0;
+            return -INFINITY;
+        }
+        double g, L;
+        sphere_terms(r2, &g, &L);
+        lj += L;
+        for (int k = 0; k < 3; k++)
+            y[k] = (g * u[k] - p->mean[k]) / p->std[k];
+        j0 = 3;
+    }
+    for (int j = j0; j < d; j++)
+        y[j] = (x[j] - p->mean[j]) / p->std[j];
+    return lj;
+}
+
+/* gx = (dy/dx)^T gy + wt * d(ln|det|)/dx for one row. */
+static void prep_back(const prep *p, int d, const double *x, const double *gy, double wt,
+                      double *gx)
+{
+    int j0 = 0;
+    if (p->sphere) {
+        double u[3], gw[3], r2 = 0, ug = 0;
+        for (int k = 0; k < 3; k++) {
+            u[k] = (x[k] - p->centre[k]) / p->radius;
+            r2 += u[k] * u[k];
+            gw[k] = gy[k] / p->std[k];
+            ug += u[k] * gw[k];
+        }
+        if (!(r2 < 1.0)) {
+            for (int j = 0; j < d; j++)
+                gx[j] = 0;
+            return;
+        }
+        double g, q, Lr;
+        /* q = (1/(1-r^2) - g)/r^2 (radial minus tangential stretch), Lr = L'(r)/r */
+        if (r2 < 1e-6) {
+            g = 1.0 + r2 / 3.0 + r2 * r2 / 5.0;
+            q = 2.0 / 3.0 + 0.8 * r2;
+            Lr = 10.0 / 3.0 + 142.0 / 45.0 * r2;
+        } else {
+            double r = sqrt(r2), at = atanh(r), om = 1.0 - r2;
+            g = at / r;
+            q = (1.0 / om - g) / r2;
+            Lr = 2.0 / om + 2.0 / (r * om * at) - 2.0 / r2;
+        }
+        for (int k = 0; k < 3; k++)
+            gx[k] = (g * gw[k] + q * ug * u[k] + wt * Lr * u[k]) / p->radius;
+        j0 = 3;
+    }
+    for (int j = j0; j < d; j++)
+        gx[j] = gy[j] / p->std[j];
+}
+
+/* x = prep^-1(y) for one row. */
+static void prep_inv_row(const prep *p, int d, const double *y, double *x)
+{
+    int j0 = 0;
+    if (p->sphere) {
+        double w[3], s2 = 0;
+        for (int k = 0; k < 3; k++) {
+            w[k] = y[k] * p->std[k] + p->mean[k];
+            s2 += w[k] * w[k];
+        }
+        double s = sqrt(s2), h = s < 1e-8 ? 1.0 - s2 / 3.0 : tanh(s) / s;
+        for (int k = 0; k < 3; k++)
+            x[k] = p->centre[k] + p->radius * h * w[k];
+        j0 = 3;
+    }
+    for (int j = j0; j < d; j++)
+        x[j] = y[j] * p->std[j] + p->mean[j];
+}
+
+static int prep_init(prep *p, int d)
+{
+    p->sphere = 0;
+    p->radius = 1;
+    p->centre[0] = p->centre[1] = p->centre[2] = 0;
+    p->mean = calloc((size_t)(d > 0 ? d : 1), sizeof(double));
+    p->std = malloc((size_t)(d > 0 ? d : 1) * sizeof(double));
+    if (!p->mean || !p->std)
+        return PF_ENOMEM;
+    for (int j = 0; j < d; j++)
+        p->std[j] = 1;
+    p->lj_const = 0;
+    return PF_OK;
+}
+
+/* ---- allocation ------------------------------------------------------------------- */
+
+void pf_maf_free(pf_maf *f)
+{
+    if (!f)
+        return;
+    free(f->p);
+    free(f->g);
+    free(f->mask);
+    free(f->mp);
+    free(f->pin.mean);
+    free(f->pin.std);
+    free(f->pcx.mean);
+    free(f->pcx.std);
+    free(f->w);
+    free(f->wsmem);
+    free(f);
+}
+
+static void init_uniform(gsl_rng *r, double *v, size_t n, double a)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = a * (2.0 * gsl_rng_uniform(r) - 1.0);
+}
+
+pf_maf *pf_maf_alloc(const pf_maf_config *cfg, pf_err *err)
+{
+    if (!cfg || cfg->dim < 1 || cfg->context < 0 || cfg->transforms < 1 || cfg->hidden < 1 ||
+        cfg->blocks < 0 || cfg->dim > 10000 || cfg->hidden > 100000 || cfg->context > 100000) {
+        pf_err_set(err, PF_EINVAL, "maf: invalid configuration (dim >= 1, context >= 0, "
+                   "transforms >= 1, hidden >= 1, blocks >= 0)");
+        return NULL;
+    }
+    pf_maf *f = calloc(1, sizeof *f);
+    if (!f) {
+        pf_err_set(err, PF_ENOMEM, "maf: out of memory");
+        return NULL;
+    }
+    int D = f->D = cfg->dim, C = f->C = cfg->context, H = f->H = cfg->hidden;
+    f->T = cfg->transforms;
+    f->B = cfg->blocks;
+    size_t off = 0;
+    f->W0 = off; off += (size_t)H * D;
+    f->b0 = off; off += (size_t)H;
+    f->Wc0 = off; off += (size_t)H * C;
+    f->blk = off;
+    f->blksz = OB2(f) + (size_t)H;
+    off += (size_t)f->B * f->blksz;
+    f->Wo = off; off += (size_t)2 * D * H;
+    f->bo = off; off += (size_t)2 * D;
+    f->per = off;
+    f->np = off * (size_t)f->T;
+    f->s0 = log(expm1(1.0 - SCALE_MIN));
+    f->p = malloc(f->np * sizeof(double));
+    f->g = calloc(f->np, sizeof(double));
+    f->mask = malloc(f->np * sizeof(double));
+    f->mp = malloc(f->np * sizeof(double));
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!f->p || !f->g || !f->mask || !f->mp || !r || prep_init(&f->pin, D) != PF_OK ||
+        prep_init(&f->pcx, C) != PF_OK) {
+        if (r)
+            gsl_rng_free(r);
+        pf_maf_free(f);
+        pf_err_set(err, PF_ENOMEM, "maf: out of memory");
+        return NULL;
+    }
+    gsl_rng_set(r, (unsigned long)(cfg->seed ^ (cfg->seed >> 32)));
+    /* degrees: inputs 1..D, hidden sequential */
+    int *hd = malloc((size_t)H * sizeof(int));
+    if (!hd) {
+        gsl_rng_free(r);
+        pf_maf_free(f);
+        pf_err_set(err, PF_ENOMEM, "maf: out of memory");
+        return NULL;
+    }
+    int m1 = D - 1 > 1 ? D - 1 : 1, m0 = D - 1 < 1 ? D - 1 : 1;
+    for (int k = 0; k < H; k++)
+        hd[k] = k % m1 + m0;
+    for (size_t i = 0; i < f->np; i++)
+        f->mask[i] = 1.0;
+    double fi_d = 1.0 / sqrt((double)D), fi_h = 1.0 / sqrt((double)H);
+    double fi_c = C > 0 ? 1.0 / sqrt((double)C) : 0;
+    for (int t = 0; t < f->T; t++) {
+        double *P = f->p + (size_t)t * f->per, *M = f->mask + (size_t)t * f->per;
+        init_uniform(r, P + f->W0, (size_t)H * D, fi_d);
+        init_uniform(r, P + f->b0, (size_t)H, fi_d);
+        init_uniform(r, P + f->Wc0, (size_t)H * C, fi_c);
+        for (int k = 0; k < H; k++)
+            for (int j = 0; j < D; j++)
+                M[f->W0 + (size_t)k * D + j] = hd[k] >= j + 1;
+        for (int b = 0; b < f->B; b++) {
+            size_t o = f->blk + (size_t)b * f->blksz;
+            init_uniform(r, P + o + OW1(f), (size_t)H * H, fi_h);
+            init_uniform(r, P + o + OB1(f), (size_t)H, fi_h);
+            init_uniform(r, P + o + OWC(f), (size_t)H * C, fi_c);
+            init_uniform(r, P + o + OW2(f), (size_t)H * H, 1e-3);
+            init_uniform(r, P + o + OB2(f), (size_t)H, 1e-3);
+            for (int k = 0; k < H; k++)
+                for (int j = 0; j < H; j++) {
+                    double m = hd[k] >= hd[j];
+                    M[o + OW1(f) + (size_t)k * H + j] = m;
+                    M[o + OW2(f) + (size_t)k * H + j] = m;
+                }
+        }
+        init_uniform(r, P + f->Wo, (size_t)2 * D * H, fi_h);
+        init_uniform(r, P + f->bo, (size_t)2 * D, fi_h);
+        for (int o = 0; o < 2 * D; o++)
+            for (int k = 0; k < H; k++)
+                M[f->Wo + (size_t)o * H + k] = (o % D) + 1 > hd[k];
+    }
+    free(hd);
+    gsl_rng_free(r);
+    for (size_t i = 0; i < f->np; i++)
+        f->p[i] *= f->mask[i];
+    return f;
+}
+
+void pf_maf_get_config(const pf_maf *f, pf_maf_config *cfg)
+{
+    cfg->dim = f->D;
+    cfg->context = f->C;
+    cfg->transforms = f->T;
+    cfg->hidden = f->H;
+    cfg->blocks = f->B;
+    cfg->seed = 0;
+}
+
+size_t pf_maf_nparams(const pf_maf *f) { return f->np; }
+double *pf_maf_params(pf_maf *f) { return f->p; }
+double *pf_maf_grad(pf_maf *f) { return f->g; }
+const double *pf_maf_mask(const pf_maf *f) { return f->mask; }
+
+int pf_maf_set_prep(pf_maf *f, int which, const pf_maf_prep *p, pf_err *err)
+{
+    prep *q = which ? &f->pcx : &f->pin;
+    int d = which ? f->C : f->D;
+    if (which != 0 && which != 1)
+        return pf_err_set(err, PF_EINVAL, "maf: prep target must be 0 (input) or 1 (context)");
+    if (p->sphere && d < 3)
+        return pf_err_set(err, PF_EINVAL, "maf: the sphere map needs at least 3 dimensions");
+    if (p->sphere && !(p->radius > 0 && isfinite(p->radius)))
+        return pf_err_set(err, PF_EINVAL, "maf: sphere radius must be positive and finite");
+    for (int j = 0; j < d; j++) {
+        if (p->std && !(p->std[j] > 0 && isfinite(p->std[j])))
+            return pf_err_set(err, PF_EINVAL, "maf: std[%d] must be positive and finite", j);
+        if (p->mean && !isfinite(p->mean[j]))
+            return pf_err_set(err, PF_EINVAL, "maf: mean[%d] must be finite", j);
+    }
+    q->sphere = p->sphere;
+    q->radius = p->sphere ? p->radius : 1.0;
+    for (int k = 0; k < 3; k++)
+        q->centre[k] = p->sphere ? p->centre[k] : 0.0;
+    double lj = 0;
+    for (int j = 0; j < d; j++) {
+        q->mean[j] = p->mean ? p->mean[j] : 0.0;
+        q->std[j] = p->std ? p->std[j] : 1.0;
+        lj -= log(q->std[j]);
+    }
+    if (q->sphere)
+        lj -= 3.0 * log(q->radius);
+    q->lj_const = lj;
+    return PF_OK;
+}
+
+void pf_maf_get_prep(const pf_maf *f, int which, int *sphere, double centre[3],
+                     double *radius, double *mean, double *std)
+{
+    const prep *q = which ? &f->pcx : &f->pin;
+    int d = which ? f->C : f->D;
+    *sphere = q->sphere;
+    *radius = q->radius;
+    for (int k = 0; k < 3; k++)
+        centre[k] = q->centre[k];
+    for (int j = 0; j < d; j++) {
+        mean[j] = q->mean[j];
+        std[j] = q->std[j];
+    }
+}
+
+/* Workspaces for the current OpenMP thread count (re-made when it changes). */
+static int ensure_ws(pf_maf *f, pf_err *err)
+{
+    int nt = omp_get_max_threads();
+    if (nt < 1)
+        nt = 1;
+    if (f->w && f->nws == nt)
+        return PF_OK;
+    free(f->w);
+    free(f->wsmem);
+    f->w = NULL;
+    f->wsmem = NULL;
+    size_t R = R_ROWS, D = (size_t)f->D, C = (size_t)f->C, H = (size_t)f->H;
+    size_t T = (size_t)f->T, B = (size_t)f->B;
+    size_t per = (T + 1) * R * D + T * (B + 1) * R * H + 4 * T * B * R * H + 2 * T * R * D +
+                 2 * R * 2 * D + 2 * R * C + 3 * R + 3 * R * H + 2 * R * D + f->np;
+    per = (per + 7) & ~(size_t)7;
+    f->w = calloc((size_t)nt, sizeof(ws));
+    f->wsmem = malloc(per * (size_t)nt * sizeof(double));
+    if (!f->w || !f->wsmem) {
+        free(f->w);
+        free(f->wsmem);
+        f->w = NULL;
+        f->wsmem = NULL;
+        return pf_err_set(err, PF_ENOMEM, "maf: out of memory for workspaces");
+    }
+    for (int i = 0; i < nt; i++) {
+        double *m = f->wsmem + per * (size_t)i;
+        ws *w = &f->w[i];
+#define TAKE(field, cnt) do { w->field = m; m += (cnt); } while (0)
+        TAKE(X, (T + 1) * R * D);
+        TAKE(Hs, T * (B + 1) * R * H);
+        TAKE(A1, T * B * R * H);
+        TAKE(D1, T * B * R * H);
+        TAKE(A2, T * B * R * H);
+        TAKE(D2, T * B * R * H);
+        TAKE(S, T * R * D);
+        TAKE(SIG, T * R * D);
+        TAKE(out, R * 2 * D);
+        TAKE(gout, R * 2 * D);
+        TAKE(cp, R * C);
+        TAKE(gC, R * C);
+        TAKE(ljac, R);
+        TAKE(ldet, R);
+        TAKE(wt, R);
+        TAKE(gH, R * H);
+        TAKE(gA, R * H);
+        TAKE(gT, R * H);
+        TAKE(G, R * D);
+        TAKE(G2, R * D);
+        TAKE(grad, f->np);
+#undef TAKE
+    }
+    f->nws = nt;
+    return PF_OK;
+}
+
+static void sync_masked(pf_maf *f)
+{
+    for (size_t i = 0; i < f->np; i++)
+        f->mp[i] = f->p[i] * f->mask[i];
+}
+
+/* ---- MADE ------------------------------------------------------------------------ */
+
+static void fill_rows(double *dst, size_t n, size_t m, const double *bias)
+{
+    for (size_t r = 0; r < n; r++)
+        memcpy(dst + r * m, bias, m * sizeof(double));
+}
+
+static void colsum_add(double *dst, const double *src, size_t n, size_t m)
+{
+    for (size_t r = 0; r < n; r++)
+        for (size_t j = 0; j < m; j++)
+            dst[j] += src[r * m + j];
+}
+
+/* One MADE of transform t on n rows of X (n x D) with preprocessed context cp. Hidden
+ * states, activations and derivatives go to the transform's slices of w. */
+static void made_fwd(const pf_maf *f, ws *w, int t, size_t n, const double *X, const double *cp)
+{
+    const int D = f->D, C = f->C, H = f->H, B = f->B;
+    const size_t R = R_ROWS, RH = R * (size_t)H;
+    const double *P = f->mp + (size_t)t * f->per;
+    double *Hs = w->Hs + (size_t)t * (size_t)(B + 1) * RH;
+    double *A1 = w->A1 + (size_t)t * (size_t)B * RH, *D1 = w->D1 + (size_t)t * (size_t)B * RH;
+    double *A2 = w->A2 + (size_t)t * (size_t)B * RH, *D2 = w->D2 + (size_t)t * (size_t)B * RH;
+    const int N = (int)n;
+    fill_rows(Hs, n, (size_t)H, P + f->b0);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, H, D, 1.0, X, D, P + f->W0, D,
+                1.0, Hs, H);
+    if (C > 0)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, H, C, 1.0, cp, C, P + f->Wc0,
+                    C, 1.0, Hs, H);
+    for (int b = 0; b < B; b++) {
+        const double *Pb = P + f->blk + (size_t)b * f->blksz;
+        double *h = Hs + (size_t)b * RH, *hn = h + RH;
+        double *a1 = A1 + (size_t)b * RH, *d1 = D1 + (size_t)b * RH;
+        double *a2 = A2 + (size_t)b * RH, *d2 = D2 + (size_t)b * RH;
+        size_t m = n * (size_t)H;
+        for (size_t i = 0; i < m; i++)
+            a1[i] = gelu(h[i], &d1[i]);
+        fill_rows(a2, n, (size_t)H, Pb + OB1(f));
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, H, H, 1.0, a1, H, Pb + OW1(f),
+                    H, 1.0, a2, H);
+        if (C > 0)
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, H, C, 1.0, cp, C,
+                        Pb + OWC(f), C, 1.0, a2, H);
+        for (size_t i = 0; i < m; i++)
+            a2[i] = gelu(a2[i], &d2[i]);
+        for (size_t r = 0; r < n; r++)
+            for (int j = 0; j < H; j++)
+                hn[r * (size_t)H + (size_t)j] = h[r * (size_t)H + (size_t)j] + Pb[OB2(f) + (size_t)j];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, H, H, 1.0, a2, H, Pb + OW2(f),
+                    H, 1.0, hn, H);
+    }
+    fill_rows(w->out, n, (size_t)(2 * D), P + f->bo);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, 2 * D, H, 1.0,
+                Hs + (size_t)B * RH, H, P + f->Wo, H, 1.0, w->out, 2 * D);
+}
+
+/* ---- block passes ------------------------------------------------------------------ */
+
+/* Forward over one block: preprocessing, all transforms, log p into logp (may be NULL;
+ * always kept in w->ldet as the log-determinant sum and w->ljac). */
+static void blk_forward(const pf_maf *f, ws *w, size_t n, const double *x, const double *c)
+{
+    const int D = f->D, C = f->C, T = f->T;
+    const size_t R = R_ROWS;
+    for (size_t r = 0; r < n; r++) {
+        w->ljac[r] = prep_row(&f->pin, D, x + r * (size_t)D, w->X + r * (size_t)D);
+        w->ldet[r] = 0;
+        if (C > 0) {
+            double lc = prep_row(&f->pcx, C, c + r * (size_t)C, w->cp + r * (size_t)C);
+            if (lc == -INFINITY)
+                w->ljac[r] = -INFINITY;
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        const double *Xt = w->X + (size_t)t * R * (size_t)D;
+        double *Xn = w->X + (size_t)(t + 1) * R * (size_t)D;
+        double *S = w->S + (size_t)t * R * (size_t)D, *SG = w->SIG + (size_t)t * R * (size_t)D;
+        made_fwd(f, w, t, n, Xt, w->cp);
+        for (size_t r = 0; r < n; r++) {
+            const double *o = w->out + r * (size_t)(2 * D);
+            double ld = 0;
+            for (int i = 0; i < D; i++) {
+                double a = o[D + i] + f->s0, s = softplus(a) + SCALE_MIN;
+                S[r * (size_t)D + (size_t)i] = s;
+                SG[r * (size_t)D + (size_t)i] = sigmoid(a);
+                Xn[r * (size_t)D + (size_t)(D - 1 - i)] = Xt[r * (size_t)D + (size_t)i] * s + o[i];
+                ld += log(s);
+            }
+            w->ldet[r] += ld;
+        }
+    }
+}
+
+static double base_logp(const double *z, int D)
+{
+    double q = 0;
+    for (int j = 0; j < D; j++)
+        q += z[j] * z[j];
+    return -0.5 * q - 0.5 * D * LOG2PI;
+}
+
+/* Reverse sweep over one block after blk_forward. w->wt[r] is the weight of row r's
+ * log p in the objective. Accumulates parameter gradients into w->grad when pgrad;
+ * writes gx / gc (rows of this block) when not NULL. */
+static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, const double *c,
+                         int pgrad, double *gx, double *gc)
+{
+    const int D = f->D, C = f->C, T = f->T, H = f->H, B = f->B, N = (int)n;
+    const size_t R = R_ROWS, RH = R * (size_t)H, RD = R * (size_t)D;
+    double *G = w->G, *G2 = w->G2;
+    const double *XT = w->X + (size_t)T * RD;
+    for (size_t r = 0; r < n; r++)
+        for (int j = 0; j < D; j++)
+            G[r * (size_t)D + (size_t)j] = -w->wt[r] * XT[r * (size_t)D + (size_t)j];
+    if (C > 0)
+        memset(w->gC, 0, n * (size_t)C * sizeof(double));
+    for (int t = T - 1; t >= 0; t--) {
+        const double *P = f->mp + (size_t)t * f->per;
+        double *Pg = w->grad + (size_t)t * f->per;
+        const double *Xt = w->X + (size_t)t * RD;
+        const double *S = w->S + (size_t)t * RD, *SG = w->SIG + (size_t)t * RD;
+        const double *Hs = w->Hs + (size_t)t * (size_t)(B + 1) * RH;
+        const double *A1 = w->A1 + (size_t)t * (size_t)B * RH, *D1 = w->D1 + (size_t)t * (size_t)B * RH;
+        const double *A2 = w->A2 + (size_t)t * (size_t)B * RH, *D2 = w->D2 + (size_t)t * (size_t)B * RH;
+        for (size_t r = 0; r < n; r++) {
+            double *go = w->gout + r * (size_t)(2 * D);
+            for (int i = 0; i < D; i++) {
+                size_t k = r * (size_t)D + (size_t)i;
+                double gz = G[r * (size_t)D + (size_t)(D - 1 - i)], s = S[k];
+                G2[k] = gz * s;
+                go[i] = gz;
+                go[D + i] = (gz * Xt[k] + w->wt[r] / s) * SG[k];
+            }
+        }
+        double *gH = w->gH, *gA = w->gA, *gT = w->gT;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, 2 * D, 1.0, w->gout, 2 * D,
+                    P + f->Wo, H, 0.0, gH, H);
+        if (pgrad) {
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2 * D, H, N, 1.0, w->gout,
+                        2 * D, Hs + (size_t)B * RH, H, 1.0, Pg + f->Wo, H);
+            colsum_add(Pg + f->bo, w->gout, n, (size_t)(2 * D));
+        }
+        for (int b = B - 1; b >= 0; b--) {
+            const double *Pb = P + f->blk + (size_t)b * f->blksz;
+            double *Pgb = Pg + f->blk + (size_t)b * f->blksz;
+            const double *a1 = A1 + (size_t)b * RH, *d1 = D1 + (size_t)b * RH;
+            const double *a2 = A2 + (size_t)b * RH, *d2 = D2 + (size_t)b * RH;
+            size_t m = n * (size_t)H;
+            if (pgrad) {
+                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, N, 1.0, gH, H, a2, H,
+                            1.0, Pgb + OW2(f), H);
+                colsum_add(Pgb + OB2(f), gH, n, (size_t)H);
+            }
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, H, 1.0, gH, H,
+                        Pb + OW2(f), H, 0.0, gA, H);
+            for (size_t i = 0; i < m; i++)
+                gT[i] = gA[i] * d2[i];
+            if (pgrad) {
+                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, N, 1.0, gT, H, a1, H,
+                            1.0, Pgb + OW1(f), H);
+                colsum_add(Pgb + OB1(f), gT, n, (size_t)H);
+                if (C > 0)
+                    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, C, N, 1.0, gT, H,
+                                w->cp, C, 1.0, Pgb + OWC(f), C);
+            }
+            if (gc && C > 0)
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, H, 1.0, gT, H,
+                            Pb + OWC(f), C, 1.0, w->gC, C);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, H, 1.0, gT, H,
+                        Pb + OW1(f), H, 0.0, gA, H);
+            for (size_t i = 0; i < m; i++)
+                gH[i] += gA[i] * d1[i];
+        }
+        if (pgrad) {
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, D, N, 1.0, gH, H, Xt, D,
+                        1.0, Pg + f->W0, D);
+            colsum_add(Pg + f->b0, gH, n, (size_t)H);
+            if (C > 0)
+                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, C, N, 1.0, gH, H, w->cp,
+                            C, 1.0, Pg + f->Wc0, C);
+        }
+        if (gc && C > 0)
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, H, 1.0, gH, H,
+                        P + f->Wc0, C, 1.0, w->gC, C);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, H, 1.0, gH, H, P + f->W0,
+                    D, 1.0, G2, D);
+        double *tmp = G;
+        G = G2;
+        G2 = tmp;
+    }
+    for (size_t r = 0; r < n; r++) {
+        if (gx)
+            prep_back(&f->pin, D, x + r * (size_t)D, G + r * (size_t)D, w->wt[r],
+                      gx + r * (size_t)D);
+        if (gc && C > 0)
+            prep_back(&f->pcx, C, c + r * (size_t)C, w->gC + r * (size_t)C, 0.0,
+                      gc + r * (size_t)C);
+    }
+}
+
+/* ---- public batch operations --------------------------------------------------------- */
+
+static int check_args(const pf_maf *f, size_t n, const double *x, const double *ctx, pf_err *err)
+{
+    if (n > 0 && !x)
+        return pf_err_set(err, PF_EINVAL, "maf: input is NULL");
+    if (n > 0 && f->C > 0 && !ctx)
+        return pf_err_set(err, PF_EINVAL, "maf: the flow needs a context of %d columns", f->C);
+    return PF_OK;
+}
+
+int pf_maf_log_prob(pf_maf *f, size_t n, const double *x, const double *ctx, double *logp,
+                    double *gx, double *gc, pf_err *err)
+{
+    int st = check_args(f, n, x, ctx, err);
+    if (st != PF_OK || (st = ensure_ws(f, err)) != PF_OK)
+        return st;
+    sync_masked(f);
+    const size_t D = (size_t)f->D, C = (size_t)f->C;
+    long nblk = (long)((n + R_ROWS - 1) / R_ROWS);
+    int want_grad = gx || gc;
+#pragma omp parallel for schedule(static) if (nblk > 1)
+    for (long ib = 0; ib < nblk; ib++) {
+        ws *w = &f->w[omp_get_thread_num()];
+        size_t r0 = (size_t)ib * R_ROWS, m = n - r0 < R_ROWS ? n - r0 : R_ROWS;
+        const double *xb = x + r0 * D, *cb = C ? ctx + r0 * C : NULL;
+        blk_forward(f, w, m, xb, cb);
+        const double *XT = w->X + (size_t)f->T * R_ROWS * D;
+        for (size_t r = 0; r < m; r++) {
+            double lp = w->ljac[r] == -INFINITY
+                            ? -INFINITY
+                            : w->ljac[r] + w->ldet[r] + base_logp(XT + r * D, f->D);
+            logp[r0 + r] = lp;
+            w->wt[r] = w->ljac[r] == -INFINITY ? 0.0 : 1.0;
+        }
+        if (want_grad)
+            blk_backward(f, w, m, xb, cb, 0, gx ? gx + r0 * D : NULL, gc ? gc + r0 * C : NULL);
+    }
+    return PF_OK;
+}
+
+int pf_maf_nll_grad(pf_maf *f, size_t n, const double *x, const double *ctx, double *loss,
+                    pf_err *err)
+{
+    int st = check_args(f, n, x, ctx, err);
+    if (st != PF_OK || (st = ensure_ws(f, err)) != PF_OK)
+        return st;
+    if (n == 0)
+        return pf_err_set(err, PF_EINVAL, "maf: empty batch");
+    sync_masked(f);
+    const size_t D = (size_t)f->D, C = (size_t)f->C;
+    long nblk = (long)((n + R_ROWS - 1) / R_ROWS);
+    int nt = f->nws;
+    double part[256] = {0};
+    if (nt > 256)
+        return pf_err_set(err, PF_EINVAL, "maf: at most 256 threads");
+    for (int i = 0; i < nt; i++)
+        memset(f->w[i].grad, 0, f->np * sizeof(double));
+    double inv = 1.0 / (double)n;
+#pragma omp parallel for schedule(static) if (nblk > 1)
+    for (long ib = 0; ib < nblk; ib++) {
+        int tid = omp_get_thread_num();
+        ws *w = &f->w[tid];
+        size_t r0 = (size_t)ib * R_ROWS, m = n - r0 < R_ROWS ? n - r0 : R_ROWS;
+        const double *xb = x + r0 * D, *cb = C ? ctx + r0 * C : NULL;
+        blk_forward(f, w, m, xb, cb);
+        const double *XT = w->X + (size_t)f->T * R_ROWS * D;
+        double s = 0;
+        for (size_t r = 0; r < m; r++) {
+            s -= w->ljac[r] + w->ldet[r] + base_logp(XT + r * D, f->D);
+            w->wt[r] = -inv;
+        }
+        part[tid] += s;
+        blk_backward(f, w, m, xb, cb, 1, NULL, NULL);
+    }
+    double tot = 0;
+    for (int i = 0; i < nt; i++)
+        tot += part[i];
+    *loss = tot * inv;
+    memcpy(f->g, f->w[0].grad, f->np * sizeof(double));
+    for (int i = 1; i < nt; i++)
+        for (size_t k = 0; k < f->np; k++)
+            f->g[k] += f->w[i].grad[k];
+    for (size_t k = 0; k < f->np; k++)
+        f->g[k] *= f->mask[k];
+    return PF_OK;
+}
+
+int pf_maf_forward(pf_maf *f, size_t n, const double *x, const double *ctx, double *z,
+                   double *logdet, pf_err *err)
+{
+    int st = check_args(f, n, x, ctx, err);
+    if (st != PF_OK || (st = ensure_ws(f, err)) != PF_OK)
+        return st;
+    sync_masked(f);
+    const size_t D = (size_t)f->D, C = (size_t)f->C;
+    long nblk = (long)((n + R_ROWS - 1) / R_ROWS);
+#pragma omp parallel for schedule(static) if (nblk > 1)
+    for (long ib = 0; ib < nblk; ib++) {
+        ws *w = &f->w[omp_get_thread_num()];
+        size_t r0 = (size_t)ib * R_ROWS, m = n - r0 < R_ROWS ? n - r0 : R_ROWS;
+        blk_forward(f, w, m, x + r0 * D, C ? ctx + r0 * C : NULL);
+        memcpy(z + r0 * D, w->X + (size_t)f->T * R_ROWS * D, m * D * sizeof(double));
+        if (logdet)
+            for (size_t r = 0; r < m; r++)
+                logdet[r0 + r] = w->ljac[r] + w->ldet[r];
+    }
+    return PF_OK;
+}
+
+/* Inverse over one block: D MADE passes per transform (dimension i is exact after pass
+ * i because output i sees only inputs < i). */
+static void blk_inverse(const pf_maf *f, ws *w, size_t n, const double *z, const double *c,
+                        double *x, double *logdet)
+{
+    const int D = f->D, C = f->C, T = f->T;
+    const size_t RD = R_ROWS * (size_t)D;
+    double *cur = w->X, *nx = w->X + RD;
+    memcpy(cur, z, n * (size_t)D * sizeof(double));
+    for (size_t r = 0; r < n; r++) {
+        w->ldet[r] = 0;
+        if (C > 0)
+            (void)prep_row(&f->pcx, C, c + r * (size_t)C, w->cp + r * (size_t)C);
+    }
+    for (int t = T - 1; t >= 0; t--) {
+        memset(nx, 0, n * (size_t)D * sizeof(double));
+        for (int k = 0; k < D; k++) {
+            made_fwd(f, w, t, n, nx, w->cp);
+            for (size_t r = 0; r < n; r++) {
+                const double *o = w->out + r * (size_t)(2 * D);
+                int i0 = k == D - 1 ? 0 : k;
+                for (int i = i0; i <= k; i++) {
+                    double s = softplus(o[D + i] + f->s0) + SCALE_MIN;
+                    if (i == k)
+                        nx[r * (size_t)D + (size_t)k] =
+                            (cur[r * (size_t)D + (size_t)(D - 1 - k)] - o[k]) / s;
+                    if (k == D - 1)
+                        w->ldet[r] -= log(s);
+                }
+            }
+        }
+        double *tmp = cur;
+        cur = nx;
+        nx = tmp;
+    }
+    for (size_t r = 0; r < n; r++) {
+        prep_inv_row(&f->pin, D, cur + r * (size_t)D, x + r * (size_t)D);
+        if (logdet) {
+            double lj = prep_row(&f->pin, D, x + r * (size_t)D, nx + r * (size_t)D);
+            logdet[r] = w->ldet[r] - lj;
+        }
+    }
+}
+
+int pf_maf_inverse(pf_maf *f, size_t n, const double *z, const double *ctx, double *x,
+                   double *logdet, pf_err *err)
+{
+    int st = check_args(f, n, z, ctx, err);
+    if (st != PF_OK || (st = ensure_ws(f, err)) != PF_OK)
+        return st;
+    sync_masked(f);
+    const size_t D = (size_t)f->D, C = (size_t)f->C;
+    long nblk = (long)((n + R_ROWS - 1) / R_ROWS);
+#pragma omp parallel for schedule(static) if (nblk > 1)
+    for (long ib = 0; ib < nblk; ib++) {
+        ws *w = &f->w[omp_get_thread_num()];
+        size_t r0 = (size_t)ib * R_ROWS, m = n - r0 < R_ROWS ? n - r0 : R_ROWS;
+        blk_inverse(f, w, m, z + r0 * D, C ? ctx + r0 * C : NULL, x + r0 * D,
+                    logdet ? logdet + r0 : NULL);
+    }
+    return PF_OK;
+}
+
+int pf_maf_made(pf_maf *f, int t, size_t n, const double *x, const double *ctx, double *out,
+                pf_err *err)
+{
+    int st = check_args(f, n, x, ctx, err);
+    if (st != PF_OK || (st = ensure_ws(f, err)) != PF_OK)
+        return st;
+    if (t < 0 || t >= f->T)
+        return pf_err_set(err, PF_EINVAL, "maf: transform %d outside 0..%d", t, f->T - 1);
+    sync_masked(f);
+    const size_t D = (size_t)f->D, C = (size_t)f->C;
+    ws *w = &f->w[0];
+    for (size_t r0 = 0; r0 < n; r0 += R_ROWS) {
+        size_t m = n - r0 < R_ROWS ? n - r0 : R_ROWS;
+        if (C > 0)
+            memcpy(w->cp, ctx + r0 * C, m * C * sizeof(double));
+        made_fwd(f, w, t, m, x + r0 * D, w->cp);
+        memcpy(out + r0 * 2 * D, w->out, m * 2 * D * sizeof(double));
+    }
+    return PF_OK;
+}

@@ -1,0 +1,363 @@
+/*
+ * l_flow.c -- core.flow: the Lua face of pf_maf (include/phaseflow/maf.h).
+ *
+ * A flow userdata holds one pf_maf * (NULL once freed). Methods check shapes
+ * (N x D input, N x C context) and return new arrays. The Lua facade
+ * lua/phaseflow/flow.lua adds sampling, files and ensembles.
+ */
+#include <string.h>
+#include "pf_lua.h"
+#include "phaseflow/maf.h"
+
+#define FLOW_MT "phaseflow.maf"
+
+typedef struct { pf_maf *f; } lflow;
+
+static pf_maf *checkflow(lua_State *L, int arg)
+{
+    lflow *u = (lflow *)luaL_checkudata(L, arg, FLOW_MT);
+    if (!u->f)
+        luaL_argerror(L, arg, "flow has been freed");
+    return u->f;
+}
+
+static int flow_gc(lua_State *L)
+{
+    lflow *u = (lflow *)luaL_checkudata(L, 1, FLOW_MT);
+    pf_maf_free(u->f);
+    u->f = NULL;
+    return 0;
+}
+
+/* new{dim, context, transforms, hidden, blocks, seed} -> flow */
+static int flow_new(lua_State *L)
+{
+    static const char *const opts[] = {"dim", "context", "transforms", "hidden", "blocks",
+                                       "seed", NULL};
+    luaL_checktype(L, 1, LUA_TTABLE);
+    pf_lua_checkopts(L, 1, "pf.flow.maf", opts);
+    pf_maf_config c;
+    c.dim = (int)pf_lua_optintfield(L, 1, "dim", 3);
+    c.context = (int)pf_lua_optintfield(L, 1, "context", 0);
+    c.transforms = (int)pf_lua_optintfield(L, 1, "transforms", 8);
+    c.hidden = (int)pf_lua_optintfield(L, 1, "hidden", 64);
+    c.blocks = (int)pf_lua_optintfield(L, 1, "blocks", 2);
+    c.seed = (uint64_t)pf_lua_optintfield(L, 1, "seed", 1);
+    lflow *u = (lflow *)lua_newuserdatauv(L, sizeof(lflow), 0);
+    u->f = NULL;
+    luaL_setmetatable(L, FLOW_MT);
+    pf_err err;
+    u->f = pf_maf_alloc(&c, &err);
+    if (!u->f)
+        return pf_lua_fail(L, "pf.flow.maf", err.code, &err);
+    return 1;
+}
+
+static void dims(pf_maf *f, int *D, int *C)
+{
+    pf_maf_config c;
+    pf_maf_get_config(f, &c);
+    *D = c.dim;
+    *C = c.context;
+}
+
+/* Check x (N x D) at 2 and ctx (N x C) at 3; returns N and data pointers. */
+static size_t check_xc(lua_State *L, pf_maf *f, const double **x, const double **c)
+{
+    int D, C;
+    dims(f, &D, &C);
+    pf_array *a = pf_lua_checkshape(L, 2, 2, PF_ANY, (size_t)D);
+    a = pf_lua_contiguous(L, 2);
+    size_t n = a->shape[0];
+    *x = a->data;
+    *c = NULL;
+    if (C > 0) {
+        if (lua_isnoneornil(L, 3))
+            luaL_argerror(L, 3, "context array expected (the flow is conditional)");
+        pf_lua_checkshape(L, 3, 2, n, (size_t)C);
+        *c = pf_lua_contiguous(L, 3)->data;
+    } else if (!lua_isnoneornil(L, 3)) {
+        luaL_argerror(L, 3, "the flow has no context");
+    }
+    return n;
+}
+
+/* log_prob(x [, ctx]) -> N-array */
+static int flow_log_prob(lua_State *L)
+{
+    pf_maf *f = checkflow(L, 1);
+    const double *x, *c;
+    size_t n = check_xc(L, f, &x, &c);
+    pf_array *lp = pf_lua_newarray1(L, n);
+    pf_err err;
+    int st = pf_maf_log_prob(f, n, x, c, lp->data, NULL, NULL, &err);
+    if (st != PF_OK)
+        return pf_lua_fail(L, "flow:log_prob", st, &err);
+    return 1;
+}
+
+/* grad_log_prob(x [, ctx]) -> gx (N x D), gc (N x C or nil), log_prob (N) */
+static int flow_grad(lua_State *L)
+{
+    pf_maf *f = checkflow(L, 1);
+    int D, C;
+    dims(f, &D, &C);
+    const double *x, *c;
+    size_t n = check_xc(L, f, &x, &c);
+    pf_array *gx = pf_lua_newarray2(L, n, (size_t)D);
+    pf_array *gc = NULL;
+    if (C > 0)
+        gc = pf_lua_newarray2(L, n, (size_t)C);
+    else
+        lua_pushnil(L);
+    pf_array *lp = pf_lua_newarray1(L, n);
+    pf_err err;
+    int st = pf_maf_log_prob(f, n, x, c, lp->data, gx->data, gc ? gc->data : NULL, &err);
+    if (st != PF_OK)
+        return pf_lua_fail(L, "flow:grad_log_prob", st, &err);
+    return 3;
+}
+
+/* nll_grad(x [, ctx]) -> mean NLL; gradient left in the flow (flow:grad()) */
+static int flow_nll_grad(lua_State *L)
+{
+    pf_maf *f = checkflow(L, 1);
+    const double *x, *c;
+    size_t n = check_xc(L, f, &x, &c);
+    luaL_argcheck(L, n > 0, 2, "empty batch");
+    double loss;
+    pf_err err;
+    int st = pf_maf_nll_grad(f, n, x, c, &loss, &err);
+    if (st != PF_OK)
+        return pf_lua_fail(L, "flow:nll_grad", st, &err);
+    lua_pushnumber(L, loss);
+    return 1;
+}
+
+static int fwd_inv(lua_State *L, int inverse)
+{
+    pf_maf *f = checkflow(L, 1);
+    int D, C;
+    dims(f, &D, &C);
+    const double *x, *c;
+    size_t n = check_xc(L, f, &x, &c);
+    pf_array *z = pf_lua_newarray2(L, n, (size_t)D);
+    pf_array *ld = pf_lua_newarray1(L, n);
+    pf_err err;
+    int st = inverse ? pf_maf_inverse(f, n, x, c, z->data, ld->data, &err)
+                     : pf_maf_forward(f, n, x, c, z->data, ld->data, &err);
+    if (st != PF_OK)
+        return pf_lua_fail(L, inverse ? "flow:inverse" : "flow:forward", st, &err);
+    return 2;
+}
+
+/* forward(x [, ctx]) -> z, logdet ; inverse(z [, ctx]) -> x, logdet */
+static int flow_forward(lua_State *L) { return fwd_inv(L, 0); }
+static int flow_inverse(lua_State *L) { return fwd_inv(L, 1); }
+
+/* made(t, x [, ctx]) -> N x 2D [shift | raw] of transform t (1-based), raw inputs */
+static int flow_made(lua_State *L)
+{
+    pf_maf *f = checkflow(L, 1);
+    lua_Integer t = luaL_checkinteger(L, 2);
+    lua_remove(L, 2);
+    int D, C;
+    dims(f, &D, &C);
+    const double *x, *c;
+    size_t n = check_xc(L, f, &x, &c);
+    pf_array *o = pf_lua_newarray2(L, n, (size_t)(2 * D));
+    pf_err err;
+    int st = pf_maf_made(f, (int)t - 1, n, x, c, o->data, &err);
+    if (st != PF_OK)
+        return pf_lua_fail(L, "flow:made", st, &err);
+    return 1;
+}
+
+static int copy_out(lua_State *L, const double *src, size_t n)
+{
+    pf_array *a = pf_lua_newarray1(L, n);
+    memcpy(a->data, src, n * sizeof(double));
+    return 1;
+}
+
+static int flow_params(lua_State *L)
+{
+    pf_maf *f = checkflow(L, 1);
+    return copy_out(L, pf_maf_params(f), pf_maf_nparams(f));
+}
+
+static int flow_grad_params(lua_State *L)
+{
+    pf_maf *f = checkflow(L, 1);
+    return copy_out(L, pf_maf_grad(f), pf_maf_nparams(f));
+}
+
+static int flow_mask(lua_State *L)
+{
+    pf_maf *f = checkflow(L, 1);
+    return copy_out(L, pf_maf_mask(f), pf_maf_nparams(f));
+}
+
+/* set_params(p): p a 1-D array of nparams doubles */
+static int flow_set_params(lua_State *L)
+{
+    pf_maf *f = checkflow(L, 1);
+    size_t np = pf_maf_nparams(f);
+    pf_lua_checkshape(L, 2, 1, np, PF_ANY);
+    pf_array *p = pf_lua_contiguous(L, 2);
+    memcpy(pf_maf_params(f), p->data, np * sizeof(double));
+    return 0;
+}
+
+static int flow_nparams(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)pf_maf_nparams(checkflow(L, 1)));
+    return 1;
+}
+
+static int flow_config(lua_State *L)
+{
+    pf_maf_config c;
+    pf_maf_get_config(checkflow(L, 1), &c);
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, c.dim); lua_setfield(L, -2, "dim");
+    lua_pushinteger(L, c.context); lua_setfield(L, -2, "context");
+    lua_pushinteger(L, c.transforms); lua_setfield(L, -2, "transforms");
+    lua_pushinteger(L, c.hidden); lua_setfield(L, -2, "hidden");
+    lua_pushinteger(L, c.blocks); lua_setfield(L, -2, "blocks");
+    return 1;
+}
+
+static void read_vec(lua_State *L, int idx, const char *key, double *v, int n)
+{
+    lua_getfield(L, idx, key);
+    if (!lua_isnil(L, -1)) {
+        luaL_checktype(L, -1, LUA_TTABLE);
+        if ((int)luaL_len(L, -1) != n)
+            luaL_error(L, "flow:set_prep: option '%s' must have %d entries", key, n);
+        for (int i = 0; i < n; i++) {
+            lua_geti(L, -1, i + 1);
+            int ok;
+            v[i] = lua_tonumberx(L, -1, &ok);
+            if (!ok)
+                luaL_error(L, "flow:set_prep: option '%s' must hold numbers", key);
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+/* set_prep(which, {sphere = bool, centre = {3}, radius = R, mean = {...}, std = {...}})
+ * which: "input" or "context" */
+static int flow_set_prep(lua_State *L)
+{
+    static const char *const which_names[] = {"input", "context", NULL};
+    static const char *const opts[] = {"sphere", "centre", "radius", "mean", "std", NULL};
+    pf_maf *f = checkflow(L, 1);
+    int which = luaL_checkoption(L, 2, NULL, which_names);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    pf_lua_checkopts(L, 3, "flow:set_prep", opts);
+    int D, C;
+    dims(f, &D, &C);
+    int d = which ? C : D;
+    double *mean = (double *)lua_newuserdatauv(L, 2 * (size_t)(d + 1) * sizeof(double), 0);
+    double *std = mean + d + 1;
+    for (int i = 0; i < d; i++) {
+        mean[i] = 0;
+        std[i] = 1;
+    }
+    pf_maf_prep p;
+    p.sphere = pf_lua_optboolfield(L, 3, "sphere", 0);
+    p.radius = pf_lua_optnumfield(L, 3, "radius", 1.0);
+    p.centre[0] = p.centre[1] = p.centre[2] = 0;
+    read_vec(L, 3, "centre", p.centre, 3);
+    read_vec(L, 3, "mean", mean, d);
+    read_vec(L, 3, "std", std, d);
+    p.mean = mean;
+    p.std = std;
+    pf_err err;
+    int st = pf_maf_set_prep(f, which, &p, &err);
+    if (st != PF_OK)
+        return pf_lua_fail(L, "flow:set_prep", st, &err);
+    return 0;
+}
+
+static void push_vec(lua_State *L, const double *v, int n, const char *key)
+{
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushnumber(L, v[i]);
+        lua_seti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, key);
+}
+
+/* get_prep(which) -> table as accepted by set_prep */
+static int flow_get_prep(lua_State *L)
+{
+    static const char *const which_names[] = {"input", "context", NULL};
+    pf_maf *f = checkflow(L, 1);
+    int which = luaL_checkoption(L, 2, NULL, which_names);
+    int D, C;
+    dims(f, &D, &C);
+    int d = which ? C : D;
+    double *mean = (double *)lua_newuserdatauv(L, 2 * (size_t)(d + 1) * sizeof(double), 0);
+    double *std = mean + d + 1;
+    int sphere;
+    double centre[3], radius;
+    pf_maf_get_prep(f, which, &sphere, centre, &radius, mean, std);
+    lua_newtable(L);
+    lua_pushboolean(L, sphere); lua_setfield(L, -2, "sphere");
+    lua_pushnumber(L, radius); lua_setfield(L, -2, "radius");
+    push_vec(L, centre, 3, "centre");
+    push_vec(L, mean, d, "mean");
+    push_vec(L, std, d, "std");
+    return 1;
+}
+
+static int flow_tostring(lua_State *L)
+{
+    lflow *u = (lflow *)luaL_checkudata(L, 1, FLOW_MT);
+    if (!u->f) {
+        lua_pushliteral(L, "pf.flow.maf (freed)");
+        return 1;
+    }
+    pf_maf_config c;
+    pf_maf_get_config(u->f, &c);
+    lua_pushfstring(L, "pf.flow.maf{dim=%d, context=%d, transforms=%d, hidden=%d, blocks=%d}"
+                    " (%d parameters)", c.dim, c.context, c.transforms, c.hidden, c.blocks,
+                    (int)pf_maf_nparams(u->f));
+    return 1;
+}
+
+static int flow_is(lua_State *L)
+{
+    lua_pushboolean(L, luaL_testudata(L, 1, FLOW_MT) != NULL);
+    return 1;
+}
+
+int pf_open_flow(lua_State *L);
+int pf_open_flow(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        {"log_prob", flow_log_prob}, {"grad_log_prob", flow_grad}, {"nll_grad", flow_nll_grad},
+        {"forward", flow_forward}, {"inverse", flow_inverse}, {"made", flow_made},
+        {"params", flow_params}, {"set_params", flow_set_params}, {"grad", flow_grad_params},
+        {"mask", flow_mask}, {"nparams", flow_nparams}, {"config", flow_config},
+        {"set_prep", flow_set_prep}, {"get_prep", flow_get_prep}, {"free", flow_gc},
+        {NULL, NULL}};
+    static const luaL_Reg meta[] = {{"__gc", flow_gc}, {"__close", flow_gc},
+                                    {"__tostring", flow_tostring}, {NULL, NULL}};
+    luaL_newmetatable(L, FLOW_MT);
+    luaL_setfuncs(L, meta, 0);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    static const luaL_Reg f[] = {{"maf", flow_new}, {"is_maf", flow_is}, {NULL, NULL}};
+    luaL_newlib(L, f);
+    luaL_getmetatable(L, FLOW_MT);
+    lua_getfield(L, -1, "__index");
+    lua_setfield(L, -3, "methods");
+    lua_pop(L, 1);
+    return 1;
+}

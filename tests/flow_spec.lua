@@ -1,0 +1,198 @@
+local pf = require "phaseflow"
+
+local function filled(n, d, seed, scale)
+  local a = pf.array.zeros(n, d)
+  pf.rng.new(seed):fill_normal(a, 0, scale or 1)
+  return a
+end
+
+local function relerr(a, b)
+  return math.abs(a - b) / math.max(1e-3, math.abs(a), math.abs(b))
+end
+
+local archs = {
+  {dim = 3, context = 0, transforms = 2, hidden = 6, blocks = 2, seed = 4},
+  {dim = 3, context = 2, transforms = 3, hidden = 5, blocks = 1, seed = 5,
+   preprocess = {input = {sphere = true, centre = {0.3, -0.2, 0.1}, radius = 4.0,
+                          mean = {0.1, -0.2, 0.3}, std = {1.3, 0.7, 1.1}},
+                 context = {mean = {0.5, -0.5}, std = {2.0, 0.5}}}},
+  {dim = 2, context = 1, transforms = 2, hidden = 4, blocks = 0, seed = 6},
+  {dim = 4, context = 3, transforms = 2, hidden = 7, blocks = 2, seed = 7,
+   preprocess = {context = {sphere = true, centre = {1, 0, 0}, radius = 5}}},
+}
+
+describe("pf.flow.maf", function()
+  for ia, arch in ipairs(archs) do
+    it("input, context and parameter gradients match finite differences (arch " .. ia .. ")", function()
+      local f = pf.flow.maf(arch)
+      local n = 4
+      local x = filled(n, arch.dim, 10 + ia, 0.8)
+      local c = arch.context > 0 and filled(n, arch.context, 20 + ia, 0.8) or nil
+      local gx, gc = f:grad_log_prob(x, c)
+      local h = 1e-5
+      for i = 1, n do
+        for j = 1, arch.dim do
+          local v = x:get(i, j)
+          x:set(i, j, v + h); local a = f:log_prob(x, c):get(i)
+          x:set(i, j, v - h); local b = f:log_prob(x, c):get(i)
+          x:set(i, j, v)
+          assert.is_true(relerr((a - b) / (2 * h), gx:get(i, j)) < 1e-6)
+        end
+        for j = 1, arch.context do
+          local v = c:get(i, j)
+          c:set(i, j, v + h); local a = f:log_prob(x, c):get(i)
+          c:set(i, j, v - h); local b = f:log_prob(x, c):get(i)
+          c:set(i, j, v)
+          assert.is_true(relerr((a - b) / (2 * h), gc:get(i, j)) < 1e-6)
+        end
+      end
+      -- every parameter: gradient of the mean NLL
+      f:nll_grad(x, c)
+      local g = f:grad()
+      local p = f:params()
+      local mask = f:mask()
+      local worst = 0
+      for k = 1, p:size() do
+        local v = p:get(k)
+        p:set(k, v + h); f:set_params(p); local a = -f:log_prob(x, c):mean()
+        p:set(k, v - h); f:set_params(p); local b = -f:log_prob(x, c):mean()
+        p:set(k, v); f:set_params(p)
+        local fd = (a - b) / (2 * h)
+        if mask:get(k) == 0 then
+          assert.are.equal(0, g:get(k))
+        else
+          worst = math.max(worst, relerr(fd, g:get(k)))
+        end
+      end
+      assert.is_true(worst < 1e-6)
+    end)
+  end
+
+  it("inverse(forward(x)) = x and log-dets cancel", function()
+    local f = pf.flow.maf(archs[2])
+    local x = filled(300, 3, 3, 0.9)
+    local c = filled(300, 2, 4)
+    local z, ld = f:forward(x, c)
+    local xb, ldi = f:inverse(z, c)
+    assert.is_true((xb - x):abs():max() < 1e-10)
+    assert.is_true((ld + ldi):abs():max() < 1e-10)
+  end)
+
+  it("log-determinant equals a brute-force Jacobian determinant", function()
+    local f = pf.flow.maf(archs[2])
+    local x = filled(1, 3, 9, 0.7)
+    local c = filled(1, 2, 8)
+    local _, ld = f:forward(x, c)
+    local h = 1e-6
+    local J = {}
+    for j = 1, 3 do
+      local v = x:get(1, j)
+      x:set(1, j, v + h); local zp = f:forward(x, c)
+      x:set(1, j, v - h); local zm = f:forward(x, c)
+      x:set(1, j, v)
+      for i = 1, 3 do J[i] = J[i] or {}; J[i][j] = (zp:get(1, i) - zm:get(1, i)) / (2 * h) end
+    end
+    local det = J[1][1] * (J[2][2] * J[3][3] - J[2][3] * J[3][2])
+      - J[1][2] * (J[2][1] * J[3][3] - J[2][3] * J[3][1])
+      + J[1][3] * (J[2][1] * J[3][2] - J[2][2] * J[3][1])
+    assert.is_true(math.abs(math.log(math.abs(det)) - ld:get(1)) < 1e-7)
+  end)
+
+  it("a MADE is autoregressive: input i changes only outputs > i", function()
+    local f = pf.flow.maf{dim = 4, context = 2, transforms = 1, hidden = 9, blocks = 2, seed = 2}
+    local x = filled(1, 4, 1)
+    local c = filled(1, 2, 2)
+    local o = f:made(1, x, c)
+    for i = 1, 4 do
+      local x2 = x:copy()
+      x2:set(1, i, x:get(1, i) + 0.731)
+      local o2 = f:made(1, x2, c)
+      for d = 1, 4 do
+        for _, col in ipairs{d, d + 4} do
+          local changed = o2:get(1, col) ~= o:get(1, col)
+          assert.are.equal(d > i, changed)
+        end
+      end
+    end
+  end)
+
+  it("the density with the sphere map integrates to 1 over the ball (QMC)", function()
+    local R = 2.5
+    local f = pf.flow.maf{dim = 3, transforms = 2, hidden = 8, seed = 3,
+      preprocess = {input = {sphere = true, centre = {8, 0, 0}, radius = R,
+                             mean = {0.1, 0, -0.1}, std = {0.9, 1.1, 1.0}}}}
+    -- sample uniformly in the cube around the ball, importance = volume
+    local n = 262144
+    local u = pf.qmc.sobol(n, 3, {seed = 5})
+    local x = u:mul(2 * R):sub(R)
+    x:col(1):assign(x:col(1):add(8))
+    local p = f:log_prob(x):exp()
+    local integral = p:sum() / n * (2 * R) ^ 3
+    assert.is_true(math.abs(integral - 1) < 0.01)
+    -- outside the ball: log p = -inf
+    local out = pf.array.from{{8 + R * 1.01, 0, 0}}
+    assert.are.equal(-math.huge, f:log_prob(out):get(1))
+  end)
+
+  it("p(v|x) integrates to 1 over v at several x", function()
+    local f = pf.flow.maf{dim = 3, context = 3, transforms = 2, hidden = 8, seed = 8}
+    local L = 9
+    local n = 32768
+    local u = pf.qmc.sobol(n, 3, {seed = 2})
+    local v = u:mul(2 * L):sub(L)
+    for _, x0 in ipairs{{0.2, -0.4, 0.9}, {1.5, 0.3, -0.7}} do
+      local c = pf.array.zeros(n, 3)
+      for j = 1, 3 do c:col(j):fill(x0[j]) end
+      local integral = f:log_prob(v, c):exp():sum() / n * (2 * L) ^ 3
+      assert.is_true(math.abs(integral - 1) < 0.01)
+    end
+  end)
+
+  it("samples: log p returned equals log_prob; QMC seeds reproduce", function()
+    local f = pf.flow.maf{dim = 3, context = 2, transforms = 2, hidden = 8, seed = 1}
+    local x, lp = f:sample(50, {0.5, -1.5}, {qmc = true, seed = 4})
+    local c = pf.array.zeros(50, 2); c:col(1):fill(0.5); c:col(2):fill(-1.5)
+    assert.is_true((f:log_prob(x, c) - lp):abs():max() < 1e-10)
+    local x2 = f:sample(50, {0.5, -1.5}, {qmc = true, seed = 4})
+    assert.are.equal(0, (x - x2):abs():max())
+    local x3 = f:sample(50, {0.5, -1.5}, {seed = 4})
+    assert.is_true((x - x3):abs():max() > 0.01)
+  end)
+
+  it("save/load round trip is bit-identical", function()
+    local file = os.tmpname() .. ".h5"
+    local f = pf.flow.maf(archs[2])
+    f:save(file, "/flows/p_v")
+    local g = pf.flow.load(file, "/flows/p_v")
+    local x = filled(20, 3, 1, 0.5)
+    local c = filled(20, 2, 2)
+    assert.are.equal(0, (f:log_prob(x, c) - g:log_prob(x, c)):abs():max())
+    assert.has_error(function() pf.flow.load(file, "/flows/missing") end)
+    assert.has_error(function() pf.flow.load(file .. ".none", "/flows/p_v") end)
+    os.remove(file)
+  end)
+
+  it("same seed gives the same parameters; different seeds differ", function()
+    local a = pf.flow.maf{dim = 3, seed = 5}:params()
+    local b = pf.flow.maf{dim = 3, seed = 5}:params()
+    local c = pf.flow.maf{dim = 3, seed = 6}:params()
+    assert.are.equal(0, (a - b):abs():max())
+    assert.is_true((a - c):abs():max() > 0)
+  end)
+
+  it("rejects bad arguments", function()
+    local f = pf.flow.maf{dim = 3, context = 2, transforms = 1, hidden = 4}
+    assert.has_error(function() f:log_prob(pf.array.zeros(3, 2), pf.array.zeros(3, 2)) end)
+    assert.has_error(function() f:log_prob(pf.array.zeros(3, 3)) end)
+    assert.has_error(function() f:log_prob(pf.array.zeros(3, 3), pf.array.zeros(2, 2)) end)
+    assert.has_error(function() pf.flow.maf{dim = 0} end)
+    assert.has_error(function() pf.flow.maf{dim = 3, hiden = 3} end)
+    assert.has_error(function() f:set_prep("input", {sphere = true, radius = -1}) end)
+    assert.has_error(function() f:set_prep("input", {std = {1, 0, 1}}) end)
+    assert.has_error(function() f:set_params(pf.array.zeros(3)) end)
+    local g = pf.flow.maf{dim = 3, transforms = 1, hidden = 4}
+    assert.has_error(function() g:log_prob(pf.array.zeros(3, 3), pf.array.zeros(3, 1)) end)
+    f:free()
+    assert.has_error(function() f:log_prob(pf.array.zeros(3, 3), pf.array.zeros(3, 2)) end)
+  end)
+end)

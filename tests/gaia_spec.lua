@@ -1,0 +1,236 @@
+-- pf.gaia: the archive reader (CSV/ECSV/gzip/FITS), streaming, bad input, cuts.
+local pf = require "phaseflow"
+
+local function tmpfile(text, suffix)
+  local p = os.tmpname() .. (suffix or ".csv")
+  local f = assert(io.open(p, "wb"))
+  f:write(text)
+  f:close()
+  return p
+end
+
+local function bits(x) return string.pack("<d", x) end
+
+local function err_of(f, ...)
+  local ok, e = pcall(f, ...)
+  assert.is_false(ok, "expected an error")
+  return tostring(e)
+end
+
+-- real Gaia files: beside the checkout (../../shared from tests/) or named by env
+local function real_dir()
+  local env = os.getenv("PHASEFLOW_GAIA_REAL")
+  if env and pf.gaia.isdir(env) then return env end
+  if pf.gaia.isdir("../../shared/data/gaia-real") then return "../../shared/data/gaia-real" end
+  return nil
+end
+
+describe("pf.gaia number parser", function()
+  it("is bit-equal to strtod (Lua's tonumber) on random decimal texts", function()
+    local rnd = math.random
+    math.randomseed(4242)
+    local n = 0
+    for _ = 1, 20000 do
+      local digits = {}
+      local nd = rnd(1, 24)
+      for k = 1, nd do digits[k] = tostring(rnd(0, 9)) end
+      local s = table.concat(digits)
+      local dot = rnd(0, nd)
+      if dot > 0 then s = s:sub(1, dot) .. "." .. s:sub(dot + 1) end
+      if rnd() < 0.3 then s = s .. "e" .. tostring(rnd(-330, 310)) end
+      if rnd() < 0.5 then s = "-" .. s end
+      -- Lua reads digit-only texts as integers; strtod reads every text as a double
+      local want = tonumber(s)
+      if math.type(want) == "integer" then want = tonumber(s .. ".0") end
+      local got = pf.gaia.parse_number(s)
+      assert.are.equal(bits(want), bits(got), s)
+      n = n + 1
+    end
+    assert.are.equal(20000, n)
+  end)
+  it("handles the edges exactly and rejects non-numbers", function()
+    assert.are.equal(bits(0.1), bits(pf.gaia.parse_number("0.1")))
+    assert.are.equal(bits(-0.0), bits(pf.gaia.parse_number("-0")))
+    assert.are.equal(bits(1e23), bits(pf.gaia.parse_number("1e23")))
+    assert.are.equal(9007199254740992.0, pf.gaia.parse_number("9007199254740993"))
+    assert.are.equal(bits(tonumber("2.2250738585072011e-308")),
+      bits(pf.gaia.parse_number("2.2250738585072011e-308")))
+    assert.are.equal(2.385, pf.gaia.parse_number("2.385"))
+    assert.are.equal(2.385, pf.gaia.parse_number("+2385E-3"))
+    for _, bad in ipairs { "", "abc", "1.5x", " 1", "1 ", "--1", "1e", ".", "-", "1,5" } do
+      assert.is_nil(pf.gaia.parse_number(bad), bad)
+    end
+  end)
+end)
+
+describe("pf.gaia.read on the bulk-layout ECSV fixture", function()
+  local path = "fixtures/GaiaSource_000000-000012.csv.gz"
+  local expected = {}
+  for line in io.lines("fixtures/gaia_expected.txt") do
+    local sid, ra, plx, rv, grvs = line:match("^(%S+) (%S+) (%S+) (%S+) (%S+)$")
+    expected[#expected + 1] = { sid = math.tointeger(tonumber(sid)), ra = tonumber(ra),
+      plx = tonumber(plx), rv = tonumber(rv), grvs = tonumber(grvs) }
+  end
+
+  it("reads every value exactly, with missing values counted", function()
+    local cat = pf.gaia.read(path, { columns = { "source_id", "ra", "parallax", "radial_velocity",
+      "grvs_mag", "ra_dec_corr", "bp_rp", "phot_bp_mean_mag" } })
+    assert.are.equal(12, cat.n)
+    assert.are.equal(12, #expected)
+    for i, e in ipairs(expected) do
+      assert.are.equal(e.sid, cat.source_id[i])
+      assert.are.equal(bits(e.ra), bits(cat.ra:get(i)))
+      assert.are.equal(bits(e.plx), bits(cat.parallax:get(i)))
+      if e.rv then assert.are.equal(bits(e.rv), bits(cat.radial_velocity:get(i)))
+      else assert.is_true(cat.radial_velocity:get(i) ~= cat.radial_velocity:get(i)) end
+      if e.grvs then assert.are.equal(e.grvs, cat.grvs_mag:get(i)) end
+    end
+    assert.are.equal(3, cat.missing.radial_velocity)
+    assert.are.equal(2, cat.missing.grvs_mag)
+    assert.are.equal(1, cat.missing.ra_dec_corr) -- one empty field
+    assert.are.equal(0, cat.missing.source_id)
+    assert.are.equal("bp_rp", cat.source.bp_rp)   -- the file's own column wins
+    assert.is_true(math.type(cat.source_id[1]) == "integer")
+    assert.is_true(cat.source_id[1] > 2 ^ 53 or cat.source_id[2] > 2 ^ 53)
+  end)
+
+  it("streams in chunks that join to the whole file", function()
+    local sizes, firsts, plx = {}, {}, {}
+    for c in pf.gaia.stream(path, { columns = { "parallax", "source_id" }, chunk = 5 }) do
+      sizes[#sizes + 1] = c.n
+      firsts[#firsts + 1] = c.first_row
+      for i = 1, c.n do plx[#plx + 1] = c.parallax:get(i) end
+    end
+    assert.are.same({ 5, 5, 2 }, sizes)
+    assert.are.same({ 1, 6, 11 }, firsts)
+    for i, e in ipairs(expected) do assert.are.equal(e.plx, plx[i]) end
+  end)
+
+  it("expands lists, globs and directories", function()
+    local cat = pf.gaia.read({ path, "fixtures/GaiaSource_*.csv.gz" }, { columns = { "ra" } })
+    assert.are.equal(24, cat.n)
+    assert.are.equal(expected[1].ra, cat.ra:get(13))
+    local files = pf.gaia.expand("fixtures")
+    assert.are.same({ "fixtures/GaiaSource_000000-000012.csv.gz", "fixtures/truncated.csv.gz" }, files)
+    assert.has_error(function() pf.gaia.expand("fixtures/nothing_*.csv") end,
+      "pf.gaia: no file matches 'fixtures/nothing_*.csv'")
+  end)
+
+  it("gives optional absent columns as all missing and reports their source as nil", function()
+    local cat = pf.gaia.read(path, { columns = { "ra" }, optional = { "dr2_radial_velocity" } })
+    assert.are.equal(12, cat.missing.dr2_radial_velocity)
+    assert.is_nil(cat.source.dr2_radial_velocity)
+    assert.is_true(cat.dr2_radial_velocity:isnan():all())
+  end)
+end)
+
+describe("pf.gaia bad input", function()
+  local H = "source_id,parallax,pmra\n"
+  it("names file and line for a wrong number of fields", function()
+    local p = tmpfile(H .. "1,2.5,3\n2,2.5\n")
+    local e = err_of(pf.gaia.read, p, { columns = { "parallax" } })
+    assert.truthy(e:find(p .. ":3: 2 fields, but the header has 3", 1, true), e)
+    p = tmpfile(H .. "1,2.5,3\n2,2.5,3,4,5\n")
+    e = err_of(pf.gaia.read, p, { columns = { "parallax" } })
+    assert.truthy(e:find(p .. ":3: 5 fields, but the header has 3", 1, true), e)
+  end)
+  it("names file, line and column for text in a numeric column", function()
+    local p = tmpfile("# %ECSV 1.0\n" .. H .. "1,2.5,3\n2,abc,3\n")
+    local e = err_of(pf.gaia.read, p, { columns = { "pmra", "parallax" } })
+    assert.truthy(e:find(p .. ":4: column 'parallax' (field 2): 'abc' is not a number", 1, true), e)
+    p = tmpfile(H .. "99999999999999999999,2.5,3\n")
+    e = err_of(pf.gaia.read, p, { columns = { "source_id" } })
+    assert.truthy(e:find(":2: column 'source_id' (field 1): '99999999999999999999' is not an integer",
+      1, true), e)
+  end)
+  it("names a missing required column", function()
+    local p = tmpfile(H .. "1,2.5,3\n")
+    local e = err_of(pf.gaia.read, p, { columns = { "parallax", "pmdec" } })
+    assert.truthy(e:find(p .. ": required column 'pmdec' not found", 1, true), e)
+  end)
+  it("rejects a truncated gzip file", function()
+    local e = err_of(pf.gaia.read, "fixtures/truncated.csv.gz", { columns = { "ra" } })
+    assert.truthy(e:find("fixtures/truncated.csv.gz: truncated or corrupt compressed data", 1, true), e)
+  end)
+  it("rejects an empty file and one with only an ECSV header", function()
+    local e = err_of(pf.gaia.read, tmpfile(""), { columns = { "ra" } })
+    assert.truthy(e:find("empty file", 1, true), e)
+    e = err_of(pf.gaia.read, tmpfile("# %ECSV 1.0\n# ---\n\n"), { columns = { "ra" } })
+    assert.truthy(e:find("empty file", 1, true), e)
+  end)
+  it("rejects a FITS file without a table", function()
+    local card = function(s) return s .. string.rep(" ", 80 - #s) end
+    local hdr = card("SIMPLE  =                    T") .. card("BITPIX  =                    8")
+      .. card("NAXIS   =                    0") .. card("END")
+    local p = tmpfile(hdr .. string.rep(" ", 2880 - #hdr), ".fits")
+    local e = err_of(pf.gaia.read, p, { columns = { "ra" } })
+    assert.truthy(e:find(p .. ": FITS file without a table (1 HDU,", 1, true), e)
+  end)
+  it("rejects a missing file, an unterminated quote and bad options", function()
+    local e = err_of(pf.gaia.read, "no/such/file.csv", { columns = { "ra" } })
+    assert.truthy(e:find("no/such/file.csv: cannot open", 1, true), e)
+    e = err_of(pf.gaia.read, tmpfile('a,b\n"x,1\n'), { columns = { "b" } })
+    assert.truthy(e:find(":2: field 1: unterminated quote", 1, true), e)
+    e = err_of(pf.gaia.read, "fixtures", { columns = { "ra" }, chunck = 5 })
+    assert.truthy(e:find("unknown option 'chunck'", 1, true), e)
+    e = err_of(pf.gaia.open, "x.csv", { columns = { 3 } })
+    assert.truthy(e:find("columns[1] must be a non-empty column name", 1, true), e)
+  end)
+  it("keeps values in their columns with quotes, CRLF and blank trailing lines", function()
+    local p = tmpfile('name,"parallax",x\r\n"a,b",1.25,"3"\r\n"c""d",2.5,7\r\n\r\n')
+    local cat = pf.gaia.read(p, { columns = { "x", "parallax" }, optional = {} })
+    assert.are.equal(2, cat.n)
+    assert.are.equal(2.5, cat.parallax:get(2))
+    assert.are.equal(7, cat.x:get(2))
+  end)
+end)
+
+describe("pf.gaia on real archive FITS files", function()
+  local dir = real_dir()
+  if not dir then
+    pending("real Gaia files not found (../../shared/data/gaia-real or PHASEFLOW_GAIA_REAL)")
+    return
+  end
+  -- reference numbers below were computed with astropy.io.fits on the same files
+  it("reads DR3 with exact source_id, NaN nulls and the RVS magnitude", function()
+    local cat = pf.gaia.read(dir .. "/pyia_gdr3_sm.fits", { columns = { "source_id", "parallax",
+      "radial_velocity", "grvs_mag", "bp_rp" }, chunk = 300 })
+    assert.are.equal(1000, cat.n)
+    assert.are.equal(4267180339403392768, cat.source_id[1])
+    assert.are.equal(4060040114007591552, cat.source_id[1000])
+    assert.are.equal(976, cat.missing.radial_velocity)
+    assert.are.equal(978, cat.missing.grvs_mag)
+    assert.are.equal(77, cat.missing.bp_rp)
+    assert.are.equal(1.08492385925788, cat.parallax:get(1))
+    assert.is_near(366.31499312137015, cat.parallax:sum(), 1e-10)
+  end)
+  it("maps EDR3's dr2_radial_velocity to radial_velocity", function()
+    local cat = pf.gaia.read(dir .. "/pyia_gedr3_sm.fits", { columns = { "source_id", "radial_velocity",
+      "parallax" } })
+    assert.are.equal("dr2_radial_velocity", cat.source.radial_velocity)
+    assert.are.equal(991, cat.missing.radial_velocity)
+    assert.are.equal(192, cat.missing.parallax)
+    assert.are.equal(5972831974263349248, cat.source_id[1])
+    local rv = cat.radial_velocity:select(cat.radial_velocity:isfinite())
+    assert.is_near(-129.5209161043167, rv:sum(), 1e-4)
+  end)
+  it("derives bp_rp in DR2 and reads all errors and correlations", function()
+    local cat = pf.gaia.read(dir .. "/pyia_gdr2_rv_sm.fits")
+    assert.are.equal(100, cat.n)
+    assert.are.equal("phot_bp_mean_mag - phot_rp_mean_mag", cat.source.bp_rp)
+    assert.is_near(1279.9919085502625 - 1142.7138295173645, cat.bp_rp:sum(), 1e-9)
+    assert.is_near(3.555977866461035, cat.ra_dec_corr:sum(), 1e-9)
+    assert.are.equal(100, cat.missing.grvs_mag) -- DR2 has no G_RVS: optional, all missing
+    assert.are.equal(3356589101575641728, cat.source_id[1])
+  end)
+  it("streams a whole 4096-star DR2 file", function()
+    local n, sum = 0, 0
+    for c in pf.gaia.stream(dir .. "/astropy-tutorials_gaia-galactic-orbits_gaia_data_dr2_4096.fits",
+      { columns = { "ra", "parallax", "radial_velocity" }, chunk = 1000 }) do
+      n = n + c.n
+      sum = sum + c.ra:sum()
+    end
+    assert.are.equal(4096, n)
+    assert.is_near(731169.3823227569, sum, 1e-6)
+  end)
+end)

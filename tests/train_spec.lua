@@ -1,0 +1,118 @@
+local pf = require "phaseflow"
+local core = pf.core
+
+describe("pf.train", function()
+  it("Adam: one step equals a hand computation", function()
+    local opt = core.train.adam(2, {lr = 0.01, beta1 = 0.8, beta2 = 0.95, eps = 1e-6,
+                                    weight_decay = 0.1})
+    local p = pf.array.from{2.385, -1.5}
+    local g = pf.array.from{0.3, -0.7}
+    opt:step(p, g)
+    for k, p0 in ipairs{2.385, -1.5} do
+      local gk = g:get(k) + 0.1 * p0
+      local m = 0.2 * gk / (1 - 0.8)
+      local v = 0.05 * gk * gk / (1 - 0.95)
+      assert.is_true(math.abs(p:get(k) - (p0 - 0.01 * m / (math.sqrt(v) + 1e-6))) < 1e-15)
+    end
+    local m, v, step = opt:state()
+    assert.are.equal(1, step)
+    assert.is_true(math.abs(m:get(1) - 0.2 * (0.3 + 0.2385)) < 1e-15)
+    assert.is_true(v:get(2) > 0)
+    assert.has_error(function() core.train.adam(2, {lr = -1}) end)
+    assert.has_error(function() opt:step(pf.array.zeros(3), g) end)
+  end)
+
+  local function data(n, seed)
+    local x = pf.array.zeros(n, 2)
+    pf.rng.new(seed):fill_normal(x)
+    x:col(2):assign(x:col(2):mul(0.5):add(x:col(1):square():mul(0.5)))
+    return x
+  end
+
+  it("stops patience epochs after the best epoch and keeps the best parameters", function()
+    local f = pf.flow.maf{dim = 2, transforms = 2, hidden = 8, blocks = 1, seed = 1}
+    local x = data(600, 2)
+    local h = pf.train(f, x, {batch = 64, lr = 0.03, patience = 3, max_epochs = 200, seed = 2})
+    assert.is_true(h.stopped_early)
+    assert.are.equal(h.best_epoch + 3, h.epochs)
+    assert.are.equal(h.epochs, #h.val)
+    for e = 1, h.epochs do assert.is_true(h.val[e] >= h.best_val) end
+    -- the flow holds the best parameters: recompute the validation loss the same way
+    local split = core.train.batcher(600, pf.rng.derive_seed(2, 0))
+    split:shuffle()
+    local xval = split:gather(x, 1, 120)
+    assert.is_true(math.abs(-f:log_prob(xval):mean() - h.best_val) < 1e-12)
+    assert.is_true(h.best_val < h.val[1])
+  end)
+
+  it("same seed gives bit-identical parameters", function()
+    local x = data(500, 3)
+    local a = pf.flow.maf{dim = 2, transforms = 2, hidden = 8, seed = 4}
+    local b = pf.flow.maf{dim = 2, transforms = 2, hidden = 8, seed = 4}
+    pf.train(a, x, {batch = 100, max_epochs = 3, seed = 9})
+    pf.train(b, x, {batch = 100, max_epochs = 3, seed = 9})
+    assert.are.equal(0, (a:params() - b:params()):abs():max())
+  end)
+
+  it("a run resumed from a checkpoint ends with the same parameters", function()
+    local x = data(500, 5)
+    local file = os.tmpname() .. ".h5"
+    local opts = {batch = 100, max_epochs = 6, patience = 100, seed = 3, lr = 0.01}
+    local a = pf.flow.maf{dim = 2, transforms = 2, hidden = 8, seed = 4}
+    local ha = pf.train(a, x, opts)
+    local b = pf.flow.maf{dim = 2, transforms = 2, hidden = 8, seed = 4}
+    local o2 = {checkpoint = file, checkpoint_every = 1, stop_after = 3}
+    for k, v in pairs(opts) do o2[k] = v end
+    pf.train(b, x, o2)  -- "killed" after epoch 3
+    local c = pf.flow.maf{dim = 2, transforms = 2, hidden = 8, seed = 77}
+    o2.stop_after = nil
+    local hc = pf.train(c, x, o2)
+    assert.are.equal(0, (a:params() - c:params()):abs():max())
+    assert.are.equal(ha.val[6], hc.val[6])
+    os.remove(file)
+  end)
+
+  it("conditional flows train and reject a missing context", function()
+    local f = pf.flow.maf{dim = 1, context = 1, transforms = 2, hidden = 8, seed = 1}
+    assert.has_error(function() pf.train(f, pf.array.zeros(10, 1), {}) end)
+    assert.has_error(function() pf.train(f, pf.array.zeros(10, 1), {bacth = 3}) end)
+  end)
+
+  it("#slow learns a correlated 3-D Gaussian mixture to within 0.05 nats", function()
+    local n = 50000
+    local rng = pf.rng.new(11)
+    local function draw(m)
+      local z = pf.array.zeros(m, 3); rng:fill_normal(z)
+      local x = pf.array.zeros(m, 3)
+      local lp = pf.array.zeros(m)
+      for i = 1, m do
+        local k = (i % 2 == 0) and 1 or -1
+        local a, b, c = z:get(i, 1), z:get(i, 2), z:get(i, 3)
+        x:set(i, 1, 1.5 * k + a); x:set(i, 2, 0.8 * a + 0.6 * b); x:set(i, 3, 0.5 * c - k)
+      end
+      -- true log density of the equal mixture
+      local L = {{1, 0, 0}, {0.8, 0.6, 0}, {0, 0, 0.5}}
+      local logdet = math.log(1 * 0.6 * 0.5)
+      for i = 1, m do
+        local s = 0
+        for _, k in ipairs{1, -1} do
+          local d1 = x:get(i, 1) - 1.5 * k
+          local d2 = x:get(i, 2)
+          local d3 = x:get(i, 3) + k
+          local u1 = d1 / L[1][1]
+          local u2 = (d2 - L[2][1] * u1) / L[2][2]
+          local u3 = d3 / L[3][3]
+          s = s + 0.5 * math.exp(-0.5 * (u1 * u1 + u2 * u2 + u3 * u3) - logdet - 1.5 * math.log(2 * math.pi))
+        end
+        lp:set(i, math.log(s))
+      end
+      return x, lp
+    end
+    local x = draw(n)
+    local xt, lpt = draw(20000)
+    local f = pf.flow.maf{dim = 3, transforms = 5, hidden = 32, blocks = 2, seed = 1}
+    pf.train(f, x, {batch = 512, lr = 2e-3, patience = 10, max_epochs = 60, seed = 1})
+    local gap = -f:log_prob(xt):mean() + lpt:mean()
+    assert.is_true(gap < 0.05 and gap > -0.02)
+  end)
+end)
