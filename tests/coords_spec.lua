@@ -189,7 +189,7 @@ describe("pf.coords frame", function()
     assert.has_error(function() pf.coords.observables(A.zeros(2, 3), A.zeros(3, 3)) end)
     assert.has_error(function() pf.coords.observables(A.zeros(2, 2), A.zeros(2, 2)) end)
     assert.has_error(function() pf.coords.smear(good, {}) end,
-      "smear: option seed (an integer) is required")
+      "smear: option seed (an integer) or rng (a pf.rng) is required")
     good.parallax_error = nil
     assert.has_error(function() pf.coords.smear(good, {seed = 1}) end,
       "smear: catalogue has no error columns ('ra_error', ...)")
@@ -198,7 +198,7 @@ end)
 
 -- Stars with errors and correlations (parallax_over_error >= 40 so that the linear
 -- propagation holds to well under the Monte Carlo's noise).
-local function error_cat(n_copies)
+local function error_cat(n_copies, only)
   local base = {
     ra = {45.3, 266.0, 181.7}, dec = {20.2, -29.5, 72.4}, parallax = {2.385, 0.62, 1.17},
     pmra = {12.4, -3.1, -25.8}, pmdec = {-8.7, -5.4, 14.2}, radial_velocity = {35.2, -110.6, 7.9},
@@ -213,11 +213,11 @@ local function error_cat(n_copies)
   }
   local c = {}
   for k, list in pairs(base) do
-    local a = A.zeros(#list * n_copies)
+    local parts = {}
     for s = 1, #list do
-      for r = 1, n_copies do a:set((s - 1) * n_copies + r, list[s]) end
+      if not only or s == only then parts[#parts + 1] = A.full(n_copies, list[s]) end
     end
-    c[k] = a
+    c[k] = A.concat(parts)
   end
   return c, #base.ra
 end
@@ -301,22 +301,17 @@ end)
 describe("pf.coords.smear", function()
   it("draws each star from its Gaussian: mean and covariance of many smears", function()
     local m = 100000
-    local c = error_cat(m)
+    local c = error_cat(m, 3)
     local sm = pf.coords.smear(c, {seed = 77})
     -- star 3 (dec 72.4): tangent-plane offsets in mas
-    local s0 = 2 * m
+    local s0 = 0
     local dec0, ra0 = math.rad(72.4), 181.7
-    local off = A.zeros(m, 6)
-    for r = 1, m do
-      local i = s0 + r
-      local dra = sm.ra:get(i) - ra0
-      off:set(r, 1, dra * math.cos(dec0) * 3.6e6)
-      off:set(r, 2, (sm.dec:get(i) - 72.4) * 3.6e6)
-      off:set(r, 3, sm.parallax:get(i) - 1.17)
-      off:set(r, 4, sm.pmra:get(i) + 25.8)
-      off:set(r, 5, sm.pmdec:get(i) - 14.2)
-      off:set(r, 6, sm.radial_velocity:get(i) - 7.9)
+    local function part(key, centre, scale)
+      return ((sm[key]:rows(s0 + 1, s0 + m) - centre) * scale):copy():reshape(m, 1)
     end
+    local off = A.hstack{part("ra", ra0, math.cos(dec0) * 3.6e6), part("dec", 72.4, 3.6e6),
+      part("parallax", 1.17, 1), part("pmra", -25.8, 1), part("pmdec", 14.2, 1),
+      part("radial_velocity", 7.9, 1)}
     local cov_obs = pf.coords.galactocentric(c).cov_obs
     local mean = off:mean(1)
     local emp = off:T():matmul(off) / m
@@ -334,6 +329,11 @@ describe("pf.coords.smear", function()
     local again = pf.coords.smear(c, {seed = 77})
     assert.are.equal(sm.pmra:get(s0 + 17), again.pmra:get(s0 + 17))
     assert.are_not.equal(sm.pmra:get(17), pf.coords.smear(c, {seed = 78}).pmra:get(17))
+    -- an rng object advances: two calls differ, and a fresh rng of the seed repeats
+    local r = pf.rng.new(77)
+    local a1 = pf.coords.smear(c, {rng = r}).pmra:get(5)
+    assert.are.equal(sm.pmra:get(5), a1)
+    assert.are_not.equal(a1, pf.coords.smear(c, {rng = r}).pmra:get(5))
   end)
 
   it("keeps negative parallax draws, wraps RA, survives the poles, flags bad stars", function()
@@ -361,5 +361,11 @@ describe("pf.coords.smear", function()
     local sm, nbad = pf.coords.smear(c, {seed = 3})
     assert.are.equal(2, nbad)
     assert.is_true(sm.ra:get(1) ~= sm.ra:get(1))
+  end)
+end)
+
+describe("pf.gaia.smear", function()
+  it("is pf.coords.smear", function()
+    assert.are.equal(pf.coords.smear, pf.gaia.smear)
   end)
 end)

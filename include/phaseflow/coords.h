@@ -124,11 +124,8 @@ void pf_coords_cov_galcen(const pf_coords_frame *f, size_t n, const double *cons
  * whose covariance is not positive definite get NaN observables; their number is
  * stored in *nbad when nbad is not NULL. Exactly 6 normals are drawn per star in star
  * order (serially, from `r`), so the result depends only on r's state, not on the
- * thread count. Memory: a fixed block of normals. The Cholesky factor comes from
- * GSL; a C caller outside phaseflow's executable should switch GSL's error handler
- * off (gsl_set_error_handler_off), as phaseflow does, since a matrix that is not
- * positive definite would otherwise abort. PF_ENOMEM if the block cannot be
- * allocated. */
+ * thread count. Memory: a fixed block of normals. PF_ENOMEM if that block cannot
+ * be allocated. */
 int pf_coords_smear(size_t n, const double *const obs[6], const double *cov_obs,
                     gsl_rng *r, double *const out[6], size_t *nbad, pf_err *err);
 

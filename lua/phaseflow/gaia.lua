@@ -214,4 +214,10 @@ function gaia.write_sample(file, sample, flow, files, opts)
     chunk = opts and opts.chunk or 100000 })
 end
 
+--- One error-smeared resample of a catalogue (pf.coords.smear): every star's six
+--- observables redrawn from its Gaussian (errors and correlations); other columns are
+--- carried over. Returns the new catalogue and the number of stars that could not be
+--- drawn. Negative parallax draws stay negative; re-apply the selection afterwards.
+gaia.smear = core.coords.smear
+
 return gaia

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gsl/gsl_errno.h>
-#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_randist.h>
 #include "phaseflow/coords.h"
 
@@ -193,22 +192,24 @@ void pf_coords_from_galcen(const pf_coords_frame *f, size_t n, const double *x,
     }
 }
 
+/* The unit vectors come from ratios (x/R, z/r), not from sin and cos of the angles:
+ * cheaper, and as exact. On the axis (R = 0) they follow atan2's phi = 0, and at the
+ * origin theta = 0, so the components stay finite. */
 void pf_coords_cylindrical(size_t n, const double *x, const double *v, double *R,
                            double *phi, double *z, double *v_R, double *v_phi,
                            double *v_z)
 {
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        const double *xi = x + 3 * i, *vi = v ? v + 3 * i : NULL;
-        double rc = hypot(xi[0], xi[1]);
-        double ph = atan2(xi[1], xi[0]);
+        const double *xi = x + 3 * i;
+        double rc = sqrt(xi[0] * xi[0] + xi[1] * xi[1]);
         if (R) R[i] = rc;
-        if (phi) phi[i] = ph;
+        if (phi) phi[i] = atan2(xi[1], xi[0]);
         if (z) z[i] = xi[2];
-        if (!vi)
+        if (!v)
             continue;
-        /* unit vectors from phi, so R = 0 still gives finite components */
-        double c = cos(ph), s = sin(ph);
+        const double *vi = v + 3 * i;
+        double c = rc > 0.0 ? xi[0] / rc : 1.0, s = rc > 0.0 ? xi[1] / rc : 0.0;
         if (v_R) v_R[i] = c * vi[0] + s * vi[1];
         if (v_phi) v_phi[i] = -s * vi[0] + c * vi[1];
         if (v_z) v_z[i] = vi[2];
@@ -220,16 +221,16 @@ void pf_coords_spherical(size_t n, const double *x, const double *v, double *r,
 {
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        const double *xi = x + 3 * i, *vi = v ? v + 3 * i : NULL;
-        double rc = hypot(xi[0], xi[1]);
-        double rs = hypot(rc, xi[2]);
-        double th = atan2(rc, xi[2]);
+        const double *xi = x + 3 * i;
+        double rc = sqrt(xi[0] * xi[0] + xi[1] * xi[1]);
+        double rs = sqrt(rc * rc + xi[2] * xi[2]);
         if (r) r[i] = rs;
-        if (theta) theta[i] = th;
-        if (!vi)
+        if (theta) theta[i] = atan2(rc, xi[2]);
+        if (!v)
             continue;
-        double ph = atan2(xi[1], xi[0]);
-        double st = sin(th), ct = cos(th), sp = sin(ph), cp = cos(ph);
+        const double *vi = v + 3 * i;
+        double cp = rc > 0.0 ? xi[0] / rc : 1.0, sp = rc > 0.0 ? xi[1] / rc : 0.0;
+        double st = rs > 0.0 ? rc / rs : 0.0, ct = rs > 0.0 ? xi[2] / rs : 1.0;
         double vcyl = cp * vi[0] + sp * vi[1];
         if (v_r) v_r[i] = st * vcyl + ct * vi[2];
         if (v_theta) v_theta[i] = ct * vcyl - st * vi[2];
@@ -331,21 +332,50 @@ void pf_coords_cov_galcen(const pf_coords_frame *f, size_t n, const double *cons
         }
         jacobian_star(f, o, j);
         unpack(cov_obs + 21 * i, s);
-        for (int a = 0; a < 6; a++)
+        /* positions depend on (alpha*, delta, parallax) only: rows 0-2 of J are zero
+         * beyond column 2, which halves the work of C = (J S) J^T */
+        for (int a = 0; a < 6; a++) {
+            int kmax = a < 3 ? 3 : 6;
             for (int b = 0; b < 6; b++) {
                 double t = 0.0;
-                for (int k = 0; k < 6; k++)
+                for (int k = 0; k < kmax; k++)
                     t += j[a][k] * s[k][b];
                 js[a][b] = t;
             }
+        }
         for (int a = 0; a < 6; a++)
             for (int b = a; b < 6; b++) {
+                int kmax = b < 3 ? 3 : 6;
                 double t = 0.0;
-                for (int k = 0; k < 6; k++)
+                for (int k = 0; k < kmax; k++)
                     t += js[a][k] * j[b][k];
                 c[PF_COORDS_TRI(a, b)] = t;
             }
     }
+}
+
+/* In-place Cholesky factor of a 6x6 symmetric matrix: on success (returns 1) the
+ * lower triangle holds L with L L^T = S. Returns 0 if S is not positive definite or
+ * holds a NaN. Hand-written rather than GSL's: at 6x6 GSL's blocked routine calls
+ * BLAS, which is slow per star and would nest BLAS threads inside our OpenMP loop. */
+static int cholesky6(double s[6][6])
+{
+    for (int j = 0; j < 6; j++) {
+        double d = s[j][j];
+        for (int k = 0; k < j; k++)
+            d -= s[j][k] * s[j][k];
+        if (!(d > 0.0) || isinf(d))
+            return 0;
+        d = sqrt(d);
+        s[j][j] = d;
+        for (int i = j + 1; i < 6; i++) {
+            double t = s[i][j];
+            for (int k = 0; k < j; k++)
+                t -= s[i][k] * s[j][k];
+            s[i][j] = t / d;
+        }
+    }
+    return 1;
 }
 
 static size_t smear_block(size_t i0, size_t m, const double *const obs[6],
@@ -363,14 +393,7 @@ static size_t smear_block(size_t i0, size_t m, const double *const obs[6],
         }
         if (ok) {
             unpack(cov_obs + 21 * i, s);
-            gsl_matrix_view mv = gsl_matrix_view_array(&s[0][0], 6, 6);
-            for (int k = 0; k < 36; k++)
-                if (isnan((&s[0][0])[k]))
-                    ok = 0;
-            /* the GSL error handler may abort: phaseflow switches it off at start,
-             * and the status is all we read here */
-            if (ok && gsl_linalg_cholesky_decomp1(&mv.matrix) != GSL_SUCCESS)
-                ok = 0;
+            ok = cholesky6(s);
         }
         if (!ok) {
             for (int k = 0; k < 6; k++)

@@ -221,20 +221,21 @@ static int l_jacobian(lua_State *L)
     return 1;
 }
 
-/* smear(cat, {seed = s}) -> new cat (other columns shared), number of bad stars */
+/* smear(cat, {seed = s} or {rng = r}) -> new cat (other columns shared), number of
+ * stars that could not be drawn (NaN input or covariance not positive definite) */
 static int l_smear(lua_State *L)
 {
-    static const char *const allowed[] = {"seed", NULL};
+    static const char *const allowed[] = {"seed", "rng", NULL};
     const char *fname = "smear";
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checktype(L, 2, LUA_TTABLE);
     pf_lua_checkopts(L, 2, fname, allowed);
     lua_getfield(L, 2, "seed");
-    int isint;
-    lua_Integer seed = lua_tointegerx(L, -1, &isint);
-    if (!isint)
-        luaL_error(L, "%s: option seed (an integer) is required", fname);
+    lua_getfield(L, 2, "rng");
+    if (lua_isnil(L, -1) && !lua_isinteger(L, -2))
+        luaL_error(L, "%s: option seed (an integer) or rng (a pf.rng) is required", fname);
     lua_settop(L, 2);
+    gsl_rng *r = pf_lua_rng_from_opts(L, 2, 1); /* stays on the stack at index 3 */
     const double *obs[6], *err[6], *corr[10];
     size_t n = get_obs(L, 1, obs, fname);
     if (!get_errors(L, 1, n, err, corr, fname))
@@ -255,15 +256,10 @@ static int l_smear(lua_State *L)
     for (int k = 0; k < 6; k++)
         out[k] = field_array(L, t, OBS_NAMES[k], n);
 
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!r)
-        return luaL_error(L, "%s: out of memory", fname);
-    gsl_rng_set(r, (unsigned long)seed);
     pf_err e;
     pf_err_clear(&e);
     size_t nbad = 0;
     int st = pf_coords_smear(n, obs, co->data, r, out, &nbad, &e);
-    gsl_rng_free(r);
     if (st != PF_OK)
         return pf_lua_fail(L, fname, st, &e);
     lua_pushvalue(L, t);
