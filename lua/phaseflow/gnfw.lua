@@ -1,3 +1,4 @@
+-- luacheck: ignore 581 (the "not (a < b)" forms are deliberate: they are false for NaN)
 -- pf.gnfw: the paper's generalized NFW fit of dark-matter densities.
 --
 --   rho(r) = rho0 / ((r/rs)^beta (1 + r/rs)^(3 - beta))

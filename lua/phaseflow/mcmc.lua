@@ -238,7 +238,7 @@ function M.sample(logpost, p0, opts)
   local prog
   if opts.progress then
     local progress = optional("progress")
-    if progress and progress.new then prog = progress.new("mcmc", steps) end
+    if progress and progress.new then prog = progress.new{total = steps, label = "mcmc"} end
   end
 
   local cmodel = is_cmodel(logpost)
@@ -267,7 +267,10 @@ function M.sample(logpost, p0, opts)
     end
     if h5 then write_checkpoint(h5, opts.checkpoint, s, chain, logp, done, rows) end
   end
-  if prog and prog.finish then prog:finish() end
+  if prog then
+    local _, mean = sm:acceptance()
+    prog:finish(("acceptance %.3f"):format(mean))
+  end
 
   local frac, mean = sm:acceptance()
   return setmetatable({chain = chain, log_prob = logp, acceptance = frac, acceptance_mean = mean,

@@ -1,3 +1,4 @@
+-- luacheck: ignore 581 (the "not (a < b)" forms are deliberate: they are false for NaN)
 -- pf.priors: prior distributions as editable Lua.
 --
 --   local P = pf.priors
