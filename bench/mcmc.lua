@@ -83,7 +83,7 @@ print(("  (Lua-path chain's own tau estimate %.1f from %d steps)"):format(tau_l,
 local py = "/usr/bin/python3"
 local cmd = ("%s bench/mcmc_emcee.py %s %d %d %d 2>&1"):format(py, csv, W, steps // 20, 1)
 local peers = {}
-for rep = 1, 3 do
+for _ = 1, 3 do
   local p = io.popen(cmd)
   local out = p:read("a")
   p:close()
