@@ -95,6 +95,7 @@ static int m_sampler(lua_State *L)
     luaL_argcheck(L, P > 0, 2, "dimension must be positive");
     static const char *const allowed[] = {"a", "seed", NULL};
     pf_lua_checkopts(L, 3, "mcmc.sampler", allowed);
+    lua_settop(L, 3);
     double a = pf_lua_optnumfield(L, 3, "a", 2.0);
     lua_Integer seed = pf_lua_optintfield(L, 3, "seed", 1);
     lsampler *p = (lsampler *)lua_newuserdatauv(L, sizeof(lsampler), 0);
@@ -342,6 +343,7 @@ static int m_gnfw_model(lua_State *L)
                                           "rs_hi", "beta_mu", "beta_sd", "beta_lo", "beta_hi",
                                           NULL};
     pf_lua_checkopts(L, 4, "mcmc.gnfw_model", allowed);
+    lua_settop(L, 4); /* the priors stay at 4, the model goes to 5 */
     lgnfw *g = (lgnfw *)lua_newuserdatauv(L, sizeof(lgnfw) + 3 * n * sizeof(double), 0);
     pf_gnfw_default_priors(&g->m);
     g->m.n = n;
