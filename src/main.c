@@ -101,6 +101,7 @@ static int docall(lua_State *L, int narg, int nres)
 static int report(lua_State *L, int status)
 {
     if (status != LUA_OK) {
+        fflush(stdout);
         const char *msg = lua_tostring(L, -1);
         fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(error without message)");
         fflush(stderr);

@@ -46,4 +46,43 @@ int pf_h5_exists(const char *file, const char *path);
 /* Remove the link at `path` (dataset or group). */
 int pf_h5_delete(const char *file, const char *path, pf_err *err);
 
+/* Attributes of the object (group or dataset) at `path`. Numbers are stored as a
+ * float64 scalar (n == 1) or 1-D array; strings as variable-length UTF-8 strings.
+ * Writing replaces an attribute of the same name. */
+int pf_h5_attr_write_numbers(const char *file, const char *path, const char *name,
+                             const double *v, size_t n, pf_err *err);
+int pf_h5_attr_write_string(const char *file, const char *path, const char *name,
+                            const char *s, pf_err *err);
+
+enum pf_h5_attr_kind { PF_H5_NUMBERS = 0, PF_H5_STRING = 1, PF_H5_OTHER = 2 };
+typedef struct pf_h5_attr {
+    char name[256];
+    int kind;      /* enum pf_h5_attr_kind */
+    size_t n;      /* number of values (numbers) or bytes (string) */
+    double *num;   /* kind == PF_H5_NUMBERS */
+    char *str;     /* kind == PF_H5_STRING, NUL-terminated */
+} pf_h5_attr;
+
+/* Read all attributes of `path` into a new array *out of *count entries; free it with
+ * pf_h5_attrs_free. Attributes of other types (compound, ...) come back as
+ * PF_H5_OTHER with no value. */
+int pf_h5_attrs_read(const char *file, const char *path, pf_h5_attr **out, size_t *count,
+                     pf_err *err);
+void pf_h5_attrs_free(pf_h5_attr *attrs, size_t count);
+
+/* Number of HDF5 objects (files, groups, datasets, ...) open in this process: 0 between
+ * calls, since every function closes what it opened. Tests use it to prove that error
+ * paths leak no handle. */
+long pf_h5_open_count(void);
+
+/* Members of the group at `path`: names (sorted by name) and kinds (0 group,
+ * 1 dataset, 2 other). Free with pf_h5_list_free. */
+typedef struct pf_h5_member {
+    char name[256];
+    int kind;
+} pf_h5_member;
+int pf_h5_list(const char *file, const char *path, pf_h5_member **out, size_t *count,
+               pf_err *err);
+void pf_h5_list_free(pf_h5_member *m);
+
 #endif

@@ -109,6 +109,12 @@ static int arr_zeros(lua_State *L)
     return 1;
 }
 
+/* empty(...): same as zeros (arrays are always initialised). */
+static int arr_empty(lua_State *L)
+{
+    return arr_zeros(L);
+}
+
 static int arr_ones(lua_State *L)
 {
     size_t shape[PF_MAXDIM];
@@ -1028,7 +1034,7 @@ static const luaL_Reg metamethods[] = {
     {"__div", m_div}, {"__pow", m_pow}, {"__unm", m_unm}, {NULL, NULL}};
 
 static const luaL_Reg funcs[] = {
-    {"zeros", arr_zeros}, {"empty", arr_zeros}, {"ones", arr_ones}, {"full", arr_full},
+    {"zeros", arr_zeros}, {"empty", arr_empty}, {"ones", arr_ones}, {"full", arr_full},
     {"eye", arr_eye}, {"linspace", arr_linspace}, {"arange", arr_arange},
     {"from", arr_from}, {"hstack", arr_hstack}, {"vstack", arr_vstack},
     {"concat", arr_concat}, {"is_array", arr_is_array}, {NULL, NULL}};

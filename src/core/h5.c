@@ -1,0 +1,628 @@
+/*
+ * h5.c -- HDF5 files for everything the workbench writes.
+ *
+ * Each call opens the file, does its work and closes every handle it opened, on the
+ * error paths too: handles are released in reverse order through one `done:` label,
+ * and a handle that was never opened holds H5I_INVALID_HID (closing it is skipped).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <hdf5.h>
+#include "phaseflow/h5.h"
+
+void pf_h5_init(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void close_id(hid_t id)
+{
+    if (id < 0)
+        return;
+    switch (H5Iget_type(id)) {
+    case H5I_FILE: H5Fclose(id); break;
+    case H5I_GROUP: H5Gclose(id); break;
+    case H5I_DATASET: H5Dclose(id); break;
+    case H5I_DATASPACE: H5Sclose(id); break;
+    case H5I_DATATYPE: H5Tclose(id); break;
+    case H5I_ATTR: H5Aclose(id); break;
+    case H5I_GENPROP_LST: H5Pclose(id); break;
+    default: break;
+    }
+}
+
+/* Open for writing: read-write if the file exists, else create it. */
+static hid_t open_rw(const char *file, pf_err *err)
+{
+    hid_t f = H5I_INVALID_HID;
+    if (access(file, F_OK) == 0) {
+        f = H5Fopen(file, H5F_ACC_RDWR, H5P_DEFAULT);
+        if (f < 0)
+            pf_err_set(err, PF_EIO, "cannot open '%s' for writing (not an HDF5 file, or "
+                       "open elsewhere, or no permission)", file);
+    } else {
+        f = H5Fcreate(file, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
+        if (f < 0)
+            pf_err_set(err, PF_EIO, "cannot create '%s'", file);
+    }
+    return f;
+}
+
+static hid_t open_ro(const char *file, pf_err *err)
+{
+    if (access(file, R_OK) != 0) {
+        pf_err_set(err, PF_ENOTFOUND, "no such file '%s'", file);
+        return H5I_INVALID_HID;
+    }
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        pf_err_set(err, PF_EFORMAT, "'%s' is not a readable HDF5 file", file);
+    return f;
+}
+
+/* Does every link along `path` exist? (H5Lexists needs the parents to exist.) */
+static int path_exists(hid_t f, const char *path)
+{
+    char buf[1024];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return 0;
+    if (strcmp(path, "/") == 0)
+        return 1;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            htri_t e = H5Lexists(f, buf, H5P_DEFAULT);
+            buf[i] = c;
+            if (e <= 0)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+static int check_path(const char *path, pf_err *err)
+{
+    if (!path || path[0] != '/' || strlen(path) >= 1000)
+        return pf_err_set(err, PF_EINVAL, "object path '%s' must be absolute (start with '/')",
+                          path ? path : "(null)");
+    return PF_OK;
+}
+
+/* Create a dataset at `path` (replacing an existing one), creating parent groups. */
+static int write_dataset(const char *file, const char *path, hid_t memtype, hid_t filetype,
+                         int ndim, const hsize_t *dims, const void *buf, int compress,
+                         pf_err *err)
+{
+    int st = check_path(path, err);
+    if (st)
+        return st;
+    hid_t f = H5I_INVALID_HID, space = H5I_INVALID_HID, lcpl = H5I_INVALID_HID,
+          dcpl = H5I_INVALID_HID, d = H5I_INVALID_HID;
+    st = PF_OK;
+    f = open_rw(file, err);
+    if (f < 0) {
+        st = err ? err->code : PF_EIO;
+        goto done;
+    }
+    if (path_exists(f, path) && H5Ldelete(f, path, H5P_DEFAULT) < 0) {
+        st = pf_err_set(err, PF_EIO, "%s: cannot replace existing object '%s'", file, path);
+        goto done;
+    }
+    space = H5Screate_simple(ndim, dims, NULL);
+    lcpl = H5Pcreate(H5P_LINK_CREATE);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (space < 0 || lcpl < 0 || dcpl < 0) {
+        st = pf_err_set(err, PF_ENOMEM, "%s: cannot set up dataset '%s'", file, path);
+        goto done;
+    }
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hsize_t total = 1;
+    for (int i = 0; i < ndim; i++)
+        total *= dims[i];
+    if (compress && total > 0) {
+        /* Chunks of about 64k elements along the first axis, whole rows. */
+        hsize_t chunk[PF_MAXDIM], row = 1;
+        for (int i = 1; i < ndim; i++) {
+            chunk[i] = dims[i];
+            row *= dims[i];
+        }
+        hsize_t rows = row ? 65536 / row : 1;
+        chunk[0] = rows < 1 ? 1 : (rows > dims[0] ? dims[0] : rows);
+        for (int i = 0; i < ndim; i++)
+            if (chunk[i] == 0)
+                chunk[i] = 1;
+        H5Pset_chunk(dcpl, ndim, chunk);
+        H5Pset_shuffle(dcpl);
+        H5Pset_deflate(dcpl, 4);
+    }
+    d = H5Dcreate2(f, path, filetype, space, lcpl, dcpl, H5P_DEFAULT);
+    if (d < 0) {
+        st = pf_err_set(err, PF_EIO, "%s: cannot create dataset '%s' (is a parent a dataset?)",
+                        file, path);
+        goto done;
+    }
+    if (total > 0 && H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        st = pf_err_set(err, PF_EIO, "%s: writing dataset '%s' failed", file, path);
+done:
+    close_id(d);
+    close_id(dcpl);
+    close_id(lcpl);
+    close_id(space);
+    if (f >= 0 && H5Fclose(f) < 0 && st == PF_OK)
+        st = pf_err_set(err, PF_EIO, "%s: closing the file failed (disk full?)", file);
+    return st;
+}
+
+int pf_h5_write(const char *file, const char *path, const pf_array *a, pf_err *err)
+{
+    hsize_t dims[PF_MAXDIM];
+    for (int i = 0; i < a->ndim; i++)
+        dims[i] = a->shape[i];
+    if (pf_array_is_contiguous(a))
+        return write_dataset(file, path, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, a->ndim, dims,
+                             a->data, 1, err);
+    double *tmp = malloc(a->size ? a->size * sizeof(double) : 1);
+    if (!tmp)
+        return pf_err_set(err, PF_ENOMEM, "%s: no memory to pack '%s'", file, path);
+    pf_array_pack(a, tmp);
+    int st = write_dataset(file, path, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, a->ndim, dims, tmp,
+                           1, err);
+    free(tmp);
+    return st;
+}
+
+int pf_h5_write_int64(const char *file, const char *path, const int64_t *v, size_t n,
+                      pf_err *err)
+{
+    hsize_t dims[1] = {n};
+    return write_dataset(file, path, H5T_NATIVE_INT64, H5T_STD_I64LE, 1, dims, v, 1, err);
+}
+
+int pf_h5_write_bytes(const char *file, const char *path, const void *buf, size_t n,
+                      pf_err *err)
+{
+    hsize_t dims[1] = {n};
+    return write_dataset(file, path, H5T_NATIVE_UCHAR, H5T_STD_U8LE, 1, dims, buf, 0, err);
+}
+
+/* Open a dataset for reading; on failure every handle is closed and err is set. */
+static int open_dataset(const char *file, const char *path, hid_t *f, hid_t *d, pf_err *err)
+{
+    *f = *d = H5I_INVALID_HID;
+    int st = check_path(path, err);
+    if (st)
+        return st;
+    *f = open_ro(file, err);
+    if (*f < 0)
+        return err ? err->code : PF_EIO;
+    if (!path_exists(*f, path)) {
+        H5Fclose(*f);
+        *f = H5I_INVALID_HID;
+        return pf_err_set(err, PF_ENOTFOUND, "%s: no object '%s'", file, path);
+    }
+    H5O_info_t info;
+    if (H5Oget_info_by_name2(*f, path, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
+        info.type != H5O_TYPE_DATASET) {
+        H5Fclose(*f);
+        *f = H5I_INVALID_HID;
+        return pf_err_set(err, PF_EFORMAT, "%s: '%s' is a group, not a dataset", file, path);
+    }
+    *d = H5Dopen2(*f, path, H5P_DEFAULT);
+    if (*d < 0) {
+        H5Fclose(*f);
+        *f = H5I_INVALID_HID;
+        return pf_err_set(err, PF_EIO, "%s: cannot open dataset '%s'", file, path);
+    }
+    return PF_OK;
+}
+
+static int dataset_dims(hid_t d, int *ndim, hsize_t *dims)
+{
+    hid_t s = H5Dget_space(d);
+    if (s < 0)
+        return -1;
+    int r = H5Sget_simple_extent_ndims(s);
+    if (r >= 0 && r <= PF_MAXDIM)
+        H5Sget_simple_extent_dims(s, dims, NULL);
+    H5Sclose(s);
+    *ndim = r;
+    return r;
+}
+
+int pf_h5_shape(const char *file, const char *path, int *ndim, size_t *shape, pf_err *err)
+{
+    hid_t f, d;
+    int st = open_dataset(file, path, &f, &d, err);
+    if (st)
+        return st;
+    hsize_t dims[PF_MAXDIM];
+    int r = dataset_dims(d, ndim, dims);
+    if (r < 0 || r > PF_MAXDIM) {
+        st = pf_err_set(err, PF_EFORMAT, "%s: dataset '%s' has rank %d (phaseflow reads 0..%d)",
+                        file, path, r, PF_MAXDIM);
+    } else if (r == 0) {
+        *ndim = 1;
+        shape[0] = 1;
+    } else {
+        for (int i = 0; i < r; i++)
+            shape[i] = (size_t)dims[i];
+    }
+    H5Dclose(d);
+    H5Fclose(f);
+    return st;
+}
+
+/* Read a whole dataset converted to `memtype`; `n` elements expected. */
+static int read_dataset(const char *file, const char *path, hid_t memtype, void *buf, size_t n,
+                        pf_err *err)
+{
+    hid_t f, d;
+    int st = open_dataset(file, path, &f, &d, err);
+    if (st)
+        return st;
+    int ndim;
+    hsize_t dims[PF_MAXDIM];
+    int r = dataset_dims(d, &ndim, dims);
+    hsize_t total = 1;
+    for (int i = 0; i < r && r <= PF_MAXDIM; i++)
+        total *= dims[i];
+    if (r < 0 || r > PF_MAXDIM || total != n) {
+        st = pf_err_set(err, PF_ESHAPE, "%s: dataset '%s' has %llu elements, expected %zu",
+                        file, path, (unsigned long long)total, n);
+    } else if (n > 0 && H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        st = pf_err_set(err, PF_EFORMAT, "%s: dataset '%s' cannot be read as numbers "
+                        "(truncated file or a non-numeric type?)", file, path);
+    }
+    H5Dclose(d);
+    H5Fclose(f);
+    return st;
+}
+
+int pf_h5_read(const char *file, const char *path, double *data, size_t n, pf_err *err)
+{
+    return read_dataset(file, path, H5T_NATIVE_DOUBLE, data, n, err);
+}
+
+int pf_h5_read_int64(const char *file, const char *path, int64_t *v, size_t n, pf_err *err)
+{
+    return read_dataset(file, path, H5T_NATIVE_INT64, v, n, err);
+}
+
+int pf_h5_read_bytes(const char *file, const char *path, void *buf, size_t cap,
+                     size_t *n_out, pf_err *err)
+{
+    int ndim;
+    size_t shape[PF_MAXDIM];
+    int st = pf_h5_shape(file, path, &ndim, shape, err);
+    if (st)
+        return st;
+    if (ndim != 1)
+        return pf_err_set(err, PF_EFORMAT, "%s: '%s' is not a 1-D byte dataset", file, path);
+    *n_out = shape[0];
+    if (!buf)
+        return PF_OK;
+    if (cap < shape[0])
+        return pf_err_set(err, PF_EINVAL, "%s: buffer too small for '%s'", file, path);
+    return read_dataset(file, path, H5T_NATIVE_UCHAR, buf, shape[0], err);
+}
+
+int pf_h5_mkgroup(const char *file, const char *path, pf_err *err)
+{
+    int st = check_path(path, err);
+    if (st)
+        return st;
+    hid_t f = open_rw(file, err), lcpl = H5I_INVALID_HID, g = H5I_INVALID_HID;
+    if (f < 0)
+        return err ? err->code : PF_EIO;
+    if (!path_exists(f, path)) {
+        lcpl = H5Pcreate(H5P_LINK_CREATE);
+        H5Pset_create_intermediate_group(lcpl, 1);
+        g = H5Gcreate2(f, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0)
+            st = pf_err_set(err, PF_EIO, "%s: cannot create group '%s'", file, path);
+    }
+    close_id(g);
+    close_id(lcpl);
+    if (H5Fclose(f) < 0 && st == PF_OK)
+        st = pf_err_set(err, PF_EIO, "%s: closing the file failed", file);
+    return st;
+}
+
+int pf_h5_exists(const char *file, const char *path)
+{
+    if (!path || path[0] != '/' || access(file, R_OK) != 0)
+        return 0;
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return -1;
+    int e = path_exists(f, path);
+    H5Fclose(f);
+    return e;
+}
+
+int pf_h5_delete(const char *file, const char *path, pf_err *err)
+{
+    int st = check_path(path, err);
+    if (st)
+        return st;
+    hid_t f = open_rw(file, err);
+    if (f < 0)
+        return err ? err->code : PF_EIO;
+    if (!path_exists(f, path))
+        st = pf_err_set(err, PF_ENOTFOUND, "%s: no object '%s'", file, path);
+    else if (H5Ldelete(f, path, H5P_DEFAULT) < 0)
+        st = pf_err_set(err, PF_EIO, "%s: cannot delete '%s'", file, path);
+    H5Fclose(f);
+    return st;
+}
+
+/* ---- attributes ---------------------------------------------------------------- */
+
+/* Open the object at `path` in a read-write file for attribute work. */
+static int open_object_rw(const char *file, const char *path, hid_t *f, hid_t *o, pf_err *err)
+{
+    *f = *o = H5I_INVALID_HID;
+    int st = check_path(path, err);
+    if (st)
+        return st;
+    *f = open_rw(file, err);
+    if (*f < 0)
+        return err ? err->code : PF_EIO;
+    if (!path_exists(*f, path)) {
+        H5Fclose(*f);
+        *f = H5I_INVALID_HID;
+        return pf_err_set(err, PF_ENOTFOUND, "%s: no object '%s'", file, path);
+    }
+    *o = H5Oopen(*f, path, H5P_DEFAULT);
+    if (*o < 0) {
+        H5Fclose(*f);
+        *f = H5I_INVALID_HID;
+        return pf_err_set(err, PF_EIO, "%s: cannot open '%s'", file, path);
+    }
+    return PF_OK;
+}
+
+static int write_attr(const char *file, const char *path, const char *name, hid_t type,
+                      hid_t space, const void *buf, pf_err *err)
+{
+    hid_t f, o, a = H5I_INVALID_HID;
+    int st = open_object_rw(file, path, &f, &o, err);
+    if (st)
+        return st;
+    if (H5Aexists(o, name) > 0)
+        H5Adelete(o, name);
+    a = H5Acreate2(o, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0 || H5Awrite(a, type, buf) < 0)
+        st = pf_err_set(err, PF_EIO, "%s: cannot write attribute '%s' of '%s'", file, name,
+                        path);
+    close_id(a);
+    H5Oclose(o);
+    if (H5Fclose(f) < 0 && st == PF_OK)
+        st = pf_err_set(err, PF_EIO, "%s: closing the file failed", file);
+    return st;
+}
+
+int pf_h5_attr_write_numbers(const char *file, const char *path, const char *name,
+                             const double *v, size_t n, pf_err *err)
+{
+    hsize_t dims[1] = {n};
+    hid_t space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
+    if (space < 0)
+        return pf_err_set(err, PF_ENOMEM, "%s: cannot create attribute space", file);
+    int st = write_attr(file, path, name, H5T_NATIVE_DOUBLE, space, v, err);
+    H5Sclose(space);
+    return st;
+}
+
+int pf_h5_attr_write_string(const char *file, const char *path, const char *name,
+                            const char *s, pf_err *err)
+{
+    hid_t type = H5Tcopy(H5T_C_S1);
+    hid_t space = H5Screate(H5S_SCALAR);
+    int st;
+    if (type < 0 || space < 0) {
+        st = pf_err_set(err, PF_ENOMEM, "%s: cannot create string attribute", file);
+    } else {
+        H5Tset_size(type, H5T_VARIABLE);
+        H5Tset_cset(type, H5T_CSET_UTF8);
+        st = write_attr(file, path, name, type, space, &s, err);
+    }
+    close_id(space);
+    close_id(type);
+    return st;
+}
+
+void pf_h5_attrs_free(pf_h5_attr *attrs, size_t count)
+{
+    if (!attrs)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        free(attrs[i].num);
+        free(attrs[i].str);
+    }
+    free(attrs);
+}
+
+/* Read one attribute's value into `at` (kind, n, num/str). */
+static int read_one_attr(hid_t a, pf_h5_attr *at)
+{
+    hid_t type = H5Aget_type(a), space = H5Aget_space(a);
+    int st = PF_OK;
+    H5T_class_t cls = H5Tget_class(type);
+    hssize_t n = H5Sget_simple_extent_npoints(space);
+    if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
+        at->kind = PF_H5_NUMBERS;
+        at->n = n > 0 ? (size_t)n : 0;
+        at->num = malloc((at->n ? at->n : 1) * sizeof(double));
+        if (!at->num || H5Aread(a, H5T_NATIVE_DOUBLE, at->num) < 0)
+            st = PF_EFORMAT;
+    } else if (cls == H5T_STRING && n == 1) {
+        at->kind = PF_H5_STRING;
+        if (H5Tis_variable_str(type) > 0) {
+            char *p = NULL;
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(type));
+            if (H5Aread(a, mt, &p) < 0) {
+                st = PF_EFORMAT;
+            } else {
+                at->str = strdup(p ? p : "");
+                at->n = p ? strlen(p) : 0;
+                H5free_memory(p);
+            }
+            H5Tclose(mt);
+        } else {
+            size_t sz = H5Tget_size(type);
+            at->str = calloc(sz + 1, 1);
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, sz + 1);
+            if (!at->str || H5Aread(a, mt, at->str) < 0)
+                st = PF_EFORMAT;
+            else
+                at->n = strlen(at->str);
+            H5Tclose(mt);
+        }
+        if (st == PF_OK && !at->str)
+            st = PF_ENOMEM;
+    } else {
+        at->kind = PF_H5_OTHER;
+    }
+    H5Sclose(space);
+    H5Tclose(type);
+    return st;
+}
+
+int pf_h5_attrs_read(const char *file, const char *path, pf_h5_attr **out, size_t *count,
+                     pf_err *err)
+{
+    *out = NULL;
+    *count = 0;
+    int st = check_path(path, err);
+    if (st)
+        return st;
+    hid_t f = open_ro(file, err), o = H5I_INVALID_HID;
+    if (f < 0)
+        return err ? err->code : PF_EIO;
+    if (!path_exists(f, path)) {
+        H5Fclose(f);
+        return pf_err_set(err, PF_ENOTFOUND, "%s: no object '%s'", file, path);
+    }
+    o = H5Oopen(f, path, H5P_DEFAULT);
+    H5O_info_t info;
+    if (o < 0 || H5Oget_info2(o, &info, H5O_INFO_NUM_ATTRS) < 0) {
+        st = pf_err_set(err, PF_EIO, "%s: cannot open '%s'", file, path);
+        goto done;
+    }
+    pf_h5_attr *list = calloc(info.num_attrs ? info.num_attrs : 1, sizeof *list);
+    if (!list) {
+        st = pf_err_set(err, PF_ENOMEM, "%s: no memory for attributes", file);
+        goto done;
+    }
+    for (hsize_t i = 0; i < info.num_attrs; i++) {
+        hid_t a = H5Aopen_by_idx(o, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT);
+        if (a < 0) {
+            st = pf_err_set(err, PF_EFORMAT, "%s: cannot open attribute %llu of '%s'", file,
+                            (unsigned long long)i, path);
+            pf_h5_attrs_free(list, (size_t)i);
+            goto done;
+        }
+        H5Aget_name(a, sizeof list[i].name, list[i].name);
+        int s2 = read_one_attr(a, &list[i]);
+        H5Aclose(a);
+        if (s2) {
+            st = pf_err_set(err, s2, "%s: cannot read attribute '%s' of '%s'", file,
+                            list[i].name, path);
+            pf_h5_attrs_free(list, (size_t)i + 1);
+            goto done;
+        }
+    }
+    *out = list;
+    *count = (size_t)info.num_attrs;
+done:
+    close_id(o);
+    H5Fclose(f);
+    return st;
+}
+
+/* ---- listing ------------------------------------------------------------------- */
+
+typedef struct {
+    pf_h5_member *m;
+    size_t n, cap;
+    hid_t group;
+    int failed;
+} list_ctx;
+
+static herr_t list_cb(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    (void)info;
+    list_ctx *c = data;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        pf_h5_member *m = realloc(c->m, cap * sizeof *m);
+        if (!m) {
+            c->failed = 1;
+            return -1;
+        }
+        c->m = m;
+        c->cap = cap;
+    }
+    pf_h5_member *e = &c->m[c->n++];
+    snprintf(e->name, sizeof e->name, "%s", name);
+    H5O_info_t oi;
+    e->kind = 2;
+    if (H5Oget_info_by_name2(g, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) >= 0)
+        e->kind = oi.type == H5O_TYPE_GROUP ? 0 : oi.type == H5O_TYPE_DATASET ? 1 : 2;
+    return 0;
+}
+
+int pf_h5_list(const char *file, const char *path, pf_h5_member **out, size_t *count,
+               pf_err *err)
+{
+    *out = NULL;
+    *count = 0;
+    int st = check_path(path, err);
+    if (st)
+        return st;
+    hid_t f = open_ro(file, err), g = H5I_INVALID_HID;
+    if (f < 0)
+        return err ? err->code : PF_EIO;
+    list_ctx c = {NULL, 0, 0, H5I_INVALID_HID, 0};
+    H5O_info_t oi;
+    if (!path_exists(f, path)) {
+        st = pf_err_set(err, PF_ENOTFOUND, "%s: no group '%s'", file, path);
+        goto done;
+    }
+    if (H5Oget_info_by_name2(f, path, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
+        oi.type != H5O_TYPE_GROUP) {
+        st = pf_err_set(err, PF_EFORMAT, "%s: '%s' is not a group", file, path);
+        goto done;
+    }
+    g = H5Gopen2(f, path, H5P_DEFAULT);
+    if (g < 0 || H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, list_cb, &c) < 0 || c.failed) {
+        st = pf_err_set(err, c.failed ? PF_ENOMEM : PF_EIO, "%s: cannot list '%s'", file, path);
+        free(c.m);
+        goto done;
+    }
+    *out = c.m;
+    *count = c.n;
+done:
+    close_id(g);
+    H5Fclose(f);
+    return st;
+}
+
+void pf_h5_list_free(pf_h5_member *m)
+{
+    free(m);
+}
+
+long pf_h5_open_count(void)
+{
+    return (long)H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+}

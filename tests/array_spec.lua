@@ -1,0 +1,215 @@
+-- pf.array: constructors, views, arithmetic, reductions, selection, errors.
+local pf = require "phaseflow"
+local A = pf.array
+
+local function close(a, b, tol) return math.abs(a - b) <= (tol or 1e-12) * math.max(1, math.abs(b)) end
+
+describe("pf.array constructors", function()
+  it("zeros, ones, full, eye give the shape and the values asked for", function()
+    local z = A.zeros(4, 3)
+    assert.are.same({4, 3}, {z:shape()})
+    assert.are.equal(12, z:size())
+    assert.are.equal(4, #z)
+    assert.are.equal(0, z:sum())
+    assert.are.equal(2.385 * 6, A.full({2, 3}, 2.385):sum())
+    assert.are.equal(5, A.ones{5}:sum())
+    assert.are.equal(3, A.eye(3):sum())
+    assert.are.equal(1, A.eye(3):get(2, 2))
+    assert.are.equal(0, A.eye(3):get(2, 3))
+    assert.are.same({2, 3, 4}, {A.zeros{2, 3, 4}:shape()})
+  end)
+
+  it("from builds from nested tables and rejects ragged ones", function()
+    local a = A.from{{1, 2, 3}, {4, 5, 6.5}}
+    assert.are.same({2, 3}, {a:shape()})
+    assert.are.equal(6.5, a:get(2, 3))
+    assert.are.same({{1, 2, 3}, {4, 5, 6.5}}, a:totable())
+    local err = select(2, pcall(A.from, {{1, 2}, {3}}))
+    assert.matches("ragged", err)
+    err = select(2, pcall(A.from, {{1, "x"}}))
+    assert.matches("expected a number", err)
+  end)
+
+  it("linspace and arange match their definitions", function()
+    local l = A.linspace(-1, 2.385, 5)
+    assert.are.equal(-1, l[1]); assert.are.equal(2.385, l[5])
+    assert.is_true(close(l[3], (-1 + 2.385) / 2))
+    local r = A.arange(0, 1, 0.25)
+    assert.are.same({0, 0.25, 0.5, 0.75}, r:totable())
+    assert.are.equal(5, #A.arange(5))
+  end)
+
+  it("hstack puts columns side by side, vstack rows one after another", function()
+    local x, y = A.from{1, 2, 3}, A.from{{4, 5}, {6, 7}, {8, 9}}
+    local h = A.hstack{x, y}
+    assert.are.same({{1, 4, 5}, {2, 6, 7}, {3, 8, 9}}, h:totable())
+    local v = A.vstack{y, A.from{10, 11}}
+    assert.are.same({4, 2}, {v:shape()})
+    assert.are.equal(11, v:get(4, 2))
+    assert.matches("element 2 has 2 rows, expected 3", select(2, pcall(A.hstack, {x, A.zeros(2, 2)})))
+    assert.are.same({1, 2, 3, 1, 2, 3}, A.concat{x, x}:totable())
+  end)
+end)
+
+describe("pf.array element access and views", function()
+  it("get and set are 1-based and bounds-checked, naming the argument", function()
+    local a = A.zeros(2, 3)
+    a:set(2, 3, 2.385)
+    assert.are.equal(2.385, a:get(2, 3))
+    local ok, err = pcall(function() return a:get(3, 1) end)
+    assert.is_false(ok)
+    -- Lua numbers method arguments from 1 after self.
+    assert.matches("bad argument #1 to 'get' %(index 3 out of range 1..2%)", err)
+    assert.matches("1 indices given for a 2%-D array", select(2, pcall(function() return a:get(1) end)))
+  end)
+
+  it("rows and columns are views that write through and keep the parent alive", function()
+    local a = A.from{{1, 2}, {3, 4}, {5, 6}}
+    local c = a:col(2)
+    assert.are.same({2, 4, 6}, c:totable())
+    c[2] = 40
+    assert.are.equal(40, a:get(2, 2))
+    local r = a[3]
+    assert.are.same({5, 6}, r:totable())
+    a[1] = {7, 8}
+    assert.are.same({7, 8}, a:row(1):totable())
+    -- Drop the parent: the view must still read valid memory.
+    a = nil -- luacheck: ignore 311
+    collectgarbage(); collectgarbage()
+    assert.are.same({8, 40, 6}, c:totable())
+    local rs = A.from{{1, 2}, {3, 4}, {5, 6}}:rows(2, 3)
+    assert.are.same({{3, 4}, {5, 6}}, rs:totable())
+  end)
+
+  it("transpose and reshape are views with the expected layout", function()
+    local a = A.from{{1, 2, 3}, {4, 5, 6}}
+    assert.are.same({{1, 4}, {2, 5}, {3, 6}}, a:T():totable())
+    assert.are.same({{1, 2}, {3, 4}, {5, 6}}, a:reshape(3, -1):totable())
+    assert.matches("contiguous", select(2, pcall(a.reshape, a:T(), 6)))
+    assert.matches("has 5 elements", select(2, pcall(a.reshape, a, 5)))
+  end)
+
+  it("copy is independent of its source", function()
+    local a = A.ones(3)
+    local b = a:copy()
+    b[1] = 2.385
+    assert.are.equal(1, a[1])
+  end)
+end)
+
+describe("pf.array arithmetic", function()
+  local a = A.from{{1, 2}, {3, 4}}
+  local b = A.from{{0.5, 0.25}, {2, -1}}
+  it("elementwise with arrays and scalars on either side", function()
+    assert.are.same({{1.5, 2.25}, {5, 3}}, (a + b):totable())
+    assert.are.same({{0.5, 1.75}, {1, 5}}, (a - b):totable())
+    assert.are.same({{0.5, 0.5}, {6, -4}}, (a * b):totable())
+    assert.are.same({{2, 8}, {1.5, -4}}, (a / b):totable())
+    assert.are.same({{2, 4}, {6, 8}}, (2 * a):totable())
+    assert.are.same({{-1, -2}, {-3, -4}}, (-a):totable())
+    assert.are.same({{1, 4}, {9, 16}}, (a ^ 2):totable())
+    assert.are.same({{11, 10}, {9, 8}}, (12 - a):totable())
+  end)
+  it("math functions and comparisons", function()
+    assert.is_true(close(A.from{1, 4}:sqrt()[2], 2))
+    assert.is_true(close(A.from{0}:exp()[1], 1))
+    assert.are.same({0, 1, 1}, A.from{1, 2, 3}:gt(1.5):totable())
+    assert.are.same({1, 0}, A.from{0 / 0, 1}:isnan():totable())
+    assert.is_true(close(A.from{0.5}:erf()[1], 0.5204998778130465, 1e-15))
+  end)
+  it("shape mismatches are errors naming both shapes", function()
+    local ok, err = pcall(function() return a + A.zeros(3, 2) end)
+    assert.is_false(ok)
+    assert.matches("array of shape 2x2 expected, got 3x2", err)
+    assert.matches("array or number expected", select(2, pcall(function() return a + "x" end)))
+  end)
+  it("matmul agrees with a hand computation", function()
+    local c = a:matmul(b)
+    assert.are.same({{4.5, -1.75}, {9.5, -3.25}}, c:totable())
+    local v = A.from{{1, 2, 3}}:matmul(A.from{{1}, {2}, {3}})
+    assert.are.equal(14, v:get(1, 1))
+    assert.matches("array with 2 rows expected, got 3", select(2, pcall(a.matmul, a, A.zeros(3, 1))))
+  end)
+end)
+
+describe("pf.array reductions", function()
+  local a = A.from{{1, 2, 3}, {4, 5, 6.5}}
+  it("over all elements", function()
+    assert.are.equal(21.5, a:sum())
+    assert.is_true(close(a:mean(), 21.5 / 6))
+    assert.are.equal(1, a:min()); assert.are.equal(6.5, a:max())
+    assert.are.equal(1 * 2 * 3 * 4 * 5 * 6.5, a:prod())
+    local m = 21.5 / 6
+    local ss = 0
+    for _, x in ipairs{1, 2, 3, 4, 5, 6.5} do ss = ss + (x - m) ^ 2 end
+    assert.is_true(close(a:std(), math.sqrt(ss / 6)))
+    assert.is_true(close(a:std(nil, 1), math.sqrt(ss / 5)))
+  end)
+  it("per axis", function()
+    assert.are.same({5, 7, 9.5}, a:sum(1):totable())
+    assert.are.same({6, 15.5}, a:sum(2):totable())
+    assert.are.same({3, 6.5}, a:max(2):totable())
+    assert.are.same({1.5, 1.5, 1.75}, a:std(1):totable())
+    assert.are.same({2, 3}, {A.zeros{2, 3, 4}:sum(3):shape()})
+    assert.matches("axis 1..2 expected, got 3", select(2, pcall(a.sum, a, 3)))
+  end)
+  it("on strided views", function()
+    assert.are.equal(2 + 5, a:col(2):sum())
+    assert.are.same({6, 15.5}, a:T():sum(1):totable())
+    assert.are.equal(21.5, a:T():sum())
+    assert.are.equal(6.5, a:T():max())
+  end)
+  it("keep precision for data far from zero (two-pass variance)", function()
+    local x = A.from{8.122 + 1e-9, 8.122 - 1e-9, 8.122 + 1e-9, 8.122 - 1e-9}
+    assert.is_true(close(x:std(), 1e-9, 1e-6))
+  end)
+  it("NaN propagates", function()
+    local x = A.from{1, 0 / 0, 3}
+    assert.is_true(x:sum() ~= x:sum())
+    assert.is_true(x:max() ~= x:max())
+  end)
+  it("quantiles interpolate like numpy", function()
+    local x = A.from{3, 1, 4, 1, 5, 9, 2, 6}
+    assert.are.equal(3.5, x:median())
+    assert.is_true(close(x:quantile(0.16), 1.12))
+  end)
+end)
+
+describe("pf.array selection", function()
+  local a = A.from{{1, 10}, {2, 20}, {3, 30}, {4, 40}}
+  it("select keeps the rows of a mask (array or booleans)", function()
+    local m = a:col(1):gt(2)
+    assert.are.same({{3, 30}, {4, 40}}, a:select(m):totable())
+    assert.are.same({{1, 10}, {4, 40}}, a:select{true, false, false, true}:totable())
+    assert.are.same({0, 2}, {a:select(A.zeros(4)):shape()})
+    assert.matches("mask of 4 elements expected", select(2, pcall(a.select, a, A.zeros(3))))
+  end)
+  it("take picks rows by 1-based index, with repeats", function()
+    assert.are.same({{3, 30}, {1, 10}, {3, 30}}, a:take{3, 1, 3}:totable())
+    assert.are.same({{2, 20}}, a:take(A.from{2}):totable())
+    assert.matches("index 5.* is not in 1..4", select(2, pcall(a.take, a, {5})))
+  end)
+  it("nonzero, count, any and all", function()
+    local m = A.from{0, 1, 0, 2.385}
+    assert.are.same({2, 4}, m:nonzero():totable())
+    assert.are.equal(2, m:count())
+    assert.is_true(m:any())
+    assert.is_false(m:all())
+  end)
+end)
+
+describe("pf.array printing", function()
+  it("small arrays print their values, large ones a one-line summary", function()
+    assert.are.equal("array(3, double) {1, 2, 2.385}", tostring(A.from{1, 2, 2.385}))
+    local s = tostring(A.zeros(1000000, 3))
+    assert.are.equal("array(1000000x3, double) min 0 max 0 mean 0", s)
+    assert.is_nil(s:find("\n"))
+    local z = A.full(100, 2.385)
+    z[3] = 0 / 0
+    assert.are.equal("array(100, double) min 2.385 max 2.385 mean 2.385 (1 NaN)", tostring(z))
+  end)
+  it("type mistakes name the function and the argument", function()
+    assert.matches("bad argument #1 to 'phaseflow.array.zeros' %(number expected", select(2, pcall(A.zeros, "x")))
+    assert.matches("array expected, got number", select(2, pcall(A.methods.sum, 3)))
+  end)
+end)

@@ -1,0 +1,107 @@
+-- pf.h5: round trips, attributes, groups, provenance, errors without leaked handles.
+local pf = require "phaseflow"
+
+local tmp = os.tmpname()
+local file = tmp .. ".h5"
+
+describe("pf.h5", function()
+  after_each(function() os.remove(file) end)
+  teardown(function() os.remove(tmp) end)
+
+  it("an array written reads back bit-identical, with its attributes", function()
+    local a = pf.rng.new(5):normal(1000, 3) * 8.122
+    pf.h5.write(file, "/stars/x", a, {unit = "kpc", n = 1000, h = {0.5, 0.5, 0.2}, ok = true})
+    local b, attrs = pf.h5.read(file, "/stars/x")
+    assert.are.same({1000, 3}, {b:shape()})
+    assert.are.equal(0, (a - b):abs():max())
+    for i = 1, 1000, 97 do assert.are.equal(a:get(i, 2), b:get(i, 2)) end
+    assert.are.equal("kpc", attrs.unit)
+    assert.are.equal(1000, attrs.n)
+    assert.are.same({0.5, 0.5, 0.2}, attrs.h)
+    assert.are.equal(1, attrs.ok)
+  end)
+
+  it("views are stored packed; 1-D and 3-D shapes survive", function()
+    local a = pf.array.from{{1, 2}, {3, 4}, {5, 6}}
+    pf.h5.write(file, "/col", a:col(2))
+    assert.are.same({2, 4, 6}, pf.h5.read(file, "/col"):totable())
+    pf.h5.write(file, "/cube", pf.array.ones{2, 3, 4} * 2.385)
+    local c = pf.h5.read(file, "/cube")
+    assert.are.same({2, 3, 4}, {c:shape()})
+    assert.is_true(math.abs(c:sum() - 2.385 * 24) < 1e-12)
+  end)
+
+  it("replaces a dataset written twice", function()
+    pf.h5.write(file, "/a", pf.array.ones(3))
+    pf.h5.write(file, "/a", pf.array.zeros(5))
+    assert.are.equal(5, #pf.h5.read(file, "/a"))
+  end)
+
+  it("lists groups and datasets, creates nested groups", function()
+    pf.h5.mkgroup(file, "/flows/n_x")
+    pf.h5.write(file, "/flows/w", pf.array.ones(2))
+    local list = pf.h5.list(file, "/flows")
+    assert.are.same({{name = "n_x", kind = "group"}, {name = "w", kind = "dataset"}}, list)
+    assert.is_true(pf.h5.exists(file, "/flows/n_x"))
+    assert.is_false(pf.h5.exists(file, "/flows/p_v"))
+    assert.is_false(pf.h5.exists(file .. ".none", "/"))
+    pf.h5.delete(file, "/flows/w")
+    assert.is_false(pf.h5.exists(file, "/flows/w"))
+  end)
+
+  it("keeps int64 ids and byte blobs exactly", function()
+    local ids = {4295806720, 6917528997577384320, -1}
+    pf.h5.write_int64(file, "/source_id", ids)
+    assert.are.same(ids, pf.h5.read_int64(file, "/source_id"))
+    local blob = "a\0b\255" .. string.rep("x", 100)
+    pf.h5.write_bytes(file, "/blob", blob)
+    assert.are.equal(blob, pf.h5.read_bytes(file, "/blob"))
+  end)
+
+  it("provenance records version, commit, options and seeds", function()
+    local attrs = pf.h5.provenance(file, "/run", {options = {lr = 1e-3, batch = 512}, seed = 7})
+    local back = pf.h5.attrs(file, "/run")
+    assert.are.equal(pf.version, back.phaseflow_version)
+    assert.are.equal(attrs.git_commit, back.git_commit)
+    assert.are.equal("{batch = 512, lr = 0.001}", back.options)
+    assert.are.equal(7, back.seed)
+    assert.matches("^%d%d%d%d%-%d%d%-%d%dT", back.created_utc)
+  end)
+
+  it("errors name the file and object, and leak no HDF5 handle", function()
+    pf.h5.write(file, "/a", pf.array.ones(3))
+    local cases = {
+      {pf.h5.read, file, "/missing", "no object '/missing'"},
+      {pf.h5.read, file .. ".none", "/a", "no such file"},
+      {pf.h5.read, file, "relative", "must be absolute"},
+      {pf.h5.list, file, "/a", "is not a group"},
+      {pf.h5.attrs, file, "/zz", "no object '/zz'"},
+      {pf.h5.write, file, "/a/b", pf.array.ones(1), "cannot create dataset '/a/b'"},
+    }
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(c[1], c[2], c[3], c[4])
+      assert.is_false(ok)
+      assert.matches(c[#c], err, 1, true)
+    end
+    local notfile = tmp .. ".txt"
+    local f = assert(io.open(notfile, "w")); f:write("not hdf5"); f:close()
+    assert.matches("not a readable HDF5 file", select(2, pcall(pf.h5.read, notfile, "/a")))
+    os.remove(notfile)
+    assert.matches("attribute 'bad'", select(2, pcall(pf.h5.write, file, "/b", pf.array.ones(1),
+      {bad = {x = {}}})))
+    assert.are.equal(0, pf.h5.open_count())
+  end)
+
+  it("files open in h5dump with the same shape and values", function()
+    if os.execute("command -v h5dump > /dev/null 2>&1") ~= true then
+      pending("h5dump not installed")
+      return
+    end
+    pf.h5.write(file, "/x", pf.array.from{{1.5, 2.385}, {-3, 4e-20}})
+    local p = io.popen("h5dump -d /x " .. file)
+    local out = p:read("a"); p:close()
+    assert.matches("SIMPLE { %( 2, 2 %) / %( 2, 2 %) }", out)
+    assert.matches("1.5, 2.385", out, 1, true)
+    assert.matches("-3, 4e-20", out, 1, true)
+  end)
+end)

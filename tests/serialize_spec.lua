@@ -1,0 +1,34 @@
+-- Canonical serialisation (provenance, step keys) and strict globals.
+local serialize = require "phaseflow.serialize"
+
+describe("phaseflow.serialize", function()
+  it("writes tables with sorted keys and exact numbers", function()
+    assert.are.equal('{1, 2, a = 0.5, b = {c = "x"}, ["not id"] = true}',
+      serialize.dump{1, 2, b = {c = "x"}, a = 0.5, ["not id"] = true})
+    assert.are.equal("0.10000000000000001", serialize.dump(0.1))
+    assert.are.equal(0.1, load("return " .. serialize.dump(0.1))())
+  end)
+  it("hashes equal tables equally and different ones differently", function()
+    assert.are.equal(serialize.hash{a = 1, b = 2}, serialize.hash{b = 2, a = 1})
+    assert.are_not.equal(serialize.hash{a = 1}, serialize.hash{a = 2})
+    -- FNV-1a 64 of the empty string is its offset basis.
+    assert.are.equal("cbf29ce484222325", serialize.hash(""))
+  end)
+  it("refuses cycles", function()
+    local t = {}
+    t.self = t
+    assert.matches("cycle", select(2, pcall(serialize.dump, t)))
+  end)
+end)
+
+describe("phaseflow.strict", function()
+  it("makes reading an undefined global an error", function()
+    local strict = require "phaseflow.strict"
+    local env = setmetatable({}, {})
+    strict.enable(env)
+    local chunk = load("y = 2\nreturn y + (zz or 0)", "=t", "t", env)
+    local ok, err = pcall(chunk)
+    assert.is_false(ok)
+    assert.matches("undefined global 'zz'", err)
+  end)
+end)

@@ -1,0 +1,36 @@
+-- Helpers shared by specs: running the phaseflow executable.
+local support = {}
+
+support.exe = os.getenv("PHASEFLOW_EXE") or "../build/phaseflow"
+
+local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+support.quote = quote
+
+--- Run a shell command; return its combined output and exit code.
+function support.run(cmd)
+  local p = io.popen("{ " .. cmd .. "; } 2>&1; echo \"__rc=$?\"")
+  local out = p:read("a")
+  p:close()
+  local rc = tonumber(out:match("__rc=(%d+)%s*$"))
+  return out:gsub("__rc=%d+%s*$", ""), rc
+end
+
+--- Run the phaseflow executable with the given argument strings (quoted here).
+function support.phaseflow(args, env)
+  local q = {}
+  for i, a in ipairs(args) do q[i] = quote(a) end
+  return support.run((env or "") .. " " .. quote(support.exe) .. " " .. table.concat(q, " "))
+end
+
+--- Write `text` to a new temporary file; return its name.
+function support.tempfile(text, suffix)
+  local name = os.tmpname()
+  os.remove(name)
+  name = name .. (suffix or "")
+  local f = assert(io.open(name, "w"))
+  f:write(text)
+  f:close()
+  return name
+end
+
+return support
