@@ -29,7 +29,7 @@ function M.galaxy(opts)
   if type(opts) ~= "table" then error("mock.galaxy: option table expected", 2) end
   for k in pairs(opts) do
     if k ~= "potential" and k ~= "populations" and k ~= "seed" and k ~= "center"
-      and k ~= "radius" then
+      and k ~= "radius" and k ~= "normalize" then
       error(("mock.galaxy: unknown option '%s'"):format(tostring(k)), 2)
     end
   end
@@ -39,7 +39,7 @@ function M.galaxy(opts)
   end
   local c = core.mock.galaxy(pot, {
     populations = opts.populations or M.default_populations,
-    center = opts.center, radius = opts.radius,
+    center = opts.center, radius = opts.radius, normalize = opts.normalize,
   })
   return setmetatable({ c = c, seed = opts.seed or 1, potential = pot }, Mock)
 end

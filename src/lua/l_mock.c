@@ -47,7 +47,7 @@ static void read_population(lua_State *L, int idx, pf_population *p)
 /* galaxy(pot, {populations = {...}, center = {x, y, z}, radius = r}) */
 static int l_galaxy(lua_State *L)
 {
-    static const char *const allowed[] = {"populations", "center", "radius", NULL};
+    static const char *const allowed[] = {"populations", "center", "radius", "normalize", NULL};
     const pf_potential *pot = (const pf_potential *)luaL_checkudata(L, 1, "phaseflow.potential");
     luaL_checktype(L, 2, LUA_TTABLE);
     pf_lua_checkopts(L, 2, "mock.galaxy", allowed);
@@ -90,6 +90,13 @@ static int l_galaxy(lua_State *L)
         lua_pop(L, 1);
     }
     lua_settop(L, top);
+    if (!pf_lua_optboolfield(L, 2, "normalize", 1)) {
+        /* unnormalised: ln f_k + ln w_k (fast; f is then not a probability density) */
+        for (int k = 0; k < m->npop; k++)
+            m->pop[k].lognorm = log(m->pop[k].weight);
+        m->prepared = 1;
+        return 1;
+    }
     st = pf_mock_prepare(m, &err);
     if (st)
         return pf_lua_fail(L, "mock.galaxy", st, &err);
