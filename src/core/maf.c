@@ -93,7 +93,11 @@ static inline __attribute__((always_inline)) double exp_neg(double x)
     /* e^x for -745 < x <= 0 (callers clamp); exact power of two from the bits of n */
     const double L2E = 1.4426950408889634074, LN2_HI = 6.93147180369123816490e-01,
                  LN2_LO = 1.90821492927058770002e-10, SH = 6755399441055744.0; /* 1.5*2^52 */
-    double kn = fma(x, L2E, SH) - SH;
+    union { double d; long long i; } kb, sb, s;
+    kb.d = fma(x, L2E, SH); /* n sits in the low mantissa bits: no float->int conversion,
+                               which AVX2 lacks for packed doubles */
+    sb.d = SH;
+    double kn = kb.d - SH;
     double r = fma(-kn, LN2_HI, x);
     r = fma(-kn, LN2_LO, r);
     double p = 1.0 / 6227020800.0;
@@ -110,9 +114,7 @@ static inline __attribute__((always_inline)) double exp_neg(double x)
     p = fma(p, r, 0.5);
     p = fma(p, r, 1.0);
     p = fma(p, r, 1.0);
-    long long n = (long long)kn;
-    union { double d; long long i; } s;
-    s.i = (n + 1023) << 52;
+    s.i = (kb.i - sb.i + 1023) << 52;
     return p * s.d;
 }
 
@@ -124,19 +126,22 @@ static inline __attribute__((always_inline)) void gelu_body(const double *restri
     for (size_t i = 0; i < m; i++) {
         double x = h[i], t = fabs(x);
         double s = x * x, e = fma(x, x, -s);
-        double arg = -0.5 * s, big = arg < -700.0;
-        double phi = 0.39894228040143267794 * exp_neg(big ? -700.0 : arg) * (1.0 - 0.5 * e);
-        phi = big ? 0.0 : phi;
-        double y = (t - 4.0) / (t + 4.0), y2 = 2.0 * y;
+        double arg = -0.5 * s;
+        double keep = (double)(arg >= -700.0); /* arithmetic selects: vectorisable */
+        double phi = 0.39894228040143267794 * exp_neg(fmax(arg, -700.0)) * (1.0 - 0.5 * e);
+        phi *= keep;
+        double inv = 1.0 / (t + 4.0), y = (t - 4.0) * inv, y2 = 2.0 * y;
         double b1 = 0, b2 = 0;
+#pragma GCC unroll 26
         for (int k = 26; k > 0; k--) {
             double b0 = fma(y2, b1, MILLS_CHEB[k] - b2);
             b2 = b1;
             b1 = b0;
         }
         double g = fma(y, b1, MILLS_CHEB[0] - b2);
-        double q = phi * g / (t + 4.0);
-        double Phi = x >= 0 ? 1.0 - q : q;
+        double q = phi * g * inv;
+        double pos = (double)(x >= 0);
+        double Phi = fma(pos, 1.0 - 2.0 * q, q);
         a[i] = x * Phi;
         d[i] = fma(x, phi, Phi);
     }
