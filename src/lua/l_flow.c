@@ -5,7 +5,6 @@
  * (N x D input, N x C context) and return new arrays. The Lua facade
  * lua/phaseflow/flow.lua adds sampling, files and ensembles.
  */
-#include <dlfcn.h>
 #include <string.h>
 #include "pf_lua.h"
 #include "phaseflow/maf.h"
@@ -406,21 +405,9 @@ static int flow_is(lua_State *L)
     return 1;
 }
 
-/* Stock lua5.4 dlclose()s core.so when the state closes; that unmaps libgomp while
- * its worker threads may still be spinning after the last parallel region, and the
- * process dies with SIGSEGV at exit. Marking the already-loaded libgomp NODELETE keeps
- * it mapped until the process ends. (Process-wide; belongs in the module opener.) */
-static void pin_openmp_runtime(void)
-{
-    void *h = dlopen("libgomp.so.1", RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
-    if (h)
-        dlclose(h);
-}
-
 int pf_open_flow(lua_State *L);
 int pf_open_flow(lua_State *L)
 {
-    pin_openmp_runtime();
     static const luaL_Reg methods[] = {
         {"log_prob", flow_log_prob}, {"grad_log_prob", flow_grad}, {"nll_grad", flow_nll_grad},
         {"forward", flow_forward}, {"inverse", flow_inverse}, {"made", flow_made},
