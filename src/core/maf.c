@@ -827,3 +827,54 @@ int pf_maf_made(pf_maf *f, int t, size_t n, const double *x, const double *ctx, 
     }
     return PF_OK;
 }
+
+/* ---- ensembles ----------------------------------------------------------------------- */
+
+/* log-mean-exp over members: subtracting the row maximum keeps exp() in range, so a
+ * member far below the others contributes 0 weight instead of underflowing the sum. */
+int pf_maf_mix(size_t n, size_t m, const double *const *lp, double *out, double *wts,
+               pf_err *err)
+{
+    if (m == 0)
+        return pf_err_set(err, PF_EINVAL, "maf: an ensemble needs at least one member");
+    double lm = log((double)m);
+    for (size_t i = 0; i < n; i++) {
+        double mx = -INFINITY;
+        for (size_t k = 0; k < m; k++) {
+            double v = lp[k][i];
+            if (isnan(v))
+                return pf_err_set(err, PF_EINVAL, "maf: member %zu gives NaN at row %zu",
+                                  k + 1, i + 1);
+            if (v > mx)
+                mx = v;
+        }
+        if (mx == -INFINITY) {
+            out[i] = -INFINITY;
+            if (wts)
+                memset(wts + i * m, 0, m * sizeof(double));
+            continue;
+        }
+        double s = 0;
+        for (size_t k = 0; k < m; k++)
+            s += exp(lp[k][i] - mx);
+        double ls = log(s);
+        out[i] = mx + ls - lm;
+        if (wts)
+            for (size_t k = 0; k < m; k++)
+                wts[i * m + k] = exp(lp[k][i] - mx - ls);
+    }
+    return PF_OK;
+}
+
+void pf_maf_mix_grad(size_t n, size_t m, const double *wts, size_t d,
+                     const double *const *g, double *out)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) {
+            double s = 0;
+            for (size_t k = 0; k < m; k++)
+                if (wts[i * m + k] != 0)
+                    s += wts[i * m + k] * g[k][i * d + j];
+            out[i * d + j] = s;
+        }
+}
