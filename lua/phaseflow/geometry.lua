@@ -1,3 +1,4 @@
+-- luacheck: no max line length
 -- pf.geometry: where the paper measures (Lim et al. 2023, Sec. IV and Figs. 1, 8, 10, 12).
 -- Edit freely: every function returns plain Lua data and pf.arrays, and the pipeline
 -- reads nothing else. Frame: Galactocentric Cartesian, Sun on +x, z to Galactic North;
@@ -113,8 +114,8 @@ function geometry.paper(opts)
   end
 
   -- independent points: kernels truncated at |u| = 2 reach 2 h_z = 0.4 kpc vertically, so
-  -- points 0.8 kpc apart in s do not overlap; 5 per azimuth, 3 azimuths -> 15 (the paper's count)
-  local ind_s = opts.independent_s or {-1.6, -0.8, 0, 0.8, 1.6}
+  -- points 0.85 kpc apart in s (0.8 plus the arc's curvature) do not overlap; 5 per azimuth, 3 azimuths -> 15 (the paper's count)
+  local ind_s = opts.independent_s or {-1.7, -0.85, 0, 0.85, 1.7}
   local ip, is, iphi, ir = {}, {}, {}, {}
   for _, phi in ipairs({0, geometry.PHI_SIDE, -geometry.PHI_SIDE}) do
     for _, s in ipairs(ind_s) do

@@ -1,3 +1,4 @@
+-- luacheck: no max line length
 -- pf.pipeline: the paper's analysis as small steps. Each step reads the HDF5 files of the
 -- steps before it and writes one file DIR/steps/NAME.h5 whose root attribute `step_key` is
 -- a hash of (its inputs' keys, its options). A re-run skips a step whose key matches and
@@ -554,13 +555,9 @@ function P:run(opts)
     local selected = (only == nil or only == i) and i >= first
     local ok, why = self:verify(step, key)
     if selected and (opts.force or not ok) then
-      if not ok and not selected then
-        error(("pf.pipeline: step '%s' is needed but not done (%s)"):format(step, why), 2)
-      end
       log(self, "%s: running (%s)", step, opts.force and "forced" or why)
       local t0 = wt()
       local file = self:file(step)
-      local w
       local keep = S[step].keep_file and file_exists(file) and pcall(h5.attrs, file, "/")
       if keep then h5.set_attrs(file, "/", {step_key = "in progress"}) end
       local w = writer(file, keep)

@@ -1,3 +1,4 @@
+-- luacheck: no max line length
 -- pf.plot: figures through gnuplot (Debian gnuplot-nox has the pngcairo and pdfcairo
 -- terminals). Why gnuplot: one small Debian package, no Python, vector PDF and PNG from
 -- the same script, and the scripts it leaves beside each figure (NAME.gp + NAME_*.dat)
@@ -120,7 +121,7 @@ local function fig8(P, dir)
                        {"s", {"arc"}, "s (kpc)"}}) do
     local data = {}
     local body = {("set multiplot layout 2,2 title 'Fig. 8 analogue: accelerations along %s (1e-10 m/s^2; bands 1 and 2 sigma; dashed: truth)'"):format(ax[1])}
-    local sph = {}
+
     for ci, cname in ipairs(ax[2]) do
       local c = P.geom.curves[cname]
       local v, s = P:budget(af, cname)
@@ -128,7 +129,7 @@ local function fig8(P, dir)
       local vr, vth, vph = equilibrium.spherical(c.x, v)
       local tr, tth, tph = equilibrium.spherical(c.x, t)
       local vsd = {equilibrium.spherical(c.x, v + s)}
-      sph[ci] = {vr, vth, vph}
+
       local rows = {}
       for i = 1, c.n do
         local row = {c.t[i]}

@@ -53,7 +53,7 @@ presets.test = {
   flow = {transforms = 2, hidden = 8, blocks = 1},
   train = {batch = 512, lr = 3e-3, patience = 2, max_epochs = 2},
   nv = 24, nv_density = 6, kernel_points = 8, ball_points = 2, dlnf_n = 500,
-  geometry = {n_line = 3, n_phi = 3, n_arc = 5, n_density = 3, independent_s = {-0.8, 0, 0.8}},
+  geometry = {n_line = 3, n_phi = 3, n_arc = 5, n_density = 3, independent_s = {-0.85, 0, 0.85}},
   mcmc = {walkers = 8, steps = 200},
   truth_kernel_points = 16,
 }

@@ -1,3 +1,4 @@
+-- luacheck: no max line length
 -- pf.report: the pipeline's report (DIR/report.md), results (DIR/results.h5) and figures.
 -- Tables follow the paper: Table I (acceleration at the Sun, quasar value beside it),
 -- Table II (densities at the Sun and the dark matter average at r_sun with chi^2_nu), the
@@ -110,8 +111,6 @@ function report.write(P, w)
   end
   h5.write(res, "/gnfw_samples", rd(gf, "/samples"))
   h5.write(res, "/equilibrium/dlnf_dt", rd(ef, "/dlnf_dt/flows"))
-  local times = {}
-  for i, s in ipairs(P.order_times or {}) do times[i] = s end
   h5.provenance(res, "/", {preset = P.o, step_times = P.times})
 
   -- figures
