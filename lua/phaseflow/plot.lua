@@ -39,9 +39,9 @@ function plot.figure(fig)
   local w, h = size:match("(%d+),(%d+)")
   local gp = ("%s/figdata/%s.gp"):format(dir, name)
   local f = assert(io.open(gp, "w"))
-  f:write(("set terminal pngcairo size %s font 'sans,10'\nset output '%s/%s.png'\n"):format(size, dir, name))
+  f:write(("set terminal pngcairo noenhanced size %s font 'sans,10'\nset output '%s/%s.png'\n"):format(size, dir, name))
   f:write(body, "\nunset multiplot\n")
-  f:write(("set terminal pdfcairo size %gin,%gin font 'sans,7'\nset output '%s/%s.pdf'\n"):format(
+  f:write(("set terminal pdfcairo noenhanced size %gin,%gin font 'sans,7'\nset output '%s/%s.pdf'\n"):format(
     tonumber(w) / 100, tonumber(h) / 100, dir, name))
   f:write(body, "\nunset multiplot\nset output\n")
   f:close()
