@@ -31,7 +31,7 @@ void pf_population_default(pf_population *p, int type)
     p->type = type;
     p->weight = 1;
     p->rd = 2.6;
-    p->sigma0 = 32;
+    p->sigma0 = 20;
     p->r0 = 8.122;
     p->rsigma = 9.0;
     p->l0 = 200;
