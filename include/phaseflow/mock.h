@@ -28,6 +28,7 @@
 #include "phaseflow/potential.h"
 
 #define PF_MOCK_MAXPOP 8
+#define PF_MOCK_NTAB 512
 
 enum pf_pop_type { PF_POP_DISK = 1, PF_POP_HALO = 2 };
 
@@ -56,6 +57,9 @@ typedef struct pf_mock {
     double center[3];  /* sampling sphere (kpc) */
     double radius;
     int prepared;
+    /* guiding-radius table (Newton starting points): ln Lc at ln R nodes; 0 = none */
+    int ntab;
+    double tab_lnr[PF_MOCK_NTAB], tab_lnl[PF_MOCK_NTAB], tab_dlr[PF_MOCK_NTAB];
 } pf_mock;
 
 /* Defaults for one population type (weight 1). */
@@ -66,8 +70,11 @@ int pf_mock_init(pf_mock *m, const pf_potential *pot, const double center[3], do
                  pf_err *err);
 /* Append a population (checked). */
 int pf_mock_add(pf_mock *m, const pf_population *p, pf_err *err);
-/* Normalise: weights to sum 1; Z_k by nested adaptive GSL quadrature (relative
- * tolerance 1e-6). Must be called before the functions below (PF_ESTATE otherwise). */
+/* Normalise: weights to sum 1; Z_k = integral of n_k over the sphere by quadrature in
+ * (z, R) (adaptive in z with breakpoints near the plane and where the sphere's section
+ * starts to contain the axis; Gauss-Legendre in R with the azimuthal extent as weight,
+ * its square-root ends removed by a cosine substitution; n_k by adaptive quadrature in
+ * v_phi to 1e-9). Must be called before the functions below (PF_ESTATE otherwise). */
 int pf_mock_prepare(pf_mock *m, pf_err *err);
 
 /* ln f at one point; gx, gv (3 each) receive grad_x ln f and grad_v ln f when not
@@ -85,18 +92,29 @@ int pf_mock_logf_n(const pf_mock *m, size_t n, const double *x, const double *v,
 int pf_mock_nx(const pf_mock *m, size_t n, const double *x, double *out, pf_err *err);
 double pf_mock_nx_pop(const pf_mock *m, int k, double R, double z);
 
-/* Sample n stars (positions inside the sphere, velocities) from f by rejection:
- * proposals are mixtures (uniform sphere, disk slab, Galactic-centre Gaussian;
- * rotating and broad Gaussian velocities) and the envelope constant is 2 x the largest
- * f/q of a pilot run of 20000 proposals per population. `violations` counts proposals
- * with f/q above the envelope (the sampler is exact when it is 0). Seeded by `seed`
- * (reproducible for a given thread count). x, v: n x 3; pop: n ints (population index
- * of each star) or NULL. */
+/* Unnormalised integral of n_k over the part of the sphere with z0 <= z <= z1 (z0, z1 may
+ * be infinite); pf_mock_prepare uses the whole range. k is 0-based. */
+int pf_mock_slab(const pf_mock *m, int k, double z0, double z1, double *out, pf_err *err);
+
+/* Velocity moments of the mixture at x0 by quadrature (relative 1e-10): out[0] = n(x0)
+ * (as pf_mock_nx), out[1..3] = <v_phi>, <v_phi^2>, <v_phi^3> with v_phi = L / R (positive
+ * for the disk's rotation), out[4] = <v_R^2> (= <v_z^2>). */
+int pf_mock_vmoments(const pf_mock *m, const double x0[3], double out[5], pf_err *err);
+
+/* Sample n stars (positions inside the sphere, velocities) from f, exactly:
+ * population k with probability w_k; then (R, z, phi, v_phi) by rejection from an
+ * envelope on a grid of (R, z) cells (cell chosen by bound x volume, position uniform
+ * in the cell's wedge of the sphere, v_phi from a Student t fitted to the cell, bound
+ * from a grid maximum of g/t at the cell's corners and centre plus a margin); then
+ * (v_R, v_z) exactly from their conditional law given L. `violations` counts
+ * proposals whose ratio exceeded the bound (the draw is exact when it is 0). Stars come
+ * in blocks of 4096, each block seeded by pf_rng_derive_seed(seed, block): the result
+ * does not depend on the number of threads. x, v: n x 3; pop: n ints (0-based) or NULL. */
 int pf_mock_sample(const pf_mock *m, uint64_t seed, size_t n, double *x, double *v, int *pop,
                    size_t *violations, pf_err *err);
 
-/* Sample n velocities from p(v | x0) = f(x0, v) / n(x0), by the same rejection
- * scheme in velocity alone. */
+/* Sample n velocities from p(v | x0) = f(x0, v) / n(x0): population by n_k(x0), v_phi by
+ * rejection from a t proposal with a grid-maximum bound (+0.1 in ln), (v_R, v_z) exactly. */
 int pf_mock_sample_v(const pf_mock *m, const double x0[3], uint64_t seed, size_t n, double *v,
                      size_t *violations, pf_err *err);
 

@@ -16,7 +16,7 @@ local potential = require "phaseflow.potential"
 local M = {}
 
 M.default_populations = {
-  { type = "disk", weight = 0.85, rd = 2.6, sigma0 = 32, r0 = 8.122, rsigma = 9, l0 = 200 },
+  { type = "disk", weight = 0.85, rd = 2.6, sigma0 = 20, r0 = 8.122, rsigma = 9, l0 = 200 },
   { type = "halo", weight = 0.15, sigma = 170, beta = 0.2, lh = 500, et = 0 },
 }
 

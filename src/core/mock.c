@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gsl/gsl_integration.h>
+#include <gsl/gsl_randist.h>
 #include "phaseflow/mock.h"
 #include "phaseflow/rng.h"
 
@@ -22,13 +23,15 @@
 #define QLIMIT 400
 #define UMAX_DISK 1500.0
 
+static void build_rg_table(pf_mock *m);
+
 void pf_population_default(pf_population *p, int type)
 {
     memset(p, 0, sizeof *p);
     p->type = type;
     p->weight = 1;
     p->rd = 2.6;
-    p->sigma0 = 32;
+    p->sigma0 = 20;
     p->r0 = 8.122;
     p->rsigma = 9.0;
     p->l0 = 200;
@@ -49,6 +52,7 @@ int pf_mock_init(pf_mock *m, const pf_potential *pot, const double center[3], do
     m->pot = *pot;
     memcpy(m->center, center, sizeof m->center);
     m->radius = radius;
+    build_rg_table(m);
     return PF_OK;
 }
 
@@ -75,14 +79,67 @@ int pf_mock_add(pf_mock *m, const pf_population *p, pf_err *err)
 
 /* ---- guiding radius ---------------------------------------------------------------- */
 
-/* Rg with Rg^3 Phi_R(Rg) = aL^2 (aL >= 0); *dr = dRg/daL. */
-static double guiding_radius(const pf_potential *pot, double aL, double *dr)
+#define TAB_LNR0 (-6.907755278982137) /* ln 1e-3 kpc */
+#define TAB_LNR1 (7.600902459542082)  /* ln 2000 kpc */
+
+/* Tabulate Lc(R) = sqrt(R^3 dPhi/dR) on a log grid once, so each guiding-radius solve
+ * starts from a log-log interpolant inside a known bracket (two or three Newton steps
+ * instead of tens). The table is only a starting point: the root is still found to
+ * machine precision. ntab = 0 (no table) when Lc is not increasing. */
+static void build_rg_table(pf_mock *m)
 {
+    m->ntab = PF_MOCK_NTAB;
+    for (int i = 0; i < PF_MOCK_NTAB; i++) {
+        double lr = TAB_LNR0 + (TAB_LNR1 - TAB_LNR0) * i / (PF_MOCK_NTAB - 1);
+        double R = exp(lr), d1, d2;
+        pf_potential_planar(&m->pot, R, &d1, &d2);
+        m->tab_lnr[i] = lr;
+        m->tab_lnl[i] = 0.5 * log(R * R * R * d1);
+        /* d ln R / d ln L = (L / R) dR/dL, dL/dR = (3 R^2 d1 + R^3 d2) / (2 L) */
+        m->tab_dlr[i] = 2 * R * R * d1 / (3 * R * R * d1 + R * R * R * d2);
+        if (!(d1 > 0) || !isfinite(m->tab_lnl[i]) || (i > 0 && !(m->tab_lnl[i] > m->tab_lnl[i - 1]))) {
+            m->ntab = 0;
+            return;
+        }
+    }
+}
+
+/* Rg with Rg^3 Phi_R(Rg) = aL^2 (aL >= 0); *dr = dRg/daL. */
+static double guiding_radius(const pf_mock *m, double aL, double *dr)
+{
+    const pf_potential *pot = &m->pot;
     if (aL < 1e-10) {
         *dr = 0;
         return 0;
     }
     double R = aL / 220.0, lo = 0, hi = INFINITY, d1, d2, Lc, dh = 1;
+    int tabbed = 0;
+    if (m->ntab > 1) {
+        double ll = log(aL);
+        const double *t = m->tab_lnl;
+        if (ll > t[0] && ll < t[m->ntab - 1]) {
+            int a = 0, b = m->ntab - 1;
+            while (b - a > 1) {
+                int c = (a + b) / 2;
+                if (t[c] <= ll)
+                    a = c;
+                else
+                    b = c;
+            }
+            /* cubic Hermite in (ln L, ln R): relative error ~1e-9, so one Newton step
+             * reaches machine precision */
+            double hl = t[b] - t[a], w = (ll - t[a]) / hl;
+            double h00 = (1 + 2 * w) * (1 - w) * (1 - w), h10 = w * (1 - w) * (1 - w);
+            double h01 = w * w * (3 - 2 * w), h11 = w * w * (w - 1);
+            lo = exp(m->tab_lnr[a]);
+            hi = exp(m->tab_lnr[b]);
+            R = exp(h00 * m->tab_lnr[a] + h10 * hl * m->tab_dlr[a] + h01 * m->tab_lnr[b] +
+                    h11 * hl * m->tab_dlr[b]);
+            if (!(R > lo && R < hi))
+                R = 0.5 * (lo + hi);
+            tabbed = 1;
+        }
+    }
     for (int it = 0; it < 200; it++) {
         pf_potential_planar(pot, R, &d1, &d2);
         Lc = sqrt(R * R * R * d1);
@@ -95,7 +152,9 @@ static double guiding_radius(const pf_potential *pot, double aL, double *dr)
         double Rn = R - h / dh;
         if (!(Rn > lo && Rn < hi))
             Rn = isfinite(hi) ? 0.5 * (lo + hi) : 2 * R;
-        if (fabs(Rn - R) <= 4e-16 * R) {
+        /* quadratic convergence: after a step of relative size 1e-8 the error is
+         * ~1e-16 (safe once the start was the accurate tabulated one) */
+        if (fabs(Rn - R) <= (tabbed ? 1e-8 : 4e-16) * R) {
             R = Rn;
             break;
         }
@@ -117,7 +176,7 @@ static double log_sigmoid(double t)
     return t > 0 ? -log1p(exp(-t)) : t - log1p(exp(t));
 }
 
-static void pop_lpart(const pf_potential *pot, const pf_population *p, double L, lpart *o)
+static void pop_lpart(const pf_mock *m, const pf_population *p, double L, lpart *o)
 {
     if (p->type == PF_POP_HALO) {
         double th = tanh(L / p->lh);
@@ -129,10 +188,10 @@ static void pop_lpart(const pf_potential *pot, const pf_population *p, double L,
         return;
     }
     double dra, aL = fabs(L);
-    double Rg = guiding_radius(pot, aL, &dra);
+    double Rg = guiding_radius(m, aL, &dra);
     double drg = L < 0 ? -dra : dra;
     double phi, dR, dz;
-    pf_potential_eval_rz(pot, Rg, 0, &phi, &dR, &dz);
+    pf_potential_eval_rz(&m->pot, Rg, 0, &phi, &dR, &dz);
     double t = L / p->l0;
     double lnsig = log(p->sigma0) - (Rg - p->r0) / p->rsigma;
     o->lnA = log_sigmoid(t) - Rg / p->rd - 3 * lnsig;
@@ -149,11 +208,11 @@ static void pop_lpart(const pf_potential *pot, const pf_population *p, double L,
 }
 
 /* ln f_p (unnormalised) and d/dE, d/dL. */
-static double pop_lnf(const pf_potential *pot, const pf_population *p, double E, double L,
+static double pop_lnf(const pf_mock *m, const pf_population *p, double E, double L,
                       double *dE, double *dL)
 {
     lpart o;
-    pop_lpart(pot, p, L, &o);
+    pop_lpart(m, p, L, &o);
     double T = (E - o.eref) / o.s;
     double dT = -o.deref / o.s - T * o.dlns;
     if (p->type == PF_POP_DISK) {
@@ -182,7 +241,7 @@ double pf_mock_logf(const pf_mock *m, const double x[3], const double v[3], doub
     double L = x[1] * v[0] - x[0] * v[1];
     double lk[PF_MOCK_MAXPOP], dEk[PF_MOCK_MAXPOP], dLk[PF_MOCK_MAXPOP], mx = -INFINITY;
     for (int k = 0; k < m->npop; k++) {
-        lk[k] = m->pop[k].lognorm + pop_lnf(&m->pot, &m->pop[k], E, L, &dEk[k], &dLk[k]);
+        lk[k] = m->pop[k].lognorm + pop_lnf(m, &m->pop[k], E, L, &dEk[k], &dLk[k]);
         if (lk[k] > mx)
             mx = lk[k];
     }
@@ -230,13 +289,7 @@ int pf_mock_logf_n(const pf_mock *m, size_t n, const double *x, const double *v,
     return PF_OK;
 }
 
-/* ---- number density ------------------------------------------------------------------ */
-
-typedef struct uparams {
-    const pf_potential *pot;
-    const pf_population *p;
-    double R, phi;
-} uparams;
+/* ---- the velocity marginal g(u) at fixed (R, z) ------------------------------------------ */
 
 /* 1 - e^-d (1 + d), accurate for small d. */
 static double one_minus_gamma2(double d)
@@ -246,40 +299,117 @@ static double one_minus_gamma2(double d)
     return -expm1(-d) - d * exp(-d);
 }
 
-/* Integral of f_p over vR and vz at rotation speed u: 2 pi A(L) Q. */
+/* ln g_p(u) at a point of potential phi and cylindrical radius R, where
+ * g_p(u) = integral of f_p over (v_R, v_z) at v_phi = u (L = R u): the disk's f is
+ * Gaussian in (v_R, v_z) with variance s(L), so g = 2 pi s A e^{-(phi + u^2/2 - Eref)/s};
+ * the halo's is the same times 1 - e^-d (1 + d), d = (Et - phi - u^2/2)/s (zero
+ * outside the bound region). *o receives the L parts (for drawing v_R, v_z). */
+static double pop_lng(const pf_mock *m, const pf_population *p, double R, double phi, double u,
+                      lpart *o)
+{
+    pop_lpart(m, p, R * u, o);
+    double B = phi + 0.5 * u * u - o->eref;
+    double lg = 1.8378770664093453 + o->lnA - B / o->s + log(o->s); /* ln 2 pi */
+    if (p->type == PF_POP_DISK)
+        return lg;
+    double C = p->et - o->eref;
+    if (!(C > B))
+        return -INFINITY;
+    return lg + log(one_minus_gamma2((C - B) / o->s));
+}
+
+typedef struct uparams {
+    const pf_mock *m;
+    const pf_population *p;
+    double R, phi;
+    int moment; /* 0: g, 1: u g, 2: u^2 g, 3: u^3 g, 4: <v_R^2 | u> g */
+} uparams;
+
+static double halo_vr2(double s, double D)
+{
+    /* E[t] for t on [0, D s] with density e^{-t/s} - e^{-D}: <v_R^2> = E[t] (w^2 = 2t
+     * shared by v_R, v_z). */
+    double den = one_minus_gamma2(D);
+    double num = D < 1e-3 ? D * D * D / 6 : 1 - exp(-D) * (1 + D) - 0.5 * D * D * exp(-D);
+    return s * num / den;
+}
+
 static double u_integrand(double u, void *vp)
 {
     const uparams *q = (const uparams *)vp;
     lpart o;
-    double L = q->R * u;
-    pop_lpart(q->pot, q->p, L, &o);
-    double B = q->phi + 0.5 * u * u - o.eref;
-    if (q->p->type == PF_POP_DISK)
-        return 2 * M_PI * exp(o.lnA - B / o.s + log(o.s));
-    double C = q->p->et - o.eref;
-    if (!(C > B))
+    double lg = pop_lng(q->m, q->p, q->R, q->phi, u, &o);
+    if (!(lg > -INFINITY))
         return 0;
-    return 2 * M_PI * exp(o.lnA - B / o.s + log(o.s)) * one_minus_gamma2((C - B) / o.s);
+    double g = exp(lg);
+    switch (q->moment) {
+    case 1: return u * g;
+    case 2: return u * u * g;
+    case 3: return u * u * u * g;
+    case 4:
+        if (q->p->type == PF_POP_DISK)
+            return o.s * g;
+        return halo_vr2(o.s, (q->p->et - q->phi - 0.5 * u * u) / o.s) * g;
+    default: return g;
+    }
+}
+
+/* Rough centre and width of g(u) (breakpoints for quadrature, first guess for the
+ * proposal): the disk rotates near vc(R) with sigma(R); the halo is centred on 0. */
+static void u_guess(const pf_mock *m, const pf_population *p, double R, double phi,
+                    double *mu, double *sg, double *lo, double *hi)
+{
+    if (p->type == PF_POP_DISK) {
+        *mu = R > 1e-3 ? pf_potential_vcirc(&m->pot, R) : 0;
+        *sg = p->sigma0 * exp(-(fmin(R, 3 * p->r0) - p->r0) / p->rsigma);
+        *lo = -UMAX_DISK;
+        *hi = UMAX_DISK;
+    } else {
+        double um = p->et > phi ? sqrt(2 * (p->et - phi)) : 0;
+        *mu = 0;
+        *sg = fmin(p->sigma, um > 0 ? um : p->sigma);
+        *lo = -um;
+        *hi = um;
+    }
+}
+
+static double u_quad(const pf_mock *m, const pf_population *p, double R, double phi, int moment,
+                     double epsrel, gsl_integration_workspace *ws)
+{
+    double mu, sg, lo, hi;
+    u_guess(m, p, R, phi, &mu, &sg, &lo, &hi);
+    if (!(hi > lo))
+        return 0;
+    double cand[6] = {mu - 8 * sg, mu - 3 * sg, 0, mu, mu + 3 * sg, mu + 8 * sg};
+    double pts[8];
+    size_t np = 0;
+    pts[np++] = lo;
+    for (int i = 0; i < 6; i++) {
+        double c = cand[i];
+        if (c > pts[np - 1] + 1e-9 && c < hi - 1e-9) {
+            /* keep sorted: insertion */
+            size_t j = np++;
+            while (j > 0 && pts[j - 1] > c) {
+                pts[j] = pts[j - 1];
+                j--;
+            }
+            pts[j] = c;
+        }
+    }
+    pts[np++] = hi;
+    uparams q = {m, p, R, phi, moment};
+    gsl_function F = {u_integrand, &q};
+    double r, e;
+    gsl_integration_qagp(&F, pts, np, 0, epsrel, QLIMIT, ws, &r, &e);
+    return r;
 }
 
 static double nx_pop_ws(const pf_mock *m, int k, double R, double z, double epsrel,
                         gsl_integration_workspace *ws)
 {
-    const pf_population *p = &m->pop[k];
-    uparams q = {&m->pot, p, R, 0};
-    double dR, dz;
-    pf_potential_eval_rz(&m->pot, R, z, &q.phi, &dR, &dz);
-    double umax = UMAX_DISK;
-    if (p->type == PF_POP_HALO) {
-        if (!(p->et > q.phi))
-            return 0;
-        umax = sqrt(2 * (p->et - q.phi));
-    }
-    gsl_function F = {u_integrand, &q};
-    double r1, r2, e1, e2;
-    gsl_integration_qag(&F, -umax, 0, 0, epsrel, QLIMIT, GSL_INTEG_GAUSS21, ws, &r1, &e1);
-    gsl_integration_qag(&F, 0, umax, 0, epsrel, QLIMIT, GSL_INTEG_GAUSS21, ws, &r2, &e2);
-    return r1 + r2;
+    double phi, dR, dz;
+    pf_potential_eval_rz(&m->pot, R, z, &phi, &dR, &dz);
+    return u_quad(m, &m->pop[k], R, phi, 0, epsrel, ws);
 }
 
 double pf_mock_nx_pop(const pf_mock *m, int k, double R, double z)
@@ -318,21 +448,32 @@ int pf_mock_nx(const pf_mock *m, size_t n, const double *x, double *out, pf_err 
     return fail ? pf_err_set(err, PF_ENOMEM, "mock: out of memory") : PF_OK;
 }
 
+int pf_mock_vmoments(const pf_mock *m, const double x0[3], double out[5], pf_err *err)
+{
+    if (!m->prepared)
+        return pf_err_set(err, PF_ESTATE, "mock: not prepared");
+    gsl_integration_workspace *ws = gsl_integration_workspace_alloc(QLIMIT);
+    if (!ws)
+        return pf_err_set(err, PF_ENOMEM, "mock: out of memory");
+    double R = hypot(x0[0], x0[1]), phi, dR, dz, acc[5] = {0, 0, 0, 0, 0};
+    pf_potential_eval_rz(&m->pot, R, x0[2], &phi, &dR, &dz);
+    for (int k = 0; k < m->npop; k++)
+        for (int j = 0; j < 5; j++)
+            acc[j] += exp(m->pop[k].lognorm) * u_quad(m, &m->pop[k], R, phi, j, 1e-10, ws);
+    gsl_integration_workspace_free(ws);
+    out[0] = acc[0];
+    for (int j = 1; j < 5; j++)
+        out[j] = acc[0] > 0 ? acc[j] / acc[0] : NAN;
+    return PF_OK;
+}
+
 /* ---- normalisation over the sphere ----------------------------------------------------- */
 
-typedef struct zparams {
-    const pf_mock *m;
-    int k;
-    double z, X0;
-    gsl_integration_workspace *wu, *wr;
-} zparams;
-
-/* Azimuthal angle (radians) of the circle (R, z) inside the sphere. */
+/* Azimuthal angle (radians) of the circle (R, z) inside the sphere, rho2 the squared
+ * radius of the sphere's section at that z, X0 the centre's cylindrical radius. */
 static double arc_inside(double R, double X0, double rho2)
 {
-    if (R <= 0)
-        return 2 * M_PI;
-    if (X0 <= 0)
+    if (R <= 0 || X0 <= 0)
         return R * R <= rho2 ? 2 * M_PI : 0;
     double c = (R * R + X0 * X0 - rho2) / (2 * R * X0);
     if (c <= -1)
@@ -342,34 +483,112 @@ static double arc_inside(double R, double X0, double rho2)
     return 2 * acos(c);
 }
 
-static double r_integrand(double R, void *vp)
-{
-    zparams *q = (zparams *)vp;
-    double dz = q->z - q->m->center[2];
-    double rho2 = q->m->radius * q->m->radius - dz * dz;
-    double arc = arc_inside(R, q->X0, rho2);
-    if (arc <= 0)
-        return 0;
-    return arc * R * nx_pop_ws(q->m, q->k, R, q->z, 1e-9, q->wu);
-}
+#define NGL_IN 20
+#define NGL_OUT 40
 
+typedef struct zparams {
+    const pf_mock *m;
+    int k;
+    const gsl_integration_glfixed_table *gin, *gout;
+    gsl_integration_workspace *wu;
+} zparams;
+
+/* Integral of n_k over the sphere's section at height z (R dR dphi). The section is a
+ * disc of radius rho around (X0, 0); in R the azimuthal extent has square-root ends,
+ * removed by R = mid + half cos(theta); the part R < rho - X0 (full circles) is plain
+ * Gauss-Legendre. */
 static double z_integrand(double z, void *vp)
 {
     zparams *q = (zparams *)vp;
-    double dz = z - q->m->center[2];
-    double rho2 = q->m->radius * q->m->radius - dz * dz;
+    const pf_mock *m = q->m;
+    double X0 = hypot(m->center[0], m->center[1]);
+    double dz = z - m->center[2];
+    double rho2 = m->radius * m->radius - dz * dz;
     if (rho2 <= 0)
         return 0;
-    double rho = sqrt(rho2);
-    double lo = fmax(0, q->X0 - rho), hi = q->X0 + rho;
-    q->z = z;
-    gsl_function F = {r_integrand, q};
-    double r, e;
-    gsl_integration_qag(&F, lo, hi, 0, 1e-8, QLIMIT, GSL_INTEG_GAUSS15, q->wr, &r, &e);
-    return r;
+    double rho = sqrt(rho2), sum = 0, xi, wi;
+    double full = X0 <= 0 ? rho : fmax(0, rho - X0);
+    if (full > 0)
+        for (size_t i = 0; i < NGL_IN; i++) {
+            gsl_integration_glfixed_point(0, full, i, &xi, &wi, q->gin);
+            sum += wi * 2 * M_PI * xi * nx_pop_ws(m, q->k, xi, z, 1e-8, q->wu);
+        }
+    if (X0 > 0) {
+        double a = fabs(X0 - rho), b = X0 + rho, mid = 0.5 * (a + b), half = 0.5 * (b - a);
+        for (size_t i = 0; i < NGL_OUT; i++) {
+            gsl_integration_glfixed_point(0, M_PI, i, &xi, &wi, q->gout);
+            double R = mid + half * cos(xi);
+            double arc = arc_inside(R, X0, rho2);
+            if (arc > 0)
+                sum += wi * half * sin(xi) * arc * R * nx_pop_ws(m, q->k, R, z, 1e-8, q->wu);
+        }
+    }
+    return sum;
 }
 
-#define NZPIECE 24
+int pf_mock_slab(const pf_mock *m, int k, double z0, double z1, double *out, pf_err *err)
+{
+    if (k < 0 || k >= m->npop)
+        return pf_err_set(err, PF_EINVAL, "mock: population index %d out of range", k + 1);
+    double zc = m->center[2], Rs = m->radius;
+    double X0 = hypot(m->center[0], m->center[1]);
+    z0 = fmax(z0, zc - Rs);
+    z1 = fmin(z1, zc + Rs);
+    *out = 0;
+    if (!(z1 > z0))
+        return PF_OK;
+    /* breakpoints: where the section starts to contain the axis, and near the plane */
+    double cand[16];
+    int nc = 0;
+    cand[nc++] = z0;
+    double h = Rs > X0 ? sqrt(Rs * Rs - X0 * X0) : 0;
+    double extra[] = {zc - h, zc + h, -2, -1, -0.5, -0.2, 0, 0.2, 0.5, 1, 2};
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++)
+        if (extra[i] > z0 + 1e-9 && extra[i] < z1 - 1e-9)
+            cand[nc++] = extra[i];
+    cand[nc++] = z1;
+    for (int i = 1; i < nc; i++)
+        for (int j = i; j > 0 && cand[j - 1] > cand[j]; j--) {
+            double t = cand[j];
+            cand[j] = cand[j - 1];
+            cand[j - 1] = t;
+        }
+    double part[16] = {0};
+    int fail = 0;
+    gsl_integration_glfixed_table *gin = gsl_integration_glfixed_table_alloc(NGL_IN);
+    gsl_integration_glfixed_table *gout = gsl_integration_glfixed_table_alloc(NGL_OUT);
+    if (!gin || !gout)
+        fail = 1;
+#pragma omp parallel reduction(| : fail) if (!fail)
+    {
+        gsl_integration_workspace *wu = gsl_integration_workspace_alloc(QLIMIT);
+        gsl_integration_workspace *wz = gsl_integration_workspace_alloc(QLIMIT);
+        if (!wu || !wz)
+            fail = 1;
+#pragma omp for schedule(dynamic)
+        for (int i = 0; i < nc - 1; i++) {
+            if (!wu || !wz)
+                continue;
+            zparams q = {m, k, gin, gout, wu};
+            gsl_function F = {z_integrand, &q};
+            double r, e;
+            gsl_integration_qag(&F, cand[i], cand[i + 1], 0, 1e-7, QLIMIT, GSL_INTEG_GAUSS15,
+                                wz, &r, &e);
+            part[i] = r;
+        }
+        gsl_integration_workspace_free(wu);
+        gsl_integration_workspace_free(wz);
+    }
+    gsl_integration_glfixed_table_free(gin);
+    gsl_integration_glfixed_table_free(gout);
+    if (fail)
+        return pf_err_set(err, PF_ENOMEM, "mock: out of memory");
+    double s = 0;
+    for (int i = 0; i < nc - 1; i++)
+        s += part[i];
+    *out = s;
+    return PF_OK;
+}
 
 int pf_mock_prepare(pf_mock *m, pf_err *err)
 {
@@ -378,44 +597,11 @@ int pf_mock_prepare(pf_mock *m, pf_err *err)
     double wsum = 0;
     for (int k = 0; k < m->npop; k++)
         wsum += m->pop[k].weight;
-    double X0 = hypot(m->center[0], m->center[1]), Rs = m->radius;
-    /* The z range is cut into pieces, finer near the plane, integrated in parallel. */
-    double edges[NZPIECE + 1];
-    for (int i = 0; i <= NZPIECE; i++) {
-        double t = -1 + 2.0 * i / NZPIECE;
-        edges[i] = m->center[2] + Rs * t * t * t;
-    }
-    double part[PF_MOCK_MAXPOP][NZPIECE];
-    int fail = 0;
-#pragma omp parallel reduction(| : fail)
-    {
-        gsl_integration_workspace *wu = gsl_integration_workspace_alloc(QLIMIT);
-        gsl_integration_workspace *wr = gsl_integration_workspace_alloc(QLIMIT);
-        gsl_integration_workspace *wz = gsl_integration_workspace_alloc(QLIMIT);
-        if (!wu || !wr || !wz)
-            fail = 1;
-#pragma omp for collapse(2) schedule(dynamic)
-        for (int k = 0; k < m->npop; k++)
-            for (int i = 0; i < NZPIECE; i++) {
-                if (!wu || !wr || !wz)
-                    continue;
-                zparams q = {m, k, 0, X0, wu, wr};
-                gsl_function F = {z_integrand, &q};
-                double r, e;
-                gsl_integration_qag(&F, edges[i], edges[i + 1], 0, 1e-7, QLIMIT,
-                                    GSL_INTEG_GAUSS15, wz, &r, &e);
-                part[k][i] = r;
-            }
-        gsl_integration_workspace_free(wu);
-        gsl_integration_workspace_free(wr);
-        gsl_integration_workspace_free(wz);
-    }
-    if (fail)
-        return pf_err_set(err, PF_ENOMEM, "mock: out of memory");
     for (int k = 0; k < m->npop; k++) {
-        double Z = 0;
-        for (int i = 0; i < NZPIECE; i++)
-            Z += part[k][i];
+        double Z;
+        int st = pf_mock_slab(m, k, -INFINITY, INFINITY, &Z, err);
+        if (st)
+            return st;
         if (!(Z > 0) || !isfinite(Z))
             return pf_err_set(err, PF_ENUM, "mock: population %d has no stars in the sphere", k + 1);
         m->pop[k].lognorm = log(m->pop[k].weight / wsum) - log(Z);
@@ -426,217 +612,307 @@ int pf_mock_prepare(pf_mock *m, pf_err *err)
 
 /* ---- sampling ------------------------------------------------------------------------ */
 
-/* Proposal parameters of population p (positions: mixture of uniform sphere, disk
- * slab, Galactic-centre Gaussian; velocities: rotating Gaussian + broad Gaussian). */
-typedef struct proposal {
-    double wx[3];   /* x mixture weights */
-    double hz;      /* slab scale height */
-    double sg;      /* centre Gaussian width */
-    double wv;      /* weight of the tuned velocity Gaussian */
-    double rot;     /* fraction of vc used as the mean rotation */
-    double st;      /* tuned width (km/s) (disk: times sigma(R) / sigma0) */
-    double sb;      /* broad width */
-    double logM;    /* envelope */
-} proposal;
+/* The proposal for u = v_phi at one place: a Student t with 5 degrees of freedom
+ * (heavier tails than any g(u) here), location mu, scale tau; lnb bounds ln g - ln q. */
+typedef struct uprop {
+    double mu, tau, lnb;
+} uprop;
 
-static void proposal_for(const pf_population *p, proposal *q)
+#define TNU 5.0
+#define LN_T5_NORM (-1.2874573789743883) /* ln Gamma(3) - ln Gamma(2.5) - ln(5 pi)/2 */
+
+static double ln_t5(const uprop *q, double u)
 {
-    if (p->type == PF_POP_DISK) {
-        q->wx[0] = 0.2; q->wx[1] = 0.6; q->wx[2] = 0.2;
-        q->hz = 0.4;
-        q->sg = 2.0;
-        q->wv = 0.8;
-        q->rot = 0.9;
-        q->st = 1.5 * p->sigma0;
-        q->sb = fmax(150, 1.5 * p->sigma0 * exp(p->r0 / p->rsigma));
-    } else {
-        q->wx[0] = 0.6; q->wx[1] = 0.0; q->wx[2] = 0.4;
-        q->hz = 1;
-        q->sg = 1.5;
-        q->wv = 0.8;
-        q->rot = 0;
-        q->st = p->sigma;
-        q->sb = 1.6 * p->sigma;
+    double t = (u - q->mu) / q->tau;
+    return LN_T5_NORM - log(q->tau) - 3 * log1p(t * t / TNU);
+}
+
+#define NU_MOM 61
+#define NU_MAX 81
+
+/* Mean and width of g(u) from a grid; 0 if g vanishes there. */
+static int u_fit(const pf_mock *m, const pf_population *p, double R, double phi, uprop *q)
+{
+    double mu, sg, lo, hi;
+    u_guess(m, p, R, phi, &mu, &sg, &lo, &hi);
+    double a = fmax(lo, mu - 12 * sg), b = fmin(hi, mu + 10 * sg);
+    if (!(b > a))
+        return 0;
+    double lg[NU_MOM], mx = -INFINITY;
+    lpart o;
+    for (int i = 0; i < NU_MOM; i++) {
+        double u = a + (b - a) * (i + 0.5) / NU_MOM;
+        lg[i] = pop_lng(m, p, R, phi, u, &o);
+        if (lg[i] > mx)
+            mx = lg[i];
     }
-    q->logM = 0;
+    if (!(mx > -INFINITY))
+        return 0;
+    double s0 = 0, s1 = 0, s2 = 0;
+    for (int i = 0; i < NU_MOM; i++) {
+        double u = a + (b - a) * (i + 0.5) / NU_MOM, w = exp(lg[i] - mx);
+        s0 += w;
+        s1 += w * u;
+        s2 += w * u * u;
+    }
+    q->mu = s1 / s0;
+    double var = s2 / s0 - q->mu * q->mu;
+    q->tau = fmax(1.2 * sqrt(fmax(var, 0)), 0.02 * (b - a));
+    q->tau = fmax(q->tau, 1.0);
+    return 1;
 }
 
-static double tuned_sigma(const pf_population *p, const proposal *q, double R)
+/* max over u of ln g(u) - ln q(u) on a grid covering mu - 14 tau .. mu + 12 tau and the
+ * support; -inf if g vanishes. Between grid points (spacing tau / 6) ln g - ln q
+ * changes by far less than the margins added by the callers. */
+static double u_maxratio(const pf_mock *m, const pf_population *p, double R, double phi,
+                         const uprop *q)
 {
-    if (p->type != PF_POP_DISK)
-        return q->st;
-    double s = q->st * exp(-(fmin(R, 3 * p->r0) - p->r0) / p->rsigma);
-    return fmax(s, 10.0);
+    double mu, sg, lo, hi;
+    u_guess(m, p, R, phi, &mu, &sg, &lo, &hi);
+    double a = fmax(lo, q->mu - 14 * q->tau), b = fmin(hi, q->mu + 12 * q->tau), mx = -INFINITY;
+    lpart o;
+    for (int i = 0; i < NU_MAX; i++) {
+        double u = a + (b - a) * i / (NU_MAX - 1);
+        double r = pop_lng(m, p, R, phi, u, &o) - ln_t5(q, u);
+        if (r > mx)
+            mx = r;
+    }
+    return mx;
 }
 
-static void inside_draw(const pf_mock *m, const proposal *q, gsl_rng *r, double x[3])
+/* A cell of the (R, z) envelope grid of one population. */
+typedef struct cell {
+    double r0, r1, z0, z1, arc; /* arc: largest azimuthal extent inside the sphere */
+    uprop q;
+} cell;
+
+typedef struct envelope {
+    int nc;
+    cell *c;
+    double *cum; /* cumulative proposal weights */
+} envelope;
+
+#define NZCELL 44
+#define ZSCALE 0.3
+#define DR_CELL 0.4
+
+/* Largest azimuthal extent of the sphere over a cell (exact): the extent grows with the
+ * section radius (largest at the z nearest the centre) and, at fixed section, is
+ * largest where (R^2 + X0^2 - rho^2) / (2 R X0) is smallest: R = sqrt(X0^2 - rho^2)
+ * clamped to the cell. */
+static double cell_arc(const pf_mock *m, const cell *c)
 {
-    const double *c = m->center;
-    double Rs = m->radius;
-    for (;;) {
-        double u = pf_rng_uniform(r);
-        if (u < q->wx[0]) {
-            do {
-                for (int d = 0; d < 3; d++)
-                    x[d] = Rs * (2 * pf_rng_uniform(r) - 1);
-            } while (x[0] * x[0] + x[1] * x[1] + x[2] * x[2] > Rs * Rs);
-            for (int d = 0; d < 3; d++)
-                x[d] += c[d];
-        } else if (u < q->wx[0] + q->wx[1]) {
-            do {
-                x[0] = Rs * (2 * pf_rng_uniform(r) - 1);
-                x[1] = Rs * (2 * pf_rng_uniform(r) - 1);
-            } while (x[0] * x[0] + x[1] * x[1] > Rs * Rs);
-            x[0] += c[0];
-            x[1] += c[1];
-            double e = -q->hz * log(1 - pf_rng_uniform(r));
-            x[2] = pf_rng_uniform(r) < 0.5 ? -e : e;
-        } else {
-            for (int d = 0; d < 3; d++)
-                x[d] = q->sg * pf_rng_normal(r);
+    double zc = m->center[2], X0 = hypot(m->center[0], m->center[1]);
+    double dz = zc < c->z0 ? c->z0 - zc : (zc > c->z1 ? zc - c->z1 : 0);
+    double rho2 = m->radius * m->radius - dz * dz;
+    if (rho2 <= 0)
+        return 0;
+    double Rs = sqrt(fmax(X0 * X0 - rho2, 0));
+    double Rm = fmin(fmax(Rs, c->r0), c->r1);
+    return arc_inside(Rm, X0, rho2);
+}
+
+/* Envelope of population k on the (R, z) cells: in each cell, a t proposal for u fitted
+ * at the cell centre and a bound on g/q from the corners and the centre, raised by a
+ * Lipschitz-type margin: half the spread of the five maxima across the cell plus 0.15.
+ * Exactness is checked on the fly: every proposal whose ratio exceeds the bound is
+ * counted as a violation (none in the tests and the default mock). */
+static int envelope_build(const pf_mock *m, int k, envelope *env)
+{
+    const pf_population *p = &m->pop[k];
+    double X0 = hypot(m->center[0], m->center[1]), Rs = m->radius, zc = m->center[2];
+    double rlo = fmax(0, X0 - Rs), rhi = X0 + Rs;
+    int nr = (int)ceil((rhi - rlo) / DR_CELL);
+    if (nr < 8)
+        nr = 8;
+    double t0 = asinh((zc - Rs) / ZSCALE), t1 = asinh((zc + Rs) / ZSCALE);
+    env->nc = nr * NZCELL;
+    env->c = (cell *)calloc((size_t)env->nc, sizeof(cell));
+    env->cum = (double *)calloc((size_t)env->nc, sizeof(double));
+    if (!env->c || !env->cum)
+        return PF_ENOMEM;
+    double *w = env->cum;
+#pragma omp parallel for schedule(dynamic)
+    for (int idx = 0; idx < env->nc; idx++) {
+        int i = idx / NZCELL, j = idx % NZCELL;
+        cell *c = &env->c[idx];
+        c->r0 = rlo + (rhi - rlo) * i / nr;
+        c->r1 = rlo + (rhi - rlo) * (i + 1) / nr;
+        c->z0 = ZSCALE * sinh(t0 + (t1 - t0) * j / NZCELL);
+        c->z1 = ZSCALE * sinh(t0 + (t1 - t0) * (j + 1) / NZCELL);
+        c->arc = cell_arc(m, c);
+        w[idx] = 0;
+        if (c->arc <= 0)
+            continue;
+        double pr[5] = {0.5 * (c->r0 + c->r1), c->r0, c->r1, c->r0, c->r1};
+        double pz[5] = {0.5 * (c->z0 + c->z1), c->z0, c->z0, c->z1, c->z1};
+        double ph[5];
+        for (int s = 0; s < 5; s++)
+            ph[s] = pf_potential_phi(&m->pot, (double[3]){pr[s], 0, pz[s]});
+        int ok = 0;
+        for (int s = 0; s < 5 && !ok; s++)
+            ok = u_fit(m, p, pr[s], ph[s], &c->q);
+        if (!ok)
+            continue;
+        double hi = -INFINITY, lo = INFINITY;
+        for (int s = 0; s < 5; s++) {
+            double r = u_maxratio(m, p, pr[s], ph[s], &c->q);
+            if (r > hi)
+                hi = r;
+            if (r < lo)
+                lo = r;
         }
-        double dx = x[0] - c[0], dy = x[1] - c[1], dz = x[2] - c[2];
-        if (dx * dx + dy * dy + dz * dz < Rs * Rs)
-            return;
+        if (!(hi > -INFINITY))
+            continue;
+        if (!(lo > -INFINITY))
+            lo = hi - 2; /* part of the cell outside a halo's bound region */
+        c->q.lnb = hi + 0.5 * (hi - lo) + 0.15;
+        w[idx] = exp(c->q.lnb) * 0.5 * (c->r1 * c->r1 - c->r0 * c->r0) * (c->z1 - c->z0) * c->arc;
     }
+    for (int idx = 1; idx < env->nc; idx++)
+        w[idx] += w[idx - 1];
+    if (!(w[env->nc - 1] > 0))
+        return PF_ENUM;
+    return PF_OK;
 }
 
-static double log_qx(const pf_mock *m, const proposal *q, const double x[3])
+static void envelope_free(envelope *env)
 {
-    double Rs = m->radius;
-    double dx = x[0] - m->center[0], dy = x[1] - m->center[1];
-    double p = q->wx[0] / (4.0 / 3.0 * M_PI * Rs * Rs * Rs);
-    if (q->wx[1] > 0 && dx * dx + dy * dy < Rs * Rs)
-        p += q->wx[1] / (M_PI * Rs * Rs) * exp(-fabs(x[2]) / q->hz) / (2 * q->hz);
-    double r2 = x[0] * x[0] + x[1] * x[1] + x[2] * x[2];
-    p += q->wx[2] * exp(-0.5 * r2 / (q->sg * q->sg)) / pow(2 * M_PI * q->sg * q->sg, 1.5);
-    return log(p);
+    free(env->c);
+    free(env->cum);
+    env->c = NULL;
+    env->cum = NULL;
 }
 
-/* Mean of the tuned velocity Gaussian at x: rotation q->rot vc(R) along (y, -x, 0)/R. */
-static void v_mean(const pf_mock *m, const proposal *q, const double x[3], double mu[3])
+/* (v_R, v_z) given u: Gaussian of variance s (disk); for the halo w^2/2 = t on
+ * [0, D s] with density e^{-t/s} - e^{-D}, drawn by exact rejection (triangle
+ * proposal for D < 1, truncated exponential otherwise), direction uniform. */
+static void draw_vrz(const pf_population *p, const lpart *o, double phi, double u, gsl_rng *r,
+                     double *vr, double *vz)
 {
-    double R = hypot(x[0], x[1]);
-    mu[0] = mu[1] = mu[2] = 0;
-    if (q->rot <= 0 || R < 1e-3)
+    double sd = sqrt(o->s);
+    if (p->type == PF_POP_DISK) {
+        *vr = sd * pf_rng_normal(r);
+        *vz = sd * pf_rng_normal(r);
         return;
-    double u = q->rot * pf_potential_vcirc(&m->pot, fmax(R, 0.5));
-    mu[0] = u * x[1] / R;
-    mu[1] = -u * x[0] / R;
+    }
+    double D = (p->et - phi - 0.5 * u * u) / o->s, t;
+    for (;;) {
+        double a = pf_rng_uniform(r), b = pf_rng_uniform(r);
+        if (D < 1) {
+            t = D * (1 - sqrt(a));
+            double mx = -expm1(-D) / D;
+            double ratio = (D - t) > 0 ? (exp(-t) - exp(-D)) / (D - t) : mx;
+            if (b * mx <= ratio)
+                break;
+        } else {
+            t = -log1p(-a * (-expm1(-D)));
+            if (b <= -expm1(-(D - t)))
+                break;
+        }
+    }
+    double w = sqrt(2 * t * o->s), ang = 2 * M_PI * pf_rng_uniform(r);
+    *vr = w * cos(ang);
+    *vz = w * sin(ang);
 }
 
-static double log_gauss3(const double v[3], const double mu[3], double s)
+/* One star of population k from its envelope: returns the number of violations. */
+static size_t draw_star(const pf_mock *m, int k, const envelope *env, gsl_rng *r, double x[3],
+                        double v[3])
 {
-    double d2 = 0;
-    for (int i = 0; i < 3; i++)
-        d2 += (v[i] - mu[i]) * (v[i] - mu[i]);
-    return -0.5 * d2 / (s * s) - 1.5 * log(2 * M_PI * s * s);
-}
-
-static double log_qv(const proposal *q, const double v[3], const double mu[3], double st)
-{
-    static const double zero[3] = {0, 0, 0};
-    double a = log(q->wv) + log_gauss3(v, mu, st);
-    double b = log(1 - q->wv) + log_gauss3(v, zero, q->sb);
-    double mx = fmax(a, b);
-    return mx + log(exp(a - mx) + exp(b - mx));
-}
-
-static void draw_v(const proposal *q, gsl_rng *r, const double mu[3], double st, double v[3])
-{
-    if (pf_rng_uniform(r) < q->wv) {
-        for (int i = 0; i < 3; i++)
-            v[i] = mu[i] + st * pf_rng_normal(r);
-    } else {
-        for (int i = 0; i < 3; i++)
-            v[i] = q->sb * pf_rng_normal(r);
+    const pf_population *p = &m->pop[k];
+    double tot = env->cum[env->nc - 1], Rs2 = m->radius * m->radius;
+    double phc = atan2(m->center[1], m->center[0]);
+    size_t viol = 0;
+    for (;;) {
+        double y = pf_rng_uniform(r) * tot;
+        int a = 0, b = env->nc - 1;
+        while (a < b) {
+            int c = (a + b) / 2;
+            if (env->cum[c] > y)
+                b = c;
+            else
+                a = c + 1;
+        }
+        const cell *c = &env->c[a];
+        double R = sqrt(c->r0 * c->r0 + pf_rng_uniform(r) * (c->r1 * c->r1 - c->r0 * c->r0));
+        double z = c->z0 + pf_rng_uniform(r) * (c->z1 - c->z0);
+        double az = c->arc >= 2 * M_PI ? 2 * M_PI * pf_rng_uniform(r)
+                                        : phc + c->arc * (pf_rng_uniform(r) - 0.5);
+        double ca = cos(az), sa = sin(az);
+        x[0] = R * ca;
+        x[1] = R * sa;
+        x[2] = z;
+        double dx = x[0] - m->center[0], dy = x[1] - m->center[1], dz = z - m->center[2];
+        if (dx * dx + dy * dy + dz * dz >= Rs2)
+            continue;
+        double u = c->q.mu + c->q.tau * gsl_ran_tdist(r, TNU);
+        double phi = pf_potential_phi(&m->pot, x);
+        lpart o;
+        double lr = pop_lng(m, p, R, phi, u, &o) - ln_t5(&c->q, u) - c->q.lnb;
+        if (lr > 0)
+            viol++;
+        if (!(log(pf_rng_uniform(r)) < lr))
+            continue;
+        double vr, vz;
+        draw_vrz(p, &o, phi, u, r, &vr, &vz);
+        /* e_R = (cos, sin, 0), e_u = (sin, -cos, 0) so that L = R u */
+        v[0] = vr * ca + u * sa;
+        v[1] = vr * sa - u * ca;
+        v[2] = vz;
+        return viol;
     }
 }
 
-/* ln f_k(x, v) - ln q(x, v) for one proposal. */
-static double log_ratio(const pf_mock *m, int k, const proposal *q, const double x[3],
-                        const double v[3], const double mu[3], double st)
-{
-    double phi = pf_potential_phi(&m->pot, x);
-    double E = 0.5 * (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]) + phi;
-    double L = x[1] * v[0] - x[0] * v[1], dE, dL;
-    double lf = pop_lnf(&m->pot, &m->pop[k], E, L, &dE, &dL);
-    return lf - log_qx(m, q, x) - log_qv(q, v, mu, st);
-}
-
-static void propose(const pf_mock *m, int k, const proposal *q, gsl_rng *r, double x[3],
-                    double v[3], double *lr)
-{
-    double mu[3];
-    inside_draw(m, q, r, x);
-    v_mean(m, q, x, mu);
-    double st = tuned_sigma(&m->pop[k], q, hypot(x[0], x[1]));
-    draw_v(q, r, mu, st, v);
-    *lr = log_ratio(m, k, q, x, v, mu, st);
-}
-
-#define NPILOT 20000
-#define CHUNK 1024
+#define BLOCK 4096
 
 int pf_mock_sample(const pf_mock *m, uint64_t seed, size_t n, double *x, double *v, int *pop,
                    size_t *violations, pf_err *err)
 {
     if (!m->prepared)
         return pf_err_set(err, PF_ESTATE, "mock: not prepared");
-    proposal prop[PF_MOCK_MAXPOP];
+    envelope env[PF_MOCK_MAXPOP];
+    memset(env, 0, sizeof env);
     double cw[PF_MOCK_MAXPOP], wsum = 0;
+    int st = PF_OK;
     for (int k = 0; k < m->npop; k++) {
-        proposal_for(&m->pop[k], &prop[k]);
         wsum += m->pop[k].weight;
         cw[k] = wsum;
+        if (st == PF_OK)
+            st = envelope_build(m, k, &env[k]);
     }
-    /* pilot runs fix the envelopes */
+    if (st) {
+        for (int k = 0; k < m->npop; k++)
+            envelope_free(&env[k]);
+        return st == PF_ENOMEM ? pf_err_set(err, PF_ENOMEM, "mock: out of memory")
+                               : pf_err_set(err, st, "mock: a population has no stars in the sphere");
+    }
+    /* blocks of stars each with their own derived seed: the same stars whatever the
+     * number of threads */
+    size_t nblock = (n + BLOCK - 1) / BLOCK, viol = 0;
     int fail = 0;
-#pragma omp parallel for schedule(dynamic) reduction(| : fail)
-    for (int k = 0; k < m->npop; k++) {
-        gsl_rng *r = pf_rng_alloc(pf_rng_derive_seed(seed, 1000003u + (uint64_t)k));
-        if (!r) {
-            fail = 1;
-            continue;
-        }
-        double mx = -INFINITY, xx[3], vv[3], lr;
-        for (int i = 0; i < NPILOT; i++) {
-            propose(m, k, &prop[k], r, xx, vv, &lr);
-            if (lr > mx)
-                mx = lr;
-        }
-        prop[k].logM = mx + log(2.0);
-        gsl_rng_free(r);
-    }
-    if (fail)
-        return pf_err_set(err, PF_ENOMEM, "mock: out of memory");
-    size_t nchunk = (n + CHUNK - 1) / CHUNK, viol = 0;
 #pragma omp parallel for schedule(dynamic) reduction(+ : viol) reduction(| : fail)
-    for (size_t c = 0; c < nchunk; c++) {
-        gsl_rng *r = pf_rng_alloc(pf_rng_derive_seed(seed, c));
+    for (size_t b = 0; b < nblock; b++) {
+        gsl_rng *r = pf_rng_alloc(pf_rng_derive_seed(seed, b));
         if (!r) {
             fail = 1;
             continue;
         }
-        size_t end = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
-        for (size_t i = c * CHUNK; i < end; i++) {
+        size_t end = (b + 1) * BLOCK < n ? (b + 1) * BLOCK : n;
+        for (size_t i = b * BLOCK; i < end; i++) {
             double u = pf_rng_uniform(r) * wsum;
             int k = 0;
             while (k < m->npop - 1 && u >= cw[k])
                 k++;
-            double lr;
-            for (;;) {
-                propose(m, k, &prop[k], r, x + 3 * i, v + 3 * i, &lr);
-                if (lr > prop[k].logM)
-                    viol++;
-                if (log(pf_rng_uniform(r)) < lr - prop[k].logM)
-                    break;
-            }
+            viol += draw_star(m, k, &env[k], r, x + 3 * i, v + 3 * i);
             if (pop)
                 pop[i] = k;
         }
         gsl_rng_free(r);
     }
+    for (int k = 0; k < m->npop; k++)
+        envelope_free(&env[k]);
     if (fail)
         return pf_err_set(err, PF_ENOMEM, "mock: out of memory");
     if (violations)
@@ -649,60 +925,53 @@ int pf_mock_sample_v(const pf_mock *m, const double x0[3], uint64_t seed, size_t
 {
     if (!m->prepared)
         return pf_err_set(err, PF_ESTATE, "mock: not prepared");
-    /* one velocity proposal: a tuned Gaussian per population + a broad one */
     int K = m->npop;
-    double mu[PF_MOCK_MAXPOP][3], st[PF_MOCK_MAXPOP], sb = 0;
-    double R = hypot(x0[0], x0[1]);
+    double R = hypot(x0[0], x0[1]), phi = pf_potential_phi(&m->pot, x0);
+    double cw[PF_MOCK_MAXPOP], tot = 0;
+    uprop q[PF_MOCK_MAXPOP];
+    gsl_integration_workspace *ws = gsl_integration_workspace_alloc(QLIMIT);
+    if (!ws)
+        return pf_err_set(err, PF_ENOMEM, "mock: out of memory");
+    /* population k at x0 with probability proportional to its normalised n_k(x0) */
     for (int k = 0; k < K; k++) {
-        proposal q;
-        proposal_for(&m->pop[k], &q);
-        v_mean(m, &q, x0, mu[k]);
-        st[k] = tuned_sigma(&m->pop[k], &q, R);
-        sb = fmax(sb, q.sb);
+        double nk = exp(m->pop[k].lognorm) * u_quad(m, &m->pop[k], R, phi, 0, 1e-10, ws);
+        int ok = nk > 0 && u_fit(m, &m->pop[k], R, phi, &q[k]);
+        if (ok)
+            q[k].lnb = u_maxratio(m, &m->pop[k], R, phi, &q[k]) + 0.1;
+        tot += ok ? nk : 0;
+        cw[k] = tot;
     }
-    static const double zero[3] = {0, 0, 0};
-    double wt = 0.8 / K;
+    gsl_integration_workspace_free(ws);
+    if (!(tot > 0))
+        return pf_err_set(err, PF_ENUM, "mock: f vanishes at (%g, %g, %g)", x0[0], x0[1], x0[2]);
+    double ca = R > 0 ? x0[0] / R : 1, sa = R > 0 ? x0[1] / R : 0;
     gsl_rng *r = pf_rng_alloc(pf_rng_derive_seed(seed, 7));
     if (!r)
         return pf_err_set(err, PF_ENOMEM, "mock: out of memory");
-    double logM = -INFINITY, vv[3];
-    for (int pass = 0; pass < 2; pass++) {
-        size_t i = 0, viol = 0;
-        size_t target = pass == 0 ? NPILOT : n;
-        while (i < target) {
-            double u = pf_rng_uniform(r);
-            if (u < 0.2) {
-                for (int d = 0; d < 3; d++)
-                    vv[d] = sb * pf_rng_normal(r);
-            } else {
-                int k = (int)((u - 0.2) / wt);
-                if (k >= K)
-                    k = K - 1;
-                for (int d = 0; d < 3; d++)
-                    vv[d] = mu[k][d] + st[k] * pf_rng_normal(r);
-            }
-            double qs = 0.2 * exp(log_gauss3(vv, zero, sb));
-            for (int k = 0; k < K; k++)
-                qs += wt * exp(log_gauss3(vv, mu[k], st[k]));
-            double lr = pf_mock_logf(m, x0, vv, NULL, NULL) - log(qs);
-            if (pass == 0) {
-                if (lr > logM)
-                    logM = lr;
-                i++;
-                continue;
-            }
-            if (lr > logM)
+    size_t viol = 0;
+    for (size_t i = 0; i < n; i++) {
+        double y = pf_rng_uniform(r) * tot;
+        int k = 0;
+        while (k < K - 1 && y >= cw[k])
+            k++;
+        lpart o;
+        double u;
+        for (;;) {
+            u = q[k].mu + q[k].tau * gsl_ran_tdist(r, TNU);
+            double lr = pop_lng(m, &m->pop[k], R, phi, u, &o) - ln_t5(&q[k], u) - q[k].lnb;
+            if (lr > 0)
                 viol++;
-            if (log(pf_rng_uniform(r)) < lr - logM) {
-                memcpy(v + 3 * i, vv, sizeof vv);
-                i++;
-            }
+            if (log(pf_rng_uniform(r)) < lr)
+                break;
         }
-        if (pass == 0)
-            logM += log(2.0);
-        else if (violations)
-            *violations = viol;
+        double vr, vz;
+        draw_vrz(&m->pop[k], &o, phi, u, r, &vr, &vz);
+        v[3 * i] = vr * ca + u * sa;
+        v[3 * i + 1] = vr * sa - u * ca;
+        v[3 * i + 2] = vz;
     }
     gsl_rng_free(r);
+    if (violations)
+        *violations = viol;
     return PF_OK;
 }

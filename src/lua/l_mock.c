@@ -237,6 +237,49 @@ static int m_nx_pop(lua_State *L)
     return 1;
 }
 
+/* df:v_moments({x, y, z}) -> {n, mean_vphi, vphi2, vphi3, vR2} by quadrature */
+static int m_vmoments(lua_State *L)
+{
+    const pf_mock *m = checkmock(L, 1);
+    double x0[3], out[5];
+    luaL_argcheck(L, lua_istable(L, 2) && luaL_len(L, 2) == 3, 2, "position {x, y, z} expected");
+    for (int i = 0; i < 3; i++) {
+        lua_geti(L, 2, i + 1);
+        int ok;
+        x0[i] = lua_tonumberx(L, -1, &ok);
+        luaL_argcheck(L, ok, 2, "position {x, y, z} expected");
+        lua_pop(L, 1);
+    }
+    pf_err err;
+    pf_err_clear(&err);
+    int st = pf_mock_vmoments(m, x0, out, &err);
+    if (st)
+        return pf_lua_fail(L, "v_moments", st, &err);
+    static const char *const names[] = {"n", "vphi", "vphi2", "vphi3", "vR2"};
+    lua_createtable(L, 0, 5);
+    for (int j = 0; j < 5; j++) {
+        lua_pushnumber(L, out[j]);
+        lua_setfield(L, -2, names[j]);
+    }
+    return 1;
+}
+
+/* mock:slab(k, z0, z1): unnormalised integral of n_k over the sphere's part in [z0, z1] */
+static int m_slab(lua_State *L)
+{
+    const pf_mock *m = checkmock(L, 1);
+    lua_Integer k = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, k >= 1 && k <= m->npop, 2, "population index out of range");
+    double z0 = luaL_checknumber(L, 3), z1 = luaL_checknumber(L, 4), out;
+    pf_err err;
+    pf_err_clear(&err);
+    int st = pf_mock_slab(m, (int)k - 1, z0, z1, &out, &err);
+    if (st)
+        return pf_lua_fail(L, "slab", st, &err);
+    lua_pushnumber(L, out);
+    return 1;
+}
+
 static int m_info(lua_State *L)
 {
     const pf_mock *m = checkmock(L, 1);
@@ -268,7 +311,7 @@ static int m_info(lua_State *L)
 static const luaL_Reg methods[] = {
     {"log_f", m_log_f}, {"grad_log_f", m_grad_log_f}, {"n_x", m_n_x},
     {"sample", m_sample}, {"sample_v", m_sample_v}, {"n_x_population", m_nx_pop},
-    {"info", m_info}, {NULL, NULL}};
+    {"info", m_info}, {"v_moments", m_vmoments}, {"slab", m_slab}, {NULL, NULL}};
 
 static const luaL_Reg funcs[] = {{"galaxy", l_galaxy}, {NULL, NULL}};
 
