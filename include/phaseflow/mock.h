@@ -95,6 +95,11 @@ double pf_mock_nx_pop(const pf_mock *m, int k, double R, double z);
 /* Unnormalised integral of n_k over the part of the sphere with z0 <= z <= z1 (z0, z1 may
  * be infinite); pf_mock_prepare uses the whole range. k is 0-based. */
 int pf_mock_slab(const pf_mock *m, int k, double z0, double z1, double *out, pf_err *err);
+/* The same over the part with z0 <= z <= z1 and r0 <= R <= r1 (cylindrical R, kpc;
+ * r1 may be infinite): the exact expected fraction of a population's stars in a bin is
+ * region / slab(-inf, inf). */
+int pf_mock_region(const pf_mock *m, int k, double z0, double z1, double r0, double r1,
+                   double *out, pf_err *err);
 
 /* Velocity moments of the mixture at x0 by quadrature (relative 1e-10): out[0] = n(x0)
  * (as pf_mock_nx), out[1..3] = <v_phi>, <v_phi^2>, <v_phi^3> with v_phi = L / R (positive

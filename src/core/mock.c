@@ -491,6 +491,7 @@ typedef struct zparams {
     int k;
     const gsl_integration_glfixed_table *gin, *gout;
     gsl_integration_workspace *wu;
+    double ra, rb; /* cylindrical R range */
 } zparams;
 
 /* Integral of n_k over the sphere's section at height z (R dR dphi). The section is a
@@ -508,25 +509,36 @@ static double z_integrand(double z, void *vp)
         return 0;
     double rho = sqrt(rho2), sum = 0, xi, wi;
     double full = X0 <= 0 ? rho : fmax(0, rho - X0);
-    if (full > 0)
+    double f0 = fmax(0, q->ra), f1 = fmin(full, q->rb);
+    if (f1 > f0)
         for (size_t i = 0; i < NGL_IN; i++) {
-            gsl_integration_glfixed_point(0, full, i, &xi, &wi, q->gin);
+            gsl_integration_glfixed_point(f0, f1, i, &xi, &wi, q->gin);
             sum += wi * 2 * M_PI * xi * nx_pop_ws(m, q->k, xi, z, 1e-8, q->wu);
         }
     if (X0 > 0) {
         double a = fabs(X0 - rho), b = X0 + rho, mid = 0.5 * (a + b), half = 0.5 * (b - a);
-        for (size_t i = 0; i < NGL_OUT; i++) {
-            gsl_integration_glfixed_point(0, M_PI, i, &xi, &wi, q->gout);
-            double R = mid + half * cos(xi);
-            double arc = arc_inside(R, X0, rho2);
-            if (arc > 0)
-                sum += wi * half * sin(xi) * arc * R * nx_pop_ws(m, q->k, R, z, 1e-8, q->wu);
-        }
+        /* R = mid + half cos(theta) is decreasing in theta: the R range maps to a theta range */
+        double t0 = acos(fmin(1, fmax(-1, (fmin(q->rb, b) - mid) / half)));
+        double t1 = acos(fmin(1, fmax(-1, (fmax(q->ra, a) - mid) / half)));
+        if (q->rb > a && q->ra < b && t1 > t0)
+            for (size_t i = 0; i < NGL_OUT; i++) {
+                gsl_integration_glfixed_point(t0, t1, i, &xi, &wi, q->gout);
+                double R = mid + half * cos(xi);
+                double arc = arc_inside(R, X0, rho2);
+                if (arc > 0)
+                    sum += wi * half * sin(xi) * arc * R * nx_pop_ws(m, q->k, R, z, 1e-8, q->wu);
+            }
     }
     return sum;
 }
 
 int pf_mock_slab(const pf_mock *m, int k, double z0, double z1, double *out, pf_err *err)
+{
+    return pf_mock_region(m, k, z0, z1, 0, INFINITY, out, err);
+}
+
+int pf_mock_region(const pf_mock *m, int k, double z0, double z1, double r0, double r1,
+                   double *out, pf_err *err)
 {
     if (k < 0 || k >= m->npop)
         return pf_err_set(err, PF_EINVAL, "mock: population index %d out of range", k + 1);
@@ -569,7 +581,7 @@ int pf_mock_slab(const pf_mock *m, int k, double z0, double z1, double *out, pf_
         for (int i = 0; i < nc - 1; i++) {
             if (!wu || !wz)
                 continue;
-            zparams q = {m, k, gin, gout, wu};
+            zparams q = {m, k, gin, gout, wu, r0, r1};
             gsl_function F = {z_integrand, &q};
             double r, e;
             gsl_integration_qag(&F, cand[i], cand[i + 1], 0, 1e-7, QLIMIT, GSL_INTEG_GAUSS15,

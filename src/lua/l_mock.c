@@ -274,16 +274,22 @@ static int m_vmoments(lua_State *L)
     return 1;
 }
 
-/* mock:slab(k, z0, z1): unnormalised integral of n_k over the sphere's part in [z0, z1] */
+/* mock:slab(k, z0, z1 [, R0, R1]): unnormalised integral of n_k over the sphere's part
+ * with z in [z0, z1] (and cylindrical R in [R0, R1], default all) */
 static int m_slab(lua_State *L)
 {
     const pf_mock *m = checkmock(L, 1);
     lua_Integer k = luaL_checkinteger(L, 2);
     luaL_argcheck(L, k >= 1 && k <= m->npop, 2, "population index out of range");
     double z0 = luaL_checknumber(L, 3), z1 = luaL_checknumber(L, 4), out;
+    double r0 = luaL_optnumber(L, 5, 0), r1 = luaL_optnumber(L, 6, HUGE_VAL);
+    luaL_argcheck(L, !isnan(z0), 3, "z0 must be a number");
+    luaL_argcheck(L, !isnan(z1), 4, "z1 must be a number");
+    luaL_argcheck(L, r0 >= 0, 5, "R0 must be >= 0");
+    luaL_argcheck(L, r1 >= r0, 6, "R1 must be >= R0");
     pf_err err;
     pf_err_clear(&err);
-    int st = pf_mock_slab(m, (int)k - 1, z0, z1, &out, &err);
+    int st = pf_mock_region(m, (int)k - 1, z0, z1, r0, r1, &out, &err);
     if (st)
         return pf_lua_fail(L, "slab", st, &err);
     lua_pushnumber(L, out);
