@@ -176,23 +176,24 @@ describe("pf.mock distribution functions", function()
 
   it("disk: n(x) by quadrature agrees to 1e-6 with a trapezoid sum of f over all of v", function()
     -- independent of the v_phi quadrature: exp(log_f) summed on a uniform 3-D grid
-    -- (spectrally accurate for this smooth, fast-decaying integrand; steps 2 km/s in
-    -- v_phi, 8 km/s in v_R and v_z, which are at least 14 km/s wide here)
+    -- (spectrally accurate for this smooth, fast-decaying integrand; steps 3 km/s in
+    -- v_phi, 12 km/s in v_R and v_z, whose dispersions are at least 14 km/s here; the
+    -- v_phi range must reach -400 km/s: cutting it at -250 loses 2e-7 of n)
     local df = mocks.disk:df()
     local x0 = { 7.6, 1.1, 0.15 }
     local R = math.sqrt(x0[1] ^ 2 + x0[2] ^ 2)
     local ca, sa = x0[1] / R, x0[2] / R
-    local hw, hu = 8, 2
+    local hw, hu = 12, 3
     local m = 0
-    for _ = -176, 176, hw do m = m + 1 end
+    for _ = -168, 168, hw do m = m + 1 end
     local X = pf.array.zeros(m * m, 3)
     for i = 1, m * m do X:set(i, 1, x0[1]); X:set(i, 2, x0[2]); X:set(i, 3, x0[3]) end
     local V = pf.array.zeros(m * m, 3)
     local total = 0
-    for u = -250, 450, hu do
+    for u = -400, 600, hu do
       local i = 0
-      for a = -176, 176, hw do
-        for c = -176, 176, hw do
+      for a = -168, 168, hw do
+        for c = -168, 168, hw do
           i = i + 1
           V:set(i, 1, a * ca + u * sa); V:set(i, 2, a * sa - u * ca); V:set(i, 3, c)
         end
@@ -202,7 +203,8 @@ describe("pf.mock distribution functions", function()
     end
     total = total * hw * hw * hu
     local nq = df:n_x_population(1, R, x0[3])
-    assert.is_true(math.abs(total / nq - 1) < 1e-6, ("n %.12g vs trapezoid %.12g"):format(nq, total))
+    -- measured 7e-13; the issue asks for 1e-6
+    assert.is_true(math.abs(total / nq - 1) < 1e-9, ("n %.12g vs trapezoid %.12g"):format(nq, total))
   end)
 
   it("samples 1e5 stars of the mixture with no envelope violation, mostly accepted", function()
