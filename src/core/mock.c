@@ -104,12 +104,14 @@ static void build_rg_table(pf_mock *m)
     }
 }
 
-/* Rg with Rg^3 Phi_R(Rg) = aL^2 (aL >= 0); *dr = dRg/daL. */
+/* Rg with Rg^3 Phi_R(Rg) = aL^2 (aL >= 0); *dr = dRg/daL when dr is not NULL (one
+ * potential evaluation more). */
 static double guiding_radius(const pf_mock *m, double aL, double *dr)
 {
     const pf_potential *pot = &m->pot;
     if (aL < 1e-10) {
-        *dr = 0;
+        if (dr)
+            *dr = 0;
         return 0;
     }
     double R = aL / 220.0, lo = 0, hi = INFINITY, d1, d2, Lc, dh = 1;
@@ -160,6 +162,8 @@ static double guiding_radius(const pf_mock *m, double aL, double *dr)
         }
         R = Rn;
     }
+    if (!dr)
+        return R;
     pf_potential_planar(pot, R, &d1, &d2);
     Lc = sqrt(R * R * R * d1);
     *dr = 2 * Lc / (3 * R * R * d1 + R * R * R * d2);
@@ -176,7 +180,9 @@ static double log_sigmoid(double t)
     return t > 0 ? -log1p(exp(-t)) : t - log1p(exp(t));
 }
 
-static void pop_lpart(const pf_mock *m, const pf_population *p, double L, lpart *o)
+/* deriv = 0: the L derivatives (dlnA, deref, dlns) are not filled (one potential
+ * evaluation less: the quadratures and the sampler need values only). */
+static void pop_lpart(const pf_mock *m, const pf_population *p, double L, lpart *o, int deriv)
 {
     if (p->type == PF_POP_HALO) {
         double th = tanh(L / p->lh);
@@ -187,11 +193,10 @@ static void pop_lpart(const pf_mock *m, const pf_population *p, double L, lpart 
         o->dlns = 0;
         return;
     }
-    double dra, aL = fabs(L);
-    double Rg = guiding_radius(m, aL, &dra);
+    double dra = 0, aL = fabs(L);
+    double Rg = guiding_radius(m, aL, deriv ? &dra : NULL);
     double drg = L < 0 ? -dra : dra;
-    double phi, dR, dz;
-    pf_potential_eval_rz(&m->pot, Rg, 0, &phi, &dR, &dz);
+    double phi = pf_potential_phi(&m->pot, (double[3]){Rg, 0, 0});
     double t = L / p->l0;
     double lnsig = log(p->sigma0) - (Rg - p->r0) / p->rsigma;
     o->lnA = log_sigmoid(t) - Rg / p->rd - 3 * lnsig;
@@ -212,7 +217,7 @@ static double pop_lnf(const pf_mock *m, const pf_population *p, double E, double
                       double *dE, double *dL)
 {
     lpart o;
-    pop_lpart(m, p, L, &o);
+    pop_lpart(m, p, L, &o, 1);
     double T = (E - o.eref) / o.s;
     double dT = -o.deref / o.s - T * o.dlns;
     if (p->type == PF_POP_DISK) {
@@ -307,7 +312,7 @@ static double one_minus_gamma2(double d)
 static double pop_lng(const pf_mock *m, const pf_population *p, double R, double phi, double u,
                       lpart *o)
 {
-    pop_lpart(m, p, R * u, o);
+    pop_lpart(m, p, R * u, o, 0);
     double B = phi + 0.5 * u * u - o->eref;
     double lg = 1.8378770664093453 + o->lnA - B / o->s + log(o->s); /* ln 2 pi */
     if (p->type == PF_POP_DISK)
