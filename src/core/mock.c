@@ -378,6 +378,8 @@ static void u_guess(const pf_mock *m, const pf_population *p, double R, double p
     }
 }
 
+#define NCAND 11
+
 static double u_quad(const pf_mock *m, const pf_population *p, double R, double phi, int moment,
                      double epsrel, gsl_integration_workspace *ws)
 {
@@ -385,13 +387,18 @@ static double u_quad(const pf_mock *m, const pf_population *p, double R, double 
     u_guess(m, p, R, phi, &mu, &sg, &lo, &hi);
     if (!(hi > lo))
         return 0;
-    double cand[6] = {mu - 8 * sg, mu - 3 * sg, 0, mu, mu + 3 * sg, mu + 8 * sg};
-    double pts[8];
+    /* the disk's sigmoid cut-off leaves a small counter-rotating peak at -mu */
+    double cand[NCAND] = {mu - 8 * sg, mu - 3 * sg, 0, mu, mu + 3 * sg, mu + 8 * sg,
+                          -mu - 8 * sg, -mu - 3 * sg, -mu, -mu + 3 * sg, -mu + 8 * sg};
+    double pts[NCAND + 2];
     size_t np = 0;
     pts[np++] = lo;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < NCAND; i++) {
         double c = cand[i];
-        if (c > pts[np - 1] + 1e-9 && c < hi - 1e-9) {
+        int dup = 0;
+        for (size_t j = 0; j < np; j++)
+            dup |= fabs(pts[j] - c) < 1e-6;
+        if (!dup && c > lo + 1e-6 && c < hi - 1e-6) {
             /* keep sorted: insertion */
             size_t j = np++;
             while (j > 0 && pts[j - 1] > c) {
