@@ -359,8 +359,8 @@ static double u_integrand(double u, void *vp)
     }
 }
 
-/* Rough centre and width of g(u) (breakpoints for quadrature, first guess for the
- * proposal): the disk rotates near vc(R) with sigma(R); the halo is centred on 0. */
+/* Rough centre and width of g(u) (breakpoints for the quadrature): the disk rotates
+ * near vc(R) with sigma(R); the halo is centred on 0. */
 static void u_guess(const pf_mock *m, const pf_population *p, double R, double phi,
                     double *mu, double *sg, double *lo, double *hi)
 {
