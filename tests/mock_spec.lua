@@ -259,6 +259,34 @@ describe("pf.mock distribution functions", function()
     assert.is_true(nbin == 24 and chi2 < 48.3, "chi2 " .. chi2)
   end)
 
+  it("other parameters, sphere around the axis: exact sampling and moments", function()
+    local m = pf.mock.galaxy { normalize = false, radius = 6, center = { 4, 1, 0.5 },
+      populations = { { type = "disk", rd = 4, rsigma = 3, sigma0 = 35, l0 = 30 },
+                      { type = "halo", beta = -0.6, et = -60000, sigma = 120 } } }
+    local _, _, _, info = m:sample(50000, { seed = 9 })
+    assert.are.equal(0, info.violations)
+    local df, x0, n = m:df(), { 5.0, -2.0, 0.8 }, 100000
+    local v, inf = df:sample_v(x0, n, { seed = 2 })
+    assert.are.equal(0, inf.violations)
+    local R = math.sqrt(29)
+    local ca, sa = x0[1] / R, x0[2] / R
+    local s1, s2, sr = 0, 0, 0
+    for i = 1, n do
+      local u = v:get(i, 1) * sa - v:get(i, 2) * ca
+      local vr = v:get(i, 1) * ca + v:get(i, 2) * sa
+      s1, s2, sr = s1 + u, s2 + u * u, sr + vr * vr
+    end
+    local mo = df:v_moments(x0)
+    local sd = math.sqrt(mo.vphi2 - mo.vphi ^ 2)
+    assert.is_true(math.abs(s1 / n - mo.vphi) < 4 * sd / math.sqrt(n),
+      ("<vphi> %.3f vs %.3f"):format(s1 / n, mo.vphi))
+    -- <v^4> of a near-Gaussian is ~3 <v^2>^2: standard error of <v^2> ~ sqrt(2/n) <v^2>
+    assert.is_true(math.abs(sr / n / mo.vR2 - 1) < 4 * math.sqrt(3 / n),
+      ("<vR^2> %.1f vs %.1f"):format(sr / n, mo.vR2))
+    assert.is_true(math.abs(s2 / n / mo.vphi2 - 1) < 4 * math.sqrt(3 / n),
+      ("<vphi^2> %.1f vs %.1f"):format(s2 / n, mo.vphi2))
+  end)
+
   it("disk: vertical scale height near the Sun is a few hundred pc", function()
     local m = mocks.disk
     local n1, n2 = m:df():n_x_population(1, 8.122, 0.2), m:df():n_x_population(1, 8.122, 0.6)
