@@ -562,7 +562,7 @@ int pf_mock_region(const pf_mock *m, int k, double z0, double z1, double r0, dou
     if (!(z1 > z0))
         return PF_OK;
     /* breakpoints: where the section starts to contain the axis, and near the plane */
-    double cand[16];
+    double cand[32];
     int nc = 0;
     cand[nc++] = z0;
     double h = Rs > X0 ? sqrt(Rs * Rs - X0 * X0) : 0;
@@ -577,7 +577,7 @@ int pf_mock_region(const pf_mock *m, int k, double z0, double z1, double r0, dou
             cand[j] = cand[j - 1];
             cand[j - 1] = t;
         }
-    double part[16] = {0};
+    double part[32] = {0};
     int fail = 0;
     gsl_integration_glfixed_table *gin = gsl_integration_glfixed_table_alloc(NGL_IN);
     gsl_integration_glfixed_table *gout = gsl_integration_glfixed_table_alloc(NGL_OUT);
@@ -656,9 +656,10 @@ int pf_mock_prepare(pf_mock *m, pf_err *err)
  * probability proportional to B x measure, (R, z, phi) uniform in the cell's wedge of
  * the sphere (uniform in R: the measure is dR dz dphi dL), L uniform in the bin,
  * accepted with probability D / B <= 1. (v_R, v_z) then come exactly from their
- * Gaussian law given L. Bins whose bound is below e^-46 of the cell's largest (and L
- * beyond Lc(R_max + 15 kpc), or below -50 l0) are left out: they carry less than 1e-18
- * of the stars. Violations (D > B) are still counted as a guard: 0 by construction.
+ * Gaussian law given L. Bins whose bound is below e^-60 of the cell's largest (at
+ * most ~5000 of them: less than 1e-22 of the cell's stars) and L beyond Lc(R_max + 15
+ * kpc) or below -50 l0 (where the bound is below e^-50 of the peak) are left out.
+ * Violations (D > B) are still counted as a guard: 0 by construction.
  *
  * Halo. Phi >= Phi(r0, |z|min) on a cell (Phi grows with R and |z|), so with
  * x uniform in the cell's volume and v ~ N(0, s I), the acceptance
@@ -670,7 +671,7 @@ int pf_mock_prepare(pf_mock *m, pf_err *err)
 #define ZSCALE 0.3
 #define DR_CELL 0.25
 #define DL_BIN 3.0
-#define LN_DROP 46.0
+#define LN_DROP 60.0
 #define LN_MARGIN 1e-9
 #define LN_2PI 1.8378770664093453
 
