@@ -2,9 +2,12 @@
  * gaia.c -- Gaia archive tables (CSV, ECSV, gzip, FITS) read in chunks of rows.
  *
  * Text inputs go through zlib's gzread, which passes plain files through unchanged,
- * so one code path serves .csv and .csv.gz. Lines are cut from a large buffer that is
- * refilled (and grown only for a line longer than it); fields are split by hand and
- * only the requested ones are converted. FITS goes through CFITSIO column reads.
+ * so one code path serves .csv and .csv.gz. Inflating costs about as much as parsing,
+ * so it runs in a thread of its own (one per reader) that fills a small ring of
+ * buffers while the caller's thread parses: on two cores a single file is read at the
+ * speed of the slower of the two. Lines are cut from a large buffer that is refilled
+ * (and grown only for a line longer than it); fields are split by hand and only the
+ * requested ones are converted. FITS goes through CFITSIO column reads.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <fitsio.h>
 #include <zlib.h>
 #include "phaseflow/gaia.h"
@@ -21,6 +25,8 @@
 #define NHIDDEN 2              /* helper columns: phot_bp_mean_mag, phot_rp_mean_mag */
 #define BUF0 (1u << 20)        /* initial text buffer */
 #define BUFMAX (64u << 20)     /* longest line accepted */
+#define RING_N 4               /* inflated blocks in flight */
+#define RING_BYTES (1u << 20)  /* bytes per inflated block */
 
 /* ---- names ------------------------------------------------------------------- */
 
@@ -123,6 +129,21 @@ void pf_gaia_chunk_free(pf_gaia_chunk *c)
 /* ---- the reader ------------------------------------------------------------------ */
 
 enum { SRC_NONE, SRC_GZ, SRC_MEM, SRC_FITS };
+
+/* The inflating thread's ring: `count` filled blocks start at `head`; the producer
+ * writes at (head + count) % RING_N. A block of length 0 marks the end; `zerr`
+ * records a zlib error (with its message) seen by the producer. */
+typedef struct ring {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    gzFile gz;
+    char *data[RING_N];
+    size_t len[RING_N];
+    size_t head, count, used; /* used: bytes of block `head` already taken */
+    int done, stop, zerr, started;
+    char zmsg[160];
+} ring;
 enum { RES_ABSENT, RES_COLUMN, RES_DERIVED_BPRP };
 
 struct pf_gaia_reader {
@@ -139,6 +160,7 @@ struct pf_gaia_reader {
     size_t rows_done;         /* data rows delivered so far */
     /* text */
     gzFile gz;
+    ring *ring;               /* the inflating thread (gzip and plain files) */
     const char *mem;
     size_t memlen, mempos;
     char *buf;
@@ -174,10 +196,139 @@ static int fail(pf_gaia_reader *r, pf_err *err, int code, const char *fmt, ...)
     return code;
 }
 
+/* ---- the inflating thread -------------------------------------------------------- */
+
+static void *ring_main(void *arg)
+{
+    ring *g = arg;
+    size_t slot = 0;
+    for (;;) {
+        pthread_mutex_lock(&g->mu);
+        while (g->count == RING_N && !g->stop)
+            pthread_cond_wait(&g->cv, &g->mu);
+        int stop = g->stop;
+        slot = (g->head + g->count) % RING_N;
+        pthread_mutex_unlock(&g->mu);
+        if (stop)
+            break;
+        /* the block at `slot` is free: the consumer only touches filled blocks */
+        int n = gzread(g->gz, g->data[slot], RING_BYTES);
+        int zerr = 0;
+        const char *zmsg = gzerror(g->gz, &zerr);
+        int bad = n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END);
+        pthread_mutex_lock(&g->mu);
+        if (bad) {
+            g->zerr = zerr ? zerr : Z_DATA_ERROR;
+            snprintf(g->zmsg, sizeof g->zmsg, "%s", zmsg && *zmsg ? zmsg : "error");
+            g->done = 1;
+        } else {
+            g->len[slot] = (size_t)n;
+            g->count++;
+            if (n == 0)
+                g->done = 1;
+        }
+        pthread_cond_broadcast(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+        if (g->done)
+            break;
+    }
+    return NULL;
+}
+
+static void ring_free(ring *g)
+{
+    if (!g)
+        return;
+    if (g->started) {
+        pthread_mutex_lock(&g->mu);
+        g->stop = 1;
+        pthread_cond_broadcast(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+        pthread_join(g->th, NULL);
+        pthread_cond_destroy(&g->cv);
+        pthread_mutex_destroy(&g->mu);
+    }
+    for (int k = 0; k < RING_N; k++)
+        free(g->data[k]);
+    free(g);
+}
+
+/* Start inflating `gz` (owned by the caller, closed after ring_free) in a thread.
+ * NULL if memory or the thread cannot be had. */
+static ring *ring_start(gzFile gz)
+{
+    ring *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->gz = gz;
+    for (int k = 0; k < RING_N; k++)
+        if (!(g->data[k] = malloc(RING_BYTES))) {
+            ring_free(g);
+            return NULL;
+        }
+    if (pthread_mutex_init(&g->mu, NULL)) {
+        ring_free(g);
+        return NULL;
+    }
+    if (pthread_cond_init(&g->cv, NULL)) {
+        pthread_mutex_destroy(&g->mu);
+        ring_free(g);
+        return NULL;
+    }
+    if (pthread_create(&g->th, NULL, ring_main, g)) {
+        pthread_cond_destroy(&g->cv);
+        pthread_mutex_destroy(&g->mu);
+        ring_free(g);
+        return NULL;
+    }
+    g->started = 1;
+    return g;
+}
+
+/* Copy up to `room` inflated bytes into `dst`: the count (0 at the end), or -1 with
+ * the zlib message in `msg` when the stream is corrupt or truncated. */
+static long ring_take(ring *g, char *dst, size_t room, char *msg, size_t msglen)
+{
+    size_t got = 0;
+    pthread_mutex_lock(&g->mu);
+    while (got < room) {
+        while (g->count == 0 && !g->done)
+            pthread_cond_wait(&g->cv, &g->mu);
+        if (g->count == 0) {
+            if (g->zerr && got == 0) {
+                snprintf(msg, msglen, "%s", g->zmsg);
+                pthread_mutex_unlock(&g->mu);
+                return -1;
+            }
+            break;
+        }
+        size_t h = g->head, left = g->len[h] - g->used;
+        if (g->len[h] == 0) /* the end marker stays in place */
+            break;
+        size_t n = left < room - got ? left : room - got;
+        pthread_mutex_unlock(&g->mu); /* block h is ours to read while filled */
+        memcpy(dst + got, g->data[h] + g->used, n);
+        pthread_mutex_lock(&g->mu);
+        got += n;
+        g->used += n;
+        if (g->used == g->len[h]) {
+            g->head = (h + 1) % RING_N;
+            g->count--;
+            g->used = 0;
+            pthread_cond_broadcast(&g->cv);
+        }
+        if (got > 0)
+            break; /* hand over what we have; the parser asks again when it needs more */
+    }
+    pthread_mutex_unlock(&g->mu);
+    return (long)got;
+}
+
 void pf_gaia_reader_free(pf_gaia_reader *r)
 {
     if (!r)
         return;
+    ring_free(r->ring);
     if (r->gz)
         gzclose(r->gz);
     if (r->fp) {
@@ -427,6 +578,14 @@ static long fill(pf_gaia_reader *r, pf_err *err)
         memcpy(r->buf + r->end, r->mem + r->mempos, n);
         r->mempos += n;
         return (long)n;
+    }
+    if (r->ring) {
+        char zmsg[160];
+        long n = ring_take(r->ring, r->buf + r->end, room, zmsg, sizeof zmsg);
+        if (n < 0)
+            fail(r, err, PF_EIO, "%s: truncated or corrupt compressed data after line %ld "
+                 "(zlib: %s)", r->path, r->line, zmsg);
+        return n;
     }
     if (room > (1u << 30))
         room = 1u << 30;
@@ -830,6 +989,7 @@ int pf_gaia_reader_open(pf_gaia_reader **out, const char *path, const pf_gaia_op
     } else {
         gzrewind(r->gz);
         r->kind = SRC_GZ;
+        r->ring = ring_start(r->gz); /* without a thread, fill() calls gzread itself */
         st = text_open(r, err);
     }
     if (st) {
