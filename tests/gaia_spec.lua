@@ -48,6 +48,33 @@ describe("pf.gaia number parser", function()
     end
     assert.are.equal(20000, n)
   end)
+  it("is bit-equal to strtod on 15-19 significant digits and exponents to +-30", function()
+    -- the range of the extended-precision fast path, with halfway cases near
+    local rnd = math.random
+    math.randomseed(2385)
+    for _ = 1, 30000 do
+      local nd = rnd(15, 19)
+      local digits = { tostring(rnd(1, 9)) }
+      for k = 2, nd do digits[k] = tostring(rnd(0, 9)) end
+      local s = table.concat(digits)
+      local dot = rnd(0, nd)
+      if dot > 0 then s = s:sub(1, dot) .. "." .. s:sub(dot + 1) end
+      if rnd() < 0.6 then s = s .. "e" .. tostring(rnd(-30, 30)) end
+      if rnd() < 0.5 then s = "-" .. s end
+      local want = tonumber(s)
+      if math.type(want) == "integer" then want = tonumber(s .. ".0") end
+      assert.are.equal(bits(want), bits(pf.gaia.parse_number(s)), s)
+    end
+    -- exact midpoints between two doubles (ties to even) and their neighbours
+    for _, s in ipairs { "1152921504606847104", "1152921504606847105", "1152921504606847103",
+      "1152921504606847360", "18014398509481986", "18014398509481990", "9007199254740995",
+      "1.152921504606847104e-10", "115292150460684710.4e1", "0.9007199254740993e16",
+      "4503599627370497.5", "4503599627370496.5", "123456789012345678e-27",
+      "9999999999999999999e27", "1e27", "1.7976931348623157e308", "4.9e-324" } do
+      assert.are.equal(bits(tonumber(s .. (s:find("[.e]") and "" or ".0"))),
+        bits(pf.gaia.parse_number(s)), s)
+    end
+  end)
   it("handles the edges exactly and rejects non-numbers", function()
     assert.are.equal(bits(0.1), bits(pf.gaia.parse_number("0.1")))
     assert.are.equal(bits(-0.0), bits(pf.gaia.parse_number("-0")))
