@@ -8,10 +8,13 @@
 --   local sample, flow = pf.select.run(cat, {steps = steps})
 --   print(pf.select.format(flow))
 --
--- A step's keep(cat, ctx) returns a 1-D mask array (non-zero = keep) over the rows of
--- the catalogue that survived the steps before it. NaN compares false, so a missing
--- value fails every "<" or ">" cut and is counted as removed by the step that first
--- needs it. Distances are d = 1/parallax (kpc for parallax in mas), as in the paper.
+-- A step's keep(cat, ctx) returns a 1-D mask array (non-zero = keep) over all rows of
+-- the catalogue (a whole chunk: array operations, no Lua loop per star). The masks
+-- are combined in order, so a step's "before" and "after" counts are those of the
+-- stars that passed every earlier step, and the rows are selected once, at the end.
+-- NaN compares false, so a missing value fails every "<" or ">" cut and is counted
+-- as removed by the first step that needs it. Distances are d = 1/parallax (kpc for
+-- parallax in mas), as in the paper.
 local core = require "phaseflow.core"
 
 local array = core.array
@@ -42,20 +45,35 @@ local function distance(cat)
   return need(cat, "parallax", "distance"):pow(-1)
 end
 
--- The Galactocentric transform, looked up when first needed so that the other
--- steps work without it.
+-- pf.coords, looked up when first needed so that the other steps work without it.
+local function coords_module()
+  local ok, coords = pcall(require, "phaseflow.coords")
+  if ok and type(coords) == "table" and coords.galactocentric then return coords end
+  return core.coords
+end
+
+-- The Galactocentric transform of the speed step: x and v only (the covariances are
+-- computed later, for the selected stars alone).
 local function frame_of(ctx)
   if ctx.frame then return ctx.frame end
-  local ok, coords = pcall(require, "phaseflow.coords")
-  if not ok or type(coords) ~= "table" or not coords.galactocentric then
-    local core_ok = core.coords and core.coords.galactocentric
-    if not core_ok then
-      error("pf.select: the speed cut needs pf.coords.galactocentric (not built in), "
-        .. "or pass {frame = function(cat) return {x = ..., v = ...} end}", 3)
-    end
-    return core.coords.galactocentric
+  local coords = coords_module()
+  if not coords or not coords.galactocentric then
+    error("pf.select: the speed cut needs pf.coords.galactocentric (not built in), "
+      .. "or pass {frame = function(cat) return {x = ..., v = ...} end}", 3)
   end
-  return coords.galactocentric
+  return function(c) return coords.galactocentric(c, { cov = false, components = false }) end
+end
+
+local ERROR_COLUMNS = { "ra_error", "dec_error", "parallax_error", "pmra_error", "pmdec_error",
+  "radial_velocity_error" }
+
+--- Covariances of the selected stars (N x 21, Galactocentric x and v; see
+--- pf.coords.covariance), or nil when the catalogue lacks any of the six error columns.
+function select.covariance(sample)
+  for _, name in ipairs(ERROR_COLUMNS) do
+    if sample[name] == nil then return nil end
+  end
+  return coords_module().covariance(sample)
 end
 
 -- The paper's steps -----------------------------------------------------------
@@ -84,7 +102,7 @@ function select.paper_steps()
     { name = "speed", label = "Galactic rest-frame speed < 1000 km/s",
       keep = function(c, ctx)
         local g = frame_of(ctx)(c)
-        c.x, c.v, c.cov = g.x, g.v, g.cov -- carried along by later subsets
+        c.x, c.v = g.x, g.v -- selected with the other columns at the end
         return g.v:square():sum(2):sqrt():lt(1000)
       end },
     { name = "completeness", label = "M_G = G_RVS - 5 log10(d/kpc) - 10 < 0.98970",
@@ -100,20 +118,14 @@ end
 -- Running the steps ---------------------------------------------------------------
 
 --- Rows of a catalogue where mask is non-zero: arrays (1-D or N x k) by select,
---- integer lists (source_id) element by element. Other fields are copied.
+--- integer lists (source_id) by pf.gaia.pick. Other fields are copied.
 function select.subset(cat, mask)
   local out = { n = mask:count(), missing = cat.missing, source = cat.source, file = cat.file }
-  local keep
   for name, v in pairs(cat) do
     if array.is_array(v) and v:size(1) == cat.n then
       out[name] = v:select(mask)
     elseif type(v) == "table" and #v == cat.n and name ~= "missing" and name ~= "source" then
-      keep = keep or mask:totable()
-      local t, k = {}, 0
-      for i = 1, cat.n do
-        if keep[i] ~= 0 then k = k + 1; t[k] = v[i] end
-      end
-      out[name] = t
+      out[name] = core.gaia.pick(v, mask)
     elseif out[name] == nil then
       out[name] = v
     end
@@ -121,29 +133,39 @@ function select.subset(cat, mask)
   return out
 end
 
---- Apply `opts.steps` (default the paper's) in order. Returns the selected catalogue
---- and the flow: a list of {name, label, before, after}.
+--- Apply `opts.steps` (default the paper's) in order to every row of `cat`: each
+--- step's mask is combined with those before it (so each step counts only the stars
+--- still in), the rows are selected once at the end, and then, unless opts.cov is
+--- false, the Galactocentric covariances of the selected stars are added as
+--- sample.cov (opts.covariance(sample) -> N x 21 or nil; default select.covariance).
+--- Returns the selected catalogue and the flow: a list of {name, label, before, after}.
 function select.run(cat, opts)
   opts = opts or {}
   local steps = opts.steps or select.paper_steps()
   local ctx = { frame = opts.frame }
   local flow = {}
-  local cur = cat
+  local n = cat.n
+  local keep, left = nil, n -- keep: the combined mask (nil = all rows)
   for i, step in ipairs(steps) do
     if type(step.keep) ~= "function" or type(step.name) ~= "string" then
       error(("pf.select.run: step %d needs a name and a keep function"):format(i), 2)
     end
-    local before = cur.n
+    local before = left
     if before > 0 then
-      local mask = step.keep(cur, ctx)
-      if not array.is_array(mask) or mask:ndim() ~= 1 or mask:size(1) ~= before then
-        error(("pf.select.run: step '%s' must return a mask of %d elements"):format(step.name, before), 2)
+      local mask = step.keep(cat, ctx)
+      if not array.is_array(mask) or mask:ndim() ~= 1 or mask:size(1) ~= n then
+        error(("pf.select.run: step '%s' must return a mask of %d elements"):format(step.name, n), 2)
       end
-      cur = select.subset(cur, mask)
+      keep = keep and keep:land(mask) or mask:ne(0)
+      left = keep:count()
     end
-    flow[i] = { name = step.name, label = step.label or step.name, before = before, after = cur.n }
+    flow[i] = { name = step.name, label = step.label or step.name, before = before, after = left }
   end
-  return cur, flow
+  local sel = keep and select.subset(cat, keep) or select.subset(cat, array.ones(n))
+  if opts.cov ~= false and sel.n > 0 and sel.cov == nil then
+    sel.cov = (opts.covariance or select.covariance)(sel)
+  end
+  return sel, flow
 end
 
 --- The flow of `steps` over no stars (all counts 0).

@@ -223,6 +223,28 @@ static int g_isdir(lua_State *L)
     return 1;
 }
 
+/* pick(list, mask) -> the elements of the Lua list where the 1-D array mask is non-zero,
+ * in order: the subset of an integer column (source_id) without a Lua loop per row. */
+static int g_pick(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    pf_array *m = pf_lua_checkshape(L, 2, 1, PF_ANY, PF_ANY);
+    m = pf_lua_contiguous(L, 2);
+    lua_Integer n = (lua_Integer)m->shape[0];
+    luaL_argcheck(L, luaL_len(L, 1) == n, 1, "list and mask lengths differ");
+    size_t k = 0;
+    for (lua_Integer i = 0; i < n; i++)
+        k += m->data[i] != 0.0;
+    lua_createtable(L, (int)k, 0);
+    lua_Integer o = 0;
+    for (lua_Integer i = 0; i < n; i++)
+        if (m->data[i] != 0.0) {
+            lua_rawgeti(L, 1, i + 1);
+            lua_rawseti(L, -2, ++o);
+        }
+    return 1;
+}
+
 /* parse_number(text) -> the number (bit-equal to strtod) or nil: exposes the reader's
  * number parser to tests. */
 static int g_parse_number(lua_State *L)
@@ -244,7 +266,8 @@ int pf_open_gaia(lua_State *L)
     static const luaL_Reg meta[] = {{"__gc", r_close}, {"__close", r_close},
                                     {"__tostring", r_tostring}, {NULL, NULL}};
     static const luaL_Reg funcs[] = {{"open", g_open}, {"glob", g_glob}, {"isdir", g_isdir},
-                                     {"parse_number", g_parse_number}, {NULL, NULL}};
+                                     {"parse_number", g_parse_number}, {"pick", g_pick},
+                                     {NULL, NULL}};
     luaL_newmetatable(L, READER_MT);
     luaL_setfuncs(L, meta, 0);
     luaL_newlib(L, meth);
