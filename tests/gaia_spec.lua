@@ -151,6 +151,23 @@ describe("pf.gaia.read on the bulk-layout ECSV fixture", function()
   end)
 end)
 
+describe("pf.gaia helpers", function()
+  it("scan counts the inflated bytes and lines of a file", function()
+    local text = "a,b\n1,2\n3,4\n5,6"
+    local bytes, lines = pf.gaia.scan(tmpfile(text))
+    assert.are.equal(#text, bytes)
+    assert.are.equal(3, lines)
+    assert.has_error(function() pf.gaia.scan("fixtures/truncated.csv.gz") end)
+    assert.has_error(function() pf.gaia.scan("no/such/file.csv.gz") end)
+  end)
+  it("pick keeps the list elements where the mask is non-zero", function()
+    local ids = { 4295806720, 1636148068921376768, -7, 12 }
+    assert.are.same({ 1636148068921376768, 12 }, pf.gaia.pick(ids, pf.array.from { 0, 2.385, 0, -1 }))
+    assert.are.same({}, pf.gaia.pick(ids, pf.array.zeros(4)))
+    assert.has_error(function() pf.gaia.pick(ids, pf.array.ones(3)) end)
+  end)
+end)
+
 describe("pf.gaia bad input", function()
   local H = "source_id,parallax,pmra\n"
   it("names file and line for a wrong number of fields", function()
@@ -174,6 +191,32 @@ describe("pf.gaia bad input", function()
     local p = tmpfile(H .. "1,2.5,3\n")
     local e = err_of(pf.gaia.read, p, { columns = { "parallax", "pmdec" } })
     assert.truthy(e:find(p .. ": required column 'pmdec' not found", 1, true), e)
+  end)
+  it("reports an error met while reading ahead at the chunk that holds it", function()
+    local rows = {}
+    for i = 1, 20 do rows[i] = ("%d,%.3f,3\n"):format(i, 1 + i / 8) end
+    rows[14] = "14,2.5\n" -- file line 15, in the fourth chunk of 4 rows
+    local p = tmpfile(H .. table.concat(rows))
+    local r = pf.gaia.open(p, { columns = { "parallax" }, chunk = 4 })
+    local got = {}
+    for _ = 1, 3 do
+      local c = r:next()
+      for i = 1, c.n do got[#got + 1] = c.parallax:get(i) end
+    end
+    assert.are.equal(12, #got)
+    assert.are.equal(1 + 12 / 8, got[12])
+    local e = err_of(r.next, r)
+    assert.truthy(e:find(p .. ":15: 2 fields, but the header has 3", 1, true), e)
+    e = err_of(r.next, r) -- the reader stays failed
+    assert.truthy(e:find(":15: 2 fields", 1, true), e)
+    r:close()
+    -- a truncated gzip stream read one row at a time fails after its good rows
+    local ok, err = pcall(function()
+      local rt = pf.gaia.open("fixtures/truncated.csv.gz", { columns = { "ra" }, chunk = 1 })
+      while rt:next() do end
+    end)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("truncated or corrupt compressed data", 1, true), err)
   end)
   it("rejects a truncated gzip file", function()
     local e = err_of(pf.gaia.read, "fixtures/truncated.csv.gz", { columns = { "ra" } })

@@ -67,13 +67,27 @@ end
 local ERROR_COLUMNS = { "ra_error", "dec_error", "parallax_error", "pmra_error", "pmdec_error",
   "radial_velocity_error" }
 
+local OBSERVABLES = { "ra", "dec", "parallax", "pmra", "pmdec", "radial_velocity" }
+local CORR_COLUMNS = { "ra_dec_corr", "ra_parallax_corr", "ra_pmra_corr", "ra_pmdec_corr",
+  "dec_parallax_corr", "dec_pmra_corr", "dec_pmdec_corr", "parallax_pmra_corr",
+  "parallax_pmdec_corr", "pmra_pmdec_corr" }
+
 --- Covariances of the selected stars (N x 21, Galactocentric x and v; see
---- pf.coords.covariance), or nil when the catalogue lacks any of the six error columns.
+--- pf.coords.covariance), or nil when the catalogue lacks any of the six error columns
+--- or a file lacked one (pf.gaia gives an absent optional column as all missing, with
+--- no source). A correlation column absent from the file counts as zero correlation.
 function select.covariance(sample)
+  local src = sample.source or {}
+  local t = {}
+  for _, name in ipairs(OBSERVABLES) do t[name] = sample[name] end
   for _, name in ipairs(ERROR_COLUMNS) do
-    if sample[name] == nil then return nil end
+    if sample[name] == nil or (sample.source and src[name] == nil) then return nil end
+    t[name] = sample[name]
   end
-  return coords_module().covariance(sample)
+  for _, name in ipairs(CORR_COLUMNS) do
+    if not sample.source or src[name] ~= nil then t[name] = sample[name] end
+  end
+  return coords_module().covariance(t)
 end
 
 -- The paper's steps -----------------------------------------------------------

@@ -162,6 +162,9 @@ struct pf_gaia_reader {
     /* text */
     gzFile gz;
     ring *ring;               /* the inflating thread (gzip and plain files) */
+    pf_gaia_chunk *spare;     /* rows parsed ahead by the read-ahead thread */
+    pthread_t ahead;          /* that thread, while `pending` */
+    int pending, ahead_status;
     const char *mem;
     size_t memlen, mempos;
     char *buf;
@@ -329,6 +332,9 @@ void pf_gaia_reader_free(pf_gaia_reader *r)
 {
     if (!r)
         return;
+    if (r->pending)
+        pthread_join(r->ahead, NULL);
+    pf_gaia_chunk_free(r->spare);
     ring_free(r->ring);
     if (r->gz)
         gzclose(r->gz);
@@ -1037,6 +1043,42 @@ static int fits_next(pf_gaia_reader *r, pf_gaia_chunk *c, pf_err *err)
 
 /* ---- public entry points --------------------------------------------------------- */
 
+int pf_gaia_scan(const char *path, size_t *bytes, size_t *lines, pf_err *err)
+{
+    *bytes = *lines = 0;
+    gzFile gz = gzopen(path, "rb");
+    if (!gz)
+        return pf_err_set(err, PF_EIO, "%s: cannot open", path);
+    gzbuffer(gz, 1u << 18);
+    ring *g = ring_start(gz);
+    char *buf = malloc(RING_BYTES);
+    if (!g || !buf) {
+        ring_free(g);
+        free(buf);
+        gzclose(gz);
+        return pf_err_set(err, PF_ENOMEM, "%s: out of memory", path);
+    }
+    int st = PF_OK;
+    char msg[160];
+    for (;;) {
+        long n = ring_take(g, buf, RING_BYTES, msg, sizeof msg);
+        if (n < 0) {
+            st = pf_err_set(err, PF_EIO, "%s: truncated or corrupt compressed data (zlib: %s)",
+                            path, msg);
+            break;
+        }
+        if (n == 0)
+            break;
+        *bytes += (size_t)n;
+        for (const char *p = buf, *e = buf + n; (p = memchr(p, '\n', (size_t)(e - p))); p++)
+            ++*lines;
+    }
+    ring_free(g);
+    free(buf);
+    gzclose(gz);
+    return st;
+}
+
 int pf_gaia_reader_open(pf_gaia_reader **out, const char *path, const pf_gaia_opts *o,
                         pf_err *err)
 {
@@ -1106,22 +1148,11 @@ int pf_gaia_reader_open_mem(pf_gaia_reader **out, const char *buf, size_t len,
     return PF_OK;
 }
 
-int pf_gaia_reader_next(pf_gaia_reader *r, pf_gaia_chunk *c, pf_err *err)
+/* Read the next rows into `c` and finish them (aliases, absent and derived columns,
+ * missing counts). Runs on the caller's thread or on the read-ahead thread, never on
+ * both at once. */
+static int fill_chunk(pf_gaia_reader *r, pf_gaia_chunk *c, pf_err *err)
 {
-    if (!r || !c)
-        return pf_err_set(err, PF_EINVAL, "gaia reader: NULL reader or chunk");
-    if (r->status) {
-        if (err)
-            *err = r->err;
-        return r->status;
-    }
-    if (c->ncol != r->ncol)
-        return pf_err_set(err, PF_EINVAL, "%s: chunk has %zu columns, reader %zu", r->path,
-                          c->ncol, r->ncol);
-    for (size_t j = 0; j < r->ncol; j++)
-        if (strcmp(c->names[j], r->names[j]) != 0)
-            return pf_err_set(err, PF_EINVAL, "%s: chunk column %zu is '%s', reader's '%s'",
-                              r->path, j + 1, c->names[j], r->names[j]);
     int st = r->kind == SRC_FITS ? fits_next(r, c, err) : text_next(r, c, err);
     if (st) {
         c->n = 0;
@@ -1159,6 +1190,67 @@ int pf_gaia_reader_next(pf_gaia_reader *r, pf_gaia_chunk *c, pf_err *err)
         for (size_t i = 0; i < n; i++)
             k += c->miss[j][i];
         c->nmiss[j] = k;
+    }
+    return PF_OK;
+}
+
+static void *ahead_main(void *arg)
+{
+    pf_gaia_reader *r = arg;
+    r->ahead_status = fill_chunk(r, r->spare, NULL);
+    return NULL;
+}
+
+static void chunk_swap(pf_gaia_chunk *a, pf_gaia_chunk *b)
+{
+    pf_gaia_chunk t = *a;
+    *a = *b;
+    *b = t;
+}
+
+int pf_gaia_reader_next(pf_gaia_reader *r, pf_gaia_chunk *c, pf_err *err)
+{
+    if (!r || !c)
+        return pf_err_set(err, PF_EINVAL, "gaia reader: NULL reader or chunk");
+    if (r->status) {
+        if (err)
+            *err = r->err;
+        return r->status;
+    }
+    if (c->ncol != r->ncol)
+        return pf_err_set(err, PF_EINVAL, "%s: chunk has %zu columns, reader %zu", r->path,
+                          c->ncol, r->ncol);
+    for (size_t j = 0; j < r->ncol; j++)
+        if (strcmp(c->names[j], r->names[j]) != 0)
+            return pf_err_set(err, PF_EINVAL, "%s: chunk column %zu is '%s', reader's '%s'",
+                              r->path, j + 1, c->names[j], r->names[j]);
+    if (r->pending) { /* the rows parsed ahead: hand them over by swapping buffers */
+        pthread_join(r->ahead, NULL);
+        r->pending = 0;
+        if (r->ahead_status) {
+            c->n = 0;
+            if (err)
+                *err = r->err;
+            return r->ahead_status;
+        }
+        if (c->cap != r->spare->cap)
+            return fail(r, err, PF_EINVAL, "%s: chunk of %zu rows, the reader reads ahead "
+                        "in chunks of %zu", r->path, c->cap, r->spare->cap);
+        chunk_swap(c, r->spare);
+    } else {
+        int st = fill_chunk(r, c, err);
+        if (st)
+            return st;
+    }
+    /* Text from a file: parse the next chunk while the caller works on this one. A
+     * short chunk means the end of the input. */
+    if (r->kind == SRC_GZ && c->n == c->cap) {
+        if (!r->spare) {
+            pf_gaia_opts o = {(const char *const *)c->names, c->ncol, NULL, c->cap};
+            r->spare = pf_gaia_chunk_alloc(&o);
+        }
+        if (r->spare && pthread_create(&r->ahead, NULL, ahead_main, r) == 0)
+            r->pending = 1;
     }
     return PF_OK;
 }

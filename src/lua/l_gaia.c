@@ -223,6 +223,21 @@ static int g_isdir(lua_State *L)
     return 1;
 }
 
+/* scan(path) -> bytes, lines: inflate the whole file, parse nothing (benchmarks) */
+static int g_scan(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t bytes, lines;
+    pf_err err;
+    pf_err_clear(&err);
+    int st = pf_gaia_scan(path, &bytes, &lines, &err);
+    if (st)
+        return pf_lua_fail(L, "pf.gaia.scan", st, &err);
+    lua_pushinteger(L, (lua_Integer)bytes);
+    lua_pushinteger(L, (lua_Integer)lines);
+    return 2;
+}
+
 /* pick(list, mask) -> the elements of the Lua list where the 1-D array mask is non-zero,
  * in order: the subset of an integer column (source_id) without a Lua loop per row. */
 static int g_pick(lua_State *L)
@@ -266,7 +281,7 @@ int pf_open_gaia(lua_State *L)
     static const luaL_Reg meta[] = {{"__gc", r_close}, {"__close", r_close},
                                     {"__tostring", r_tostring}, {NULL, NULL}};
     static const luaL_Reg funcs[] = {{"open", g_open}, {"glob", g_glob}, {"isdir", g_isdir},
-                                     {"parse_number", g_parse_number}, {"pick", g_pick},
+                                     {"parse_number", g_parse_number}, {"pick", g_pick}, {"scan", g_scan},
                                      {NULL, NULL}};
     luaL_newmetatable(L, READER_MT);
     luaL_setfuncs(L, meta, 0);
