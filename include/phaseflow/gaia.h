@@ -119,6 +119,32 @@ long long pf_gaia_reader_nrows(const pf_gaia_reader *r);
 
 void pf_gaia_reader_free(pf_gaia_reader *r);
 
+/* ---- cuts on a chunk ----------------------------------------------------------- */
+
+/* Comparison of one clause of pf_gaia_where. */
+enum { PF_GAIA_FINITE, PF_GAIA_LT, PF_GAIA_LE, PF_GAIA_GT, PF_GAIA_GE };
+
+/* One clause: the rows of x (n x k, row-major; k = 1 for a column) against value.
+ * For k > 1 the row's Euclidean length is compared (a speed from v, n x 3).
+ * PF_GAIA_FINITE ignores value and needs every element of the row finite. NaN fails
+ * every comparison. */
+typedef struct pf_gaia_clause {
+    const double *x;
+    size_t k;
+    int op;
+    double value;
+} pf_gaia_clause;
+
+/* mask[i] = 1 where row i passes every clause and (if `in` is not NULL) in[i] != 0,
+ * else 0: a step of a cut flow in one pass over the chunk, no temporaries. */
+void pf_gaia_where(size_t n, const pf_gaia_clause *c, size_t nc, const double *in,
+                   double *mask);
+
+/* Copy the rows i of src (n rows of `width` doubles) where mask[i] != 0 to dst, in
+ * order; returns the number of rows copied. dst holds room for them. */
+size_t pf_gaia_take_rows(const double *src, size_t n, size_t width, const double *mask,
+                         double *dst);
+
 /* Inflate (or read) the whole file and count its bytes and newlines, with the
  * reader's inflating thread: the floor under the cost of reading a text file. */
 int pf_gaia_scan(const char *path, size_t *bytes, size_t *lines, pf_err *err);

@@ -35,14 +35,24 @@ local function need(cat, name, step)
   return a
 end
 
-local function all_finite(cat, names, step)
-  local m = array.ones(cat.n)
-  for _, name in ipairs(names) do m = m:land(need(cat, name, step):isfinite()) end
-  return m
+--- The rows passing every clause, in one pass over the chunk (C): clauses are
+--- {column, op [, value]} with column a name or an array of cat.n rows (an N x 3
+--- array is compared by the length of its rows) and op "finite", "<", "<=", ">",
+--- ">=". A missing column is an error naming the step.
+function select.where(cat, step, clauses)
+  for _, c in ipairs(clauses) do
+    if type(c[1]) == "string" then need(cat, c[1], step) end
+  end
+  return core.gaia.where(cat, clauses)
 end
+local where = select.where
 
-local function distance(cat)
-  return need(cat, "parallax", "distance"):pow(-1)
+-- d = 1/parallax (kpc), computed once per catalogue and shared by the steps.
+local function distance(cat, ctx)
+  if ctx.distance_of ~= cat then
+    ctx.distance_of, ctx.distance = cat, 1 / need(cat, "parallax", "distance")
+  end
+  return ctx.distance
 end
 
 -- pf.coords, looked up when first needed so that the other steps work without it.
@@ -98,46 +108,48 @@ function select.paper_steps()
   return {
     { name = "six_d", label = "6-D observables present, parallax > 0",
       keep = function(c)
-        local m = all_finite(c, { "ra", "dec", "pmra", "pmdec", "radial_velocity" }, "six_d")
-        return m:land(need(c, "parallax", "six_d"):gt(0))
+        return where(c, "six_d", { { "ra", "finite" }, { "dec", "finite" }, { "pmra", "finite" },
+          { "pmdec", "finite" }, { "radial_velocity", "finite" }, { "parallax", ">", 0 } })
       end },
     { name = "magnitudes", label = "G and G_RVS magnitudes present",
-      keep = function(c) return all_finite(c, { "phot_g_mean_mag", "grvs_mag" }, "magnitudes") end },
+      keep = function(c)
+        return where(c, "magnitudes", { { "phot_g_mean_mag", "finite" }, { "grvs_mag", "finite" } })
+      end },
     { name = "parallax_snr", label = "parallax_over_error > 3",
       keep = function(c)
         local poe = c.parallax_over_error
         if not poe or (c.missing and c.missing.parallax_over_error == c.n and c.n > 0) then
           poe = need(c, "parallax", "parallax_snr") / need(c, "parallax_error", "parallax_snr")
         end
-        return poe:gt(3)
+        return where(c, "parallax_snr", { { poe, ">", 3 } })
       end },
     { name = "d10", label = "d = 1/parallax < 10 kpc",
-      keep = function(c) return distance(c):lt(10) end },
+      keep = function(c, ctx) return where(c, "d10", { { distance(c, ctx), "<", 10 } }) end },
     { name = "speed", label = "Galactic rest-frame speed < 1000 km/s",
       keep = function(c, ctx)
         local g = frame_of(ctx)(c)
         c.x, c.v = g.x, g.v -- selected with the other columns at the end
-        return g.v:square():sum(2):sqrt():lt(1000)
+        return where(c, "speed", { { g.v, "<", 1000 } }) -- |v|: the length of each row
       end },
     { name = "completeness", label = "M_G = G_RVS - 5 log10(d/kpc) - 10 < 0.98970",
-      keep = function(c)
-        local mg = need(c, "grvs_mag", "completeness") - distance(c):log10() * 5 - 10
-        return mg:lt(select.M_G_LIMIT)
+      keep = function(c, ctx)
+        local mg = need(c, "grvs_mag", "completeness") - distance(c, ctx):log10() * 5 - 10
+        return where(c, "completeness", { { mg, "<", select.M_G_LIMIT } })
       end },
     { name = "d4", label = "d < 4 kpc",
-      keep = function(c) return distance(c):lt(4) end },
+      keep = function(c, ctx) return where(c, "d4", { { distance(c, ctx), "<", 4 } }) end },
   }
 end
 
 -- Running the steps ---------------------------------------------------------------
 
---- Rows of a catalogue where mask is non-zero: arrays (1-D or N x k) by select,
---- integer lists (source_id) by pf.gaia.pick. Other fields are copied.
+--- Rows of a catalogue where mask is non-zero: arrays (1-D or N x k) and integer
+--- lists (source_id) by pf.gaia.pick. Other fields are copied.
 function select.subset(cat, mask)
   local out = { n = mask:count(), missing = cat.missing, source = cat.source, file = cat.file }
   for name, v in pairs(cat) do
     if array.is_array(v) and v:size(1) == cat.n then
-      out[name] = v:select(mask)
+      out[name] = core.gaia.pick(v, mask)
     elseif type(v) == "table" and #v == cat.n and name ~= "missing" and name ~= "source" then
       out[name] = core.gaia.pick(v, mask)
     elseif out[name] == nil then

@@ -1041,6 +1041,74 @@ static int fits_next(pf_gaia_reader *r, pf_gaia_chunk *c, pf_err *err)
     return PF_OK;
 }
 
+/* ---- cuts on a chunk ------------------------------------------------------------- */
+
+/* The value a clause compares for row i: the element, or the row's length. */
+static double clause_value(const pf_gaia_clause *c, size_t i)
+{
+    const double *x = c->x + i * c->k;
+    double s = 0.0;
+    for (size_t j = 0; j < c->k; j++)
+        s += x[j] * x[j];
+    return sqrt(s);
+}
+
+/* Clause by clause over the whole chunk: each loop is one comparison on one column,
+ * branch-free, which the compiler vectorises. */
+void pf_gaia_where(size_t n, const pf_gaia_clause *c, size_t nc, const double *in,
+                   double *mask)
+{
+    for (size_t i = 0; i < n; i++)
+        mask[i] = in ? (double)(in[i] != 0.0) : 1.0;
+    for (size_t m = 0; m < nc; m++) {
+        const pf_gaia_clause *cl = &c[m];
+        const double *x = cl->x;
+        double v = cl->value;
+        if (cl->op == PF_GAIA_FINITE) { /* |x| <= DBL_MAX is false for NaN and inf */
+            if (cl->k == 1)
+                for (size_t i = 0; i < n; i++)
+                    mask[i] *= (double)(fabs(x[i]) <= DBL_MAX);
+            else
+                for (size_t i = 0; i < n; i++)
+                    for (size_t j = 0; j < cl->k; j++)
+                        mask[i] *= (double)(fabs(x[i * cl->k + j]) <= DBL_MAX);
+            continue;
+        }
+        if (cl->k == 1) {
+            switch (cl->op) {
+            case PF_GAIA_LT: for (size_t i = 0; i < n; i++) mask[i] *= (double)(x[i] < v); break;
+            case PF_GAIA_LE: for (size_t i = 0; i < n; i++) mask[i] *= (double)(x[i] <= v); break;
+            case PF_GAIA_GT: for (size_t i = 0; i < n; i++) mask[i] *= (double)(x[i] > v); break;
+            case PF_GAIA_GE: for (size_t i = 0; i < n; i++) mask[i] *= (double)(x[i] >= v); break;
+            default: for (size_t i = 0; i < n; i++) mask[i] = 0.0; break;
+            }
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            double r = clause_value(cl, i);
+            int ok = cl->op == PF_GAIA_LT ? r < v : cl->op == PF_GAIA_LE ? r <= v
+                     : cl->op == PF_GAIA_GT ? r > v : cl->op == PF_GAIA_GE ? r >= v : 0;
+            mask[i] *= (double)ok;
+        }
+    }
+}
+
+size_t pf_gaia_take_rows(const double *src, size_t n, size_t width, const double *mask,
+                         double *dst)
+{
+    size_t k = 0;
+    if (width == 1) {
+        for (size_t i = 0; i < n; i++)
+            if (mask[i] != 0.0)
+                dst[k++] = src[i];
+        return k;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (mask[i] != 0.0)
+            memcpy(dst + width * k++, src + width * i, width * sizeof(double));
+    return k;
+}
+
 /* ---- public entry points --------------------------------------------------------- */
 
 int pf_gaia_scan(const char *path, size_t *bytes, size_t *lines, pf_err *err)
