@@ -160,7 +160,40 @@ describe("pf.gaia helpers", function()
     assert.has_error(function() pf.gaia.scan("fixtures/truncated.csv.gz") end)
     assert.has_error(function() pf.gaia.scan("no/such/file.csv.gz") end)
   end)
-  it("pick keeps the list elements where the mask is non-zero", function()
+  it("where: one pass of clauses, each op, row lengths, an input mask, errors", function()
+    local nan, inf = 0 / 0, 1 / 0
+    local c = { n = 5, a = pf.array.from { 1, 2.385, nan, -4, inf }, b = pf.array.from { 3, 3, 3, 0, 3 } }
+    local function w(cl, m) return pf.gaia.where(c, cl, m):totable() end
+    assert.are.same({ 1, 1, 0, 1, 0 }, w { { "a", "finite" } })
+    assert.are.same({ 1, 0, 0, 1, 0 }, w { { "a", "<", 2.385 } })
+    assert.are.same({ 1, 1, 0, 1, 0 }, w { { "a", "<=", 2.385 } })
+    assert.are.same({ 0, 0, 0, 0, 1 }, w { { "a", ">", 2.385 } })
+    assert.are.same({ 0, 1, 0, 0, 1 }, w { { "a", ">=", 2.385 } })
+    assert.are.same({ 0, 1, 0, 0, 1 }, w { { "a", ">=", 2.385 }, { "b", ">", 1 } })
+    assert.are.same({ 0, 1, 0, 0, 0 }, w({ { "a", ">=", 2.385 } }, pf.array.from { 1, 1, 1, 1, 0 }))
+    -- an N x 3 array: the length of each row (3-4-12 makes 13)
+    local v = pf.array.from { { 3, 4, 12 }, { 0, 0, 12.5 }, { nan, 0, 0 }, { -13, 0, 0 }, { 1, 1, 1 } }
+    assert.are.same({ 0, 1, 0, 0, 1 }, w { { v, "<", 13 } })
+    assert.are.same({ 1, 1, 0, 1, 1 }, w { { v, "<=", 13 } })
+    assert.are.same({ 1, 1, 0, 1, 1 }, w { { v, "finite" } })
+    assert.has_error(function() pf.gaia.where(c, { { "nope", "<", 1 } }) end,
+      "where: clause 1: 'nope' is not a column of the catalogue")
+    assert.has_error(function() pf.gaia.where(c, { { "a", "==", 1 } }) end,
+      "where: clause 1: op must be finite, <, <=, > or >=")
+    assert.has_error(function() pf.gaia.where(c, { { "a", "<" } }) end,
+      "where: clause 1: a number to compare with is needed")
+    assert.has_error(function() pf.gaia.where(c, { { pf.array.ones(4), "<", 1 } }) end)
+    assert.has_error(function() pf.gaia.where(c, { { "a", "<", 1 } }, pf.array.ones(4)) end)
+    -- pf.select.where names the step when a column is missing
+    assert.has_error(function() pf.select.where(c, "mystep", { { "grvs_mag", "finite" } }) end,
+      "pf.select: step 'mystep' needs column 'grvs_mag', which the catalogue does not have")
+  end)
+  it("pick keeps the rows of arrays and lists where the mask is non-zero", function()
+    local m = pf.array.from { 0, 1, 1, 0 }
+    assert.are.same({ 2, 3.5 }, pf.gaia.pick(pf.array.from { 1, 2, 3.5, 4 }, m):totable())
+    assert.are.same({ { 3, 4 }, { 5, 6 } },
+      pf.gaia.pick(pf.array.from { { 1, 2 }, { 3, 4 }, { 5, 6 }, { 7, 8 } }, m):totable())
+    assert.are.same({ 0 }, { pf.gaia.pick(pf.array.ones(4), pf.array.zeros(4)):shape() })
     local ids = { 4295806720, 1636148068921376768, -7, 12 }
     assert.are.same({ 1636148068921376768, 12 }, pf.gaia.pick(ids, pf.array.from { 0, 2.385, 0, -1 }))
     assert.are.same({}, pf.gaia.pick(ids, pf.array.zeros(4)))
