@@ -128,6 +128,26 @@ describe("pf.gaia.select_files", function()
   end)
 end)
 
+describe("pf.gaia.select_files with each", function()
+  it("hands every chunk's selected stars over and keeps none", function()
+    local files = { "fixtures/GaiaSource_000000-000012.csv.gz", "fixtures/GaiaSource_000000-000012.csv.gz" }
+    local ref, rflow = pf.gaia.select_files(files, { chunk = 5, print = false })
+    local ids, chunks = {}, 0
+    local none, flow = pf.gaia.select_files(files, { chunk = 5, print = false, each = function(sel)
+      chunks = chunks + 1
+      for _, id in ipairs(sel.source_id) do ids[#ids + 1] = id end
+      if sel.n > 0 then assert.are.same({ sel.n, 21 }, { sel.cov:shape() }) end
+    end })
+    assert.is_nil(none)
+    assert.are.equal(6, chunks) -- 12 rows a file in chunks of 5: 5, 5, 2, twice
+    assert.are.same(ref.source_id, ids)
+    for i = 1, #flow do assert.are.equal(rflow[i].after, flow[i].after) end
+    assert.has_error(function() pf.gaia.select_files(files, { each = 1 }) end,
+      "pf.gaia.select_files: option 'each' must be a function")
+    assert.has_error(function() pf.gaia.select_files(files, { each = print, out = "x.h5" }) end)
+  end)
+end)
+
 describe("pf.select with pf.coords", function()
   it("runs the paper's flow with the real Galactocentric transform", function()
     local cat = pf.gaia.read("fixtures/GaiaSource_000000-000012.csv.gz")

@@ -1104,8 +1104,12 @@ size_t pf_gaia_take_rows(const double *src, size_t n, size_t width, const double
         return k;
     }
     for (size_t i = 0; i < n; i++)
-        if (mask[i] != 0.0)
-            memcpy(dst + width * k++, src + width * i, width * sizeof(double));
+        if (mask[i] != 0.0) {
+            const double *s = src + width * i;
+            double *d = dst + width * k++;
+            for (size_t j = 0; j < width; j++) /* short rows: a loop beats a memcpy call */
+                d[j] = s[j];
+        }
     return k;
 }
 
