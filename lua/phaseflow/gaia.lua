@@ -184,7 +184,7 @@ function gaia.select_files(inputs, opts)
   end
   local files = gaia.expand(inputs)
   local flow, kept = nil, {}
-  for c in gaia.stream(files, ropts) do
+  local function one_chunk(c)
     local sel, f = select.run(c, { steps = opts.steps, frame = opts.frame, cov = opts.cov })
     flow = select.add_flow(flow, f)
     if opts.each then
@@ -192,6 +192,17 @@ function gaia.select_files(inputs, opts)
     elseif sel.n > 0 then
       kept[#kept + 1] = sel
     end
+  end
+  local next_chunk = gaia.stream(files, ropts)
+  while true do
+    local c = next_chunk()
+    if not c then break end
+    one_chunk(c)
+    -- The chunk and the steps' temporaries are garbage now: collect them before the
+    -- next chunk, so the peak is one chunk's worth and not what the collector's
+    -- pacing lets pile up (a full cycle costs well under 1% of a chunk's time).
+    c = nil -- luacheck: ignore 311
+    collectgarbage()
   end
   flow = flow or select.empty_flow(opts.steps)
   if opts.print ~= false then io.write(select.format(flow)) end
