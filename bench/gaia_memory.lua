@@ -31,12 +31,13 @@ if arg and arg[1] == "run" then
   for i = 4, #arg do dir[#dir + 1] = arg[i] end
   local base = vmhwm_mb()
   local t0, c0 = pf.wtime(), os.clock()
-  local kept, flow = 0, nil
+  local kept = 0
+  local sample, flow
   if mode == "stream" then
-    _, flow = pf.gaia.select_files(dir, { chunk = chunk, print = false,
+    sample, flow = pf.gaia.select_files(dir, { chunk = chunk, print = false,
       each = function(sel) kept = kept + sel.n end })
+    assert(sample == nil)
   else
-    local sample
     sample, flow = pf.gaia.select_files(dir, { chunk = chunk, print = false })
     kept = sample.n
   end
