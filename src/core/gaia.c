@@ -164,7 +164,7 @@ struct pf_gaia_reader {
     ring *ring;               /* the inflating thread (gzip and plain files) */
     pf_gaia_chunk *spare;     /* rows parsed ahead by the read-ahead thread */
     pthread_t ahead;          /* that thread, while `pending` */
-    int pending, ahead_status;
+    int pending, ahead_status, spare_ready;
     const char *mem;
     size_t memlen, mempos;
     char *buf;
@@ -1284,7 +1284,16 @@ int pf_gaia_reader_next(pf_gaia_reader *r, pf_gaia_chunk *c, pf_err *err)
 {
     if (!r || !c)
         return pf_err_set(err, PF_EINVAL, "gaia reader: NULL reader or chunk");
+    if (r->pending) { /* wait for the read-ahead before touching the reader's state */
+        pthread_join(r->ahead, NULL);
+        r->pending = 0;
+        if (r->ahead_status == PF_OK)
+            r->spare_ready = 1;
+        else if (!r->status)
+            r->status = r->ahead_status;
+    }
     if (r->status) {
+        c->n = 0;
         if (err)
             *err = r->err;
         return r->status;
@@ -1296,19 +1305,12 @@ int pf_gaia_reader_next(pf_gaia_reader *r, pf_gaia_chunk *c, pf_err *err)
         if (strcmp(c->names[j], r->names[j]) != 0)
             return pf_err_set(err, PF_EINVAL, "%s: chunk column %zu is '%s', reader's '%s'",
                               r->path, j + 1, c->names[j], r->names[j]);
-    if (r->pending) { /* the rows parsed ahead: hand them over by swapping buffers */
-        pthread_join(r->ahead, NULL);
-        r->pending = 0;
-        if (r->ahead_status) {
-            c->n = 0;
-            if (err)
-                *err = r->err;
-            return r->ahead_status;
-        }
+    if (r->spare_ready) { /* the rows parsed ahead: hand them over by swapping buffers */
         if (c->cap != r->spare->cap)
-            return fail(r, err, PF_EINVAL, "%s: chunk of %zu rows, the reader reads ahead "
-                        "in chunks of %zu", r->path, c->cap, r->spare->cap);
+            return pf_err_set(err, PF_EINVAL, "%s: chunk of %zu rows, the reader reads "
+                              "ahead in chunks of %zu", r->path, c->cap, r->spare->cap);
         chunk_swap(c, r->spare);
+        r->spare_ready = 0;
     } else {
         int st = fill_chunk(r, c, err);
         if (st)
