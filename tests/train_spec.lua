@@ -78,6 +78,42 @@ describe("pf.train", function()
     assert.has_error(function() pf.train(f, pf.array.zeros(10, 1), {bacth = 3}) end)
   end)
 
+  it("#slow learns a conditional Gaussian v ~ N(A x + b, Sigma(x)) to within 0.05 nats", function()
+    -- Sigma(x) = L L^T with L = [[s1, 0, 0], [0.3 s2, s2, 0], [0, 0.25, s3]], s_j = exp(0.3 x_j)
+    local A = {{0.8, -0.3, 0.1}, {0.2, 0.5, -0.4}, {-0.6, 0.1, 0.3}}
+    local b = {1.5, -0.7, 0.25}
+    local rng = pf.rng.new(21)
+    local function draw(m)
+      local x = pf.array.zeros(m, 3); rng:fill_normal(x)
+      local z = pf.array.zeros(m, 3); rng:fill_normal(z)
+      local v = pf.array.zeros(m, 3)
+      local lp = pf.array.zeros(m)
+      for i = 1, m do
+        local xi = {x:get(i, 1), x:get(i, 2), x:get(i, 3)}
+        local s = {math.exp(0.3 * xi[1]), math.exp(0.3 * xi[2]), math.exp(0.3 * xi[3])}
+        local mu = {}
+        for r = 1, 3 do
+          mu[r] = b[r] + A[r][1] * xi[1] + A[r][2] * xi[2] + A[r][3] * xi[3]
+        end
+        local z1, z2, z3 = z:get(i, 1), z:get(i, 2), z:get(i, 3)
+        v:set(i, 1, mu[1] + s[1] * z1)
+        v:set(i, 2, mu[2] + 0.3 * s[2] * z1 + s[2] * z2)
+        v:set(i, 3, mu[3] + 0.25 * z2 + s[3] * z3)
+        lp:set(i, -0.5 * (z1 * z1 + z2 * z2 + z3 * z3) - math.log(s[1] * s[2] * s[3])
+          - 1.5 * math.log(2 * math.pi))
+      end
+      return x, v, lp
+    end
+    local x, v = draw(50000)
+    local xt, vt, lpt = draw(20000)
+    local f = pf.flow.maf{dim = 3, context = 3, transforms = 5, hidden = 32, blocks = 2, seed = 2}
+    pf.train(f, v, {context = x, batch = 512, lr = 2e-3, patience = 10, max_epochs = 60,
+      seed = 2})
+    local gap = -f:log_prob(vt, xt):mean() + lpt:mean()
+    print(("conditional gap %.4f nats"):format(gap))
+    assert.is_true(gap < 0.05 and gap > -0.02)
+  end)
+
   it("#slow learns a correlated 3-D Gaussian mixture to within 0.05 nats", function()
     local n = 50000
     local rng = pf.rng.new(11)
@@ -113,6 +149,7 @@ describe("pf.train", function()
     local f = pf.flow.maf{dim = 3, transforms = 5, hidden = 32, blocks = 2, seed = 1}
     pf.train(f, x, {batch = 512, lr = 2e-3, patience = 10, max_epochs = 60, seed = 1})
     local gap = -f:log_prob(xt):mean() + lpt:mean()
+    print(("mixture gap %.4f nats"):format(gap))
     assert.is_true(gap < 0.05 and gap > -0.02)
   end)
 end)

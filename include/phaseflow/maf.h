@@ -109,4 +109,17 @@ int pf_maf_inverse(pf_maf *f, size_t n, const double *z, const double *ctx, doub
 int pf_maf_made(pf_maf *f, int t, size_t n, const double *x, const double *ctx, double *out,
                 pf_err *err);
 
+/* Ensembles (mixtures of m equally weighted densities).
+ * pf_maf_mix: out[i] = ln( (1/m) sum_k exp(lp[k][i]) ) for n rows, computed stably
+ * (max subtracted). lp holds m pointers to n doubles (-inf allowed). When wts is not
+ * NULL it receives the n x m (row-major) mixture weights
+ *   wts[i*m + k] = exp(lp[k][i] - out[i]) / m   (each row sums to 1),
+ * a row of zeros where every member gives -inf. Fails on NaN input. */
+int pf_maf_mix(size_t n, size_t m, const double *const *lp, double *out, double *wts,
+               pf_err *err);
+/* out (n x d) = sum_k wts[i*m + k] g[k] (n x d each): the gradient of the mixture's
+ * log density from the members' gradients and pf_maf_mix's weights. */
+void pf_maf_mix_grad(size_t n, size_t m, const double *wts, size_t d,
+                     const double *const *g, double *out);
+
 #endif

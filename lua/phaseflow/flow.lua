@@ -111,8 +111,232 @@ function methods:save(file, group, extra)
   end
 end
 
+
+-- ---- ensembles ---------------------------------------------------------------------
+-- An ensemble of M flows of the same dimensions: density = mean of the members'
+-- probabilities, log_prob = log-mean-exp (stable), gradient = log-sum-exp weights times
+-- member gradients (core.flow.mix).
+local Ensemble = {}
+Ensemble.__index = Ensemble
+local ENS_FORMAT_VERSION = 1
+
+local function is_ensemble(e) return getmetatable(e) == Ensemble end
+flow.is_ensemble = is_ensemble
+
+function flow.ensemble(opts)
+  if type(opts) ~= "table" or type(opts.members) ~= "table" then
+    error("pf.flow.ensemble: option table with 'members' (a list of flows) expected", 2)
+  end
+  for k in pairs(opts) do
+    if k ~= "members" then error(("pf.flow.ensemble: unknown option '%s'"):format(k), 2) end
+  end
+  local m = opts.members
+  if #m < 1 then error("pf.flow.ensemble: at least one member expected", 2) end
+  local cfg0
+  for k, f in ipairs(m) do
+    if not core.flow.is_maf(f) then
+      error(("pf.flow.ensemble: member %d is not a flow"):format(k), 2)
+    end
+    local cfg = f:config()
+    cfg0 = cfg0 or cfg
+    if cfg.dim ~= cfg0.dim or cfg.context ~= cfg0.context then
+      error(("pf.flow.ensemble: member %d has dim %d, context %d; member 1 has %d, %d"):format(
+        k, cfg.dim, cfg.context, cfg0.dim, cfg0.context), 2)
+    end
+  end
+  local list = {}
+  for k, f in ipairs(m) do list[k] = f end
+  return setmetatable({members = list, dim = cfg0.dim, context = cfg0.context}, Ensemble)
+end
+
+function Ensemble:size() return #self.members end
+function Ensemble:member(k)
+  local f = self.members[k]
+  if f == nil then
+    error(("ensemble:member: index %s outside 1..%d"):format(tostring(k), #self.members), 2)
+  end
+  return f
+end
+function Ensemble:config()
+  local c = self.members[1]:config()
+  c.members = #self.members
+  return c
+end
+
+function Ensemble:log_prob(x, c)
+  local lps = {}
+  for k, f in ipairs(self.members) do lps[k] = f:log_prob(x, c) end
+  return (core.flow.mix(lps))
+end
+
+-- grad_log_prob(x [, c]) -> gx (N x D), gc (N x C or nil), log_prob (N)
+function Ensemble:grad_log_prob(x, c)
+  local lps, gxs, gcs = {}, {}, {}
+  for k, f in ipairs(self.members) do
+    gxs[k], gcs[k], lps[k] = f:grad_log_prob(x, c)
+  end
+  local lp, gx, gc = core.flow.mix(lps, gxs, self.context > 0 and gcs or nil)
+  return gx, gc, lp
+end
+
+-- sample(n [, ctx0], {qmc, seed}) -> n x D samples from the mixture, their log p.
+-- Pseudo-random: each sample picks its member with a generator seeded from
+-- derive_seed(seed, 0); base points come from `seed`. QMC: the first n points of one
+-- scrambled Sobol stream are cut into M consecutive runs (member k gets
+-- floor(n/M) points, plus one for k <= n mod M), each run itself well spread.
+function Ensemble:sample(n, ctx0, opts)
+  if self.context == 0 and type(ctx0) == "table" and opts == nil and not array.is_array(ctx0) then
+    opts, ctx0 = ctx0, nil
+  end
+  if type(n) ~= "number" or n < 1 or n % 1 ~= 0 then
+    error("ensemble:sample: number of samples must be a positive integer", 2)
+  end
+  opts = opts or {}
+  local M = #self.members
+  local c
+  if self.context > 0 then
+    if ctx0 == nil then error("ensemble:sample: the flows need a context", 2) end
+    c = array.is_array(ctx0) and ctx0:ndim() == 2 and ctx0 or replicate(ctx0, n, self.context)
+  end
+  local z = base_points(n, self.dim, opts)
+  local parts, order = {}, {}
+  if opts.qmc then
+    local q, r = n // M, n % M
+    local i0 = 1
+    for k = 1, M do
+      local nk = q + (k <= r and 1 or 0)
+      if nk > 0 then
+        local i1 = i0 + nk - 1
+        parts[#parts + 1] = (self.members[k]:inverse(z:rows(i0, i1):copy(),
+          c and c:rows(i0, i1):copy() or nil))
+        i0 = i1 + 1
+      end
+    end
+    local x = #parts == 1 and parts[1] or array.vstack(parts)
+    return x, self:log_prob(x, c)
+  end
+  local pick = rng.new(rng.derive_seed(opts.seed or 1, 0))
+  local idx = {}
+  for k = 1, M do idx[k] = {} end
+  for i = 1, n do
+    local k = math.min(M, 1 + math.floor(pick:uniform() * M))
+    local t = idx[k]
+    t[#t + 1] = i
+  end
+  for k = 1, M do
+    if #idx[k] > 0 then
+      local sel = idx[k]
+      parts[#parts + 1] = (self.members[k]:inverse(z:take(sel), c and c:take(sel) or nil))
+      for _, i in ipairs(sel) do order[#order + 1] = i end
+    end
+  end
+  local xs = #parts == 1 and parts[1] or array.vstack(parts)
+  local inv = {}
+  for j, i in ipairs(order) do inv[i] = j end
+  local x = xs:take(inv)
+  return x, self:log_prob(x, c)
+end
+
+-- save(file, group [, extra]): members in subgroups member_0001..., attributes
+-- format/version/members on the group, provenance (extra.provenance: a table of info),
+-- each member's training history when extra.histories[k] is given.
+function Ensemble:save(file, group, extra)
+  extra = extra or {}
+  for k, f in ipairs(self.members) do
+    f:save(file, ("%s/member_%04d"):format(group, k),
+      {history = extra.histories and extra.histories[k] or nil})
+  end
+  local info = {}
+  for k, v in pairs(extra.provenance or {}) do info[k] = v end
+  h5.provenance(file, group, info)
+  h5.set_attrs(file, group, {format = "phaseflow.ensemble", version = ENS_FORMAT_VERSION,
+    members = #self.members})
+end
+
+local function load_ensemble(file, group)
+  local a = h5.attrs(file, group)
+  if a.format ~= "phaseflow.ensemble" then
+    error(("pf.flow.load: '%s' in %s holds neither a flow nor an ensemble"):format(group, file), 3)
+  end
+  if a.version ~= ENS_FORMAT_VERSION then
+    error(("pf.flow.load: ensemble '%s' has format version %s, this build reads %d"):format(
+      group, tostring(a.version), ENS_FORMAT_VERSION), 3)
+  end
+  local m = {}
+  for k = 1, a.members do
+    local g = ("%s/member_%04d"):format(group, k)
+    if h5.exists(file, g .. "/params") ~= true then
+      error(("pf.flow.load: ensemble '%s' lacks member %d of %d (truncated file?)"):format(
+        group, k, a.members), 3)
+    end
+    m[k] = flow.load(file, g)
+  end
+  return flow.ensemble{members = m}
+end
+
+-- ---- training ensembles (Monte-Carlo cross-validation) --------------------------------
+local train_mod
+
+-- train_member(job) -> flow, history. job = {member = k, seed = s, x = ..., context = ...,
+-- flow = {pf.flow.maf options} or make_flow = function(k, member_seed) -> flow,
+-- train = {pf.train options}}. The member's seed is derive_seed(s, k): it seeds the
+-- flow's initialisation (when `flow` options are given), its own train/validation
+-- split and its batches. Independent of every other member: farm jobs out freely.
+function flow.train_member(job)
+  if type(job) ~= "table" or math.type(job.member) ~= "integer" or job.member < 1 then
+    error("pf.flow.train_member: job with an integer 'member' >= 1 expected", 2)
+  end
+  if job.x == nil then error("pf.flow.train_member: job needs 'x'", 2) end
+  train_mod = train_mod or require "phaseflow.train"
+  local ms = rng.derive_seed(job.seed or 1, job.member)
+  local f
+  if job.make_flow then
+    f = job.make_flow(job.member, ms)
+  elseif type(job.flow) == "table" then
+    local o = {}
+    for k, v in pairs(job.flow) do o[k] = v end
+    o.seed = ms
+    f = flow.maf(o)
+  else
+    error("pf.flow.train_member: job needs 'flow' (options) or 'make_flow' (function)", 2)
+  end
+  local topts = {}
+  for k, v in pairs(job.train or {}) do topts[k] = v end
+  topts.seed = ms
+  topts.context = job.context
+  local hist = train_mod.train(f, job.x, topts)
+  hist.member, hist.seed, hist.member_seed = job.member, job.seed or 1, ms
+  return f, hist
+end
+
+-- train_ensemble(make_flow, x, {members = M, seed = s, context = c, val_fraction = 0.2,
+-- ...pf.train options}) -> ensemble, histories. make_flow is a function(k, member_seed)
+-- or a table of pf.flow.maf options.
+function flow.train_ensemble(make_flow, x, opts)
+  opts = opts or {}
+  local M = opts.members
+  if math.type(M) ~= "integer" or M < 1 then
+    error("pf.flow.train_ensemble: option 'members' must be an integer >= 1", 2)
+  end
+  if opts.x_val ~= nil then
+    error("pf.flow.train_ensemble: each member draws its own validation split; no 'x_val'", 2)
+  end
+  local topts = {}
+  for k, v in pairs(opts) do
+    if k ~= "members" and k ~= "seed" and k ~= "context" then topts[k] = v end
+  end
+  local members, hists = {}, {}
+  for k = 1, M do
+    local job = {member = k, seed = opts.seed or 1, x = x, context = opts.context, train = topts}
+    if type(make_flow) == "function" then job.make_flow = make_flow else job.flow = make_flow end
+    members[k], hists[k] = flow.train_member(job)
+  end
+  return flow.ensemble{members = members}, hists
+end
+
 function flow.load(file, group)
   if h5.exists(file, group .. "/params") ~= true then
+    if h5.exists(file, group) == true then return load_ensemble(file, group) end
     error(("pf.flow.load: no flow at '%s' in %s"):format(group, file), 2)
   end
   local p, a = h5.read(file, group .. "/params")

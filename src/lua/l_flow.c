@@ -330,6 +330,75 @@ static int flow_tostring(lua_State *L)
     return 1;
 }
 
+/* Collect the arrays of the table at idx (each of shape n x d, or n when d == 0) into
+ * ptrs (a userdata left on the stack keeps the pointer list alive). Returns m. */
+static size_t collect(lua_State *L, int idx, size_t n, size_t d, const double ***ptrs,
+                      const char *what)
+{
+    luaL_checktype(L, idx, LUA_TTABLE);
+    size_t m = (size_t)luaL_len(L, idx);
+    luaL_argcheck(L, m > 0, idx, "at least one member array expected");
+    const double **p = (const double **)lua_newuserdatauv(L, m * sizeof(double *), 0);
+    for (size_t k = 0; k < m; k++) {
+        lua_geti(L, idx, (lua_Integer)k + 1);
+        pf_array *a = pf_lua_testarray(L, lua_gettop(L));
+        if (!a || !pf_array_is_contiguous(a) || (d == 0 ? (a->ndim != 1 || a->shape[0] != n)
+                                            : (a->ndim != 2 || a->shape[0] != n ||
+                                               a->shape[1] != d)))
+            luaL_error(L, "pf.flow.mix: %s[%d] must be a contiguous array of shape %dx%d",
+                       what, (int)k + 1, (int)n, (int)d);
+        p[k] = a->data;
+        lua_pop(L, 1); /* the table still holds the array */
+    }
+    *ptrs = p;
+    return m;
+}
+
+/* mix(lps [, gxs [, gcs]]) -> lp (N), gx (N x D or nil), gc (N x C or nil):
+ * log of the mean of exp(lps[k]) and the matching weighted gradients. */
+static int flow_mix(lua_State *L)
+{
+    lua_settop(L, 3);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_geti(L, 1, 1);
+    pf_array *a0 = pf_lua_testarray(L, lua_gettop(L));
+    if (!a0 || a0->ndim != 1)
+        return luaL_error(L, "pf.flow.mix: lps[1] must be a 1-D array");
+    size_t n = a0->shape[0];
+    lua_pop(L, 1);
+    const double **lp;
+    size_t m = collect(L, 1, n, 0, &lp, "lps");
+    int want = !lua_isnoneornil(L, 2) || !lua_isnoneornil(L, 3);
+    double *wts = want ? (double *)lua_newuserdatauv(L, (n * m > 0 ? n * m : 1) *
+                                                     sizeof(double), 0) : NULL;
+    pf_array *out = pf_lua_newarray1(L, n);
+    pf_err err;
+    int st = pf_maf_mix(n, m, lp, out->data, wts, &err);
+    if (st != PF_OK)
+        return pf_lua_fail(L, "pf.flow.mix", st, &err);
+    for (int arg = 2; arg <= 3; arg++) {
+        if (lua_isnoneornil(L, arg)) {
+            lua_pushnil(L);
+            continue;
+        }
+        luaL_checktype(L, arg, LUA_TTABLE);
+        luaL_argcheck(L, (size_t)luaL_len(L, arg) == m, arg, "one gradient array per member");
+        lua_geti(L, arg, 1);
+        pf_array *g0 = pf_lua_testarray(L, lua_gettop(L));
+        if (!g0 || g0->ndim != 2)
+            return luaL_error(L, "pf.flow.mix: gradient arrays must be 2-D");
+        size_t d = g0->shape[1];
+        lua_pop(L, 1);
+        const double **g;
+        collect(L, arg, n, d, &g, arg == 2 ? "gxs" : "gcs");
+        pf_array *go = pf_lua_newarray2(L, n, d);
+        pf_maf_mix_grad(n, m, wts, d, g, go->data);
+        lua_remove(L, -2); /* the pointer list */
+    }
+    /* stack: ..., out, gx|nil, gc|nil */
+    return 3;
+}
+
 static int flow_is(lua_State *L)
 {
     lua_pushboolean(L, luaL_testudata(L, 1, FLOW_MT) != NULL);
@@ -353,7 +422,7 @@ int pf_open_flow(lua_State *L)
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
-    static const luaL_Reg f[] = {{"maf", flow_new}, {"is_maf", flow_is}, {NULL, NULL}};
+    static const luaL_Reg f[] = {{"maf", flow_new}, {"is_maf", flow_is}, {"mix", flow_mix}, {NULL, NULL}};
     luaL_newlib(L, f);
     luaL_getmetatable(L, FLOW_MT);
     lua_getfield(L, -1, "__index");

@@ -1,0 +1,107 @@
+-- bench/flows.lua: phaseflow's MAF (double) against PyTorch fp32 (bench/flows_torch.py,
+-- nflows-style MAF) on the same threads, alternating runs, medians of `reps` rounds.
+--   build/phaseflow bench/flows.lua [threads=2] [reps=3] [python=/usr/bin/python3]
+-- Prints samples/s for both, the ratio ours/torch, and our GFLOP/s against a 2000^3
+-- dgemm measured in the same run (dense FLOPs, masked zeros counted as GEMM does).
+local pf = require "phaseflow"
+
+local threads = tonumber(arg and arg[1]) or 2
+local reps = tonumber(arg and arg[2]) or 3
+local python = arg and arg[3] or "/usr/bin/python3"
+local here = (arg and arg[0] or "bench/flows.lua"):match("^(.*)/[^/]*$") or "."
+
+local function rate(fn, n, secs)
+  fn()
+  local t0, r = pf.wtime(), 0
+  repeat fn(); r = r + 1 until pf.wtime() - t0 > (secs or 1.5)
+  return n * r / (pf.wtime() - t0)
+end
+
+local function filled(n, d, seed)
+  local a = pf.array.zeros(n, d)
+  pf.rng.new(seed):fill_normal(a)
+  return a
+end
+
+local D, H, B, T, C = 3, 64, 2, 8, 3
+local function fwd_flops(ctx)
+  return T * (2 * H * D + 2 * H * ctx + B * (4 * H * H + 2 * H * ctx) + 4 * D * H)
+end
+local FL = {train = 3 * fwd_flops(0), log_prob = fwd_flops(0), grad = 2 * fwd_flops(0),
+            sample = D * fwd_flops(C)}
+
+local function ours()
+  local r = {}
+  local f = pf.flow.maf{dim = D, transforms = T, hidden = H, blocks = B, seed = 1}
+  for _, b in ipairs{512, 2048, 8192} do
+    local x = filled(b, D, b)
+    local adam = pf.core.train.adam(f:nparams(), {lr = 1e-3})
+    local p = f:params()
+    r["train_" .. b] = rate(function()
+      f:nll_grad(x)
+      adam:step(p, f:grad())
+      f:set_params(p)
+    end, b)
+  end
+  local x = filled(65536, D, 1)
+  r.log_prob_65536 = rate(function() f:log_prob(x) end, 65536)
+  local xg = filled(10000, D, 2)
+  r.grad_10000 = rate(function() f:grad_log_prob(xg) end, 10000)
+  local cf = pf.flow.maf{dim = D, context = C, transforms = T, hidden = H, blocks = B, seed = 2}
+  local z = filled(10000, D, 3)
+  local c = pf.array.zeros(10000, C)
+  for j, v in ipairs{8.1, 0.2, -0.05} do c:col(j):fill(v) end
+  r.sample_10000 = rate(function() cf:inverse(z, c) end, 10000)
+  local A = filled(2000, 2000, 4)
+  local t0 = pf.wtime()
+  for _ = 1, 3 do A:matmul(A) end
+  r.dgemm_gflops = 3 * 2 * 2000 ^ 3 / (pf.wtime() - t0) / 1e9
+  return r
+end
+
+local function torch()
+  local cmd = ("OMP_NUM_THREADS=%d %s %s/flows_torch.py %d 2>&1"):format(threads, python, here,
+    threads)
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  p:close()
+  local r = {}
+  for k, v in out:gmatch("(%S+) (%S+)\n") do r[k] = tonumber(v) end
+  if next(r) == nil then error("bench/flows.lua: the torch run failed:\n" .. out) end
+  return r
+end
+
+local function median(t)
+  table.sort(t)
+  local n = #t
+  return n % 2 == 1 and t[(n + 1) // 2] or 0.5 * (t[n // 2] + t[n // 2 + 1])
+end
+
+print(("phaseflow %s, %d threads (OMP_NUM_THREADS=%s), %d rounds, load %s"):format(
+  pf.version, threads, tostring(os.getenv("OMP_NUM_THREADS")), reps,
+  (io.open("/proc/loadavg") and io.open("/proc/loadavg"):read("l") or "?")))
+local runs = {ours = {}, torch = {}}
+for i = 1, reps do
+  runs.torch[i] = torch()
+  runs.ours[i] = ours()
+end
+local keys = {"train_512", "train_2048", "train_8192", "log_prob_65536", "grad_10000",
+              "sample_10000"}
+local peak = {}
+for i = 1, reps do peak[i] = runs.ours[i].dgemm_gflops end
+local P = median(peak)
+local sp = {}
+for i = 1, reps do sp[i] = runs.torch[i].sgemm_gflops or 0 end
+print(("dgemm 2000^3 peak (ours): %.1f GFLOP/s; torch sgemm 2000^3: %.1f GFLOP/s"):format(P,
+  median(sp)))
+print(("%-16s %14s %14s %8s %10s %8s"):format("case", "ours (1/s)", "torch (1/s)", "ratio",
+  "GFLOP/s", "% peak"))
+for _, k in ipairs(keys) do
+  local a, b = {}, {}
+  for i = 1, reps do a[i], b[i] = runs.ours[i][k], runs.torch[i][k] end
+  local ma, mb = median(a), median(b)
+  local fl = FL[k:match("^(%a+_?%a*)_%d+$")] or FL[k:match("^(%a+)")]
+  local gf = ma * fl / 1e9
+  print(("%-16s %14.0f %14.0f %8.2f %10.2f %7.1f%%"):format(k, ma, mb, ma / mb, gf,
+    100 * gf / P))
+end

@@ -1,0 +1,56 @@
+-- pf.mock: a mock galaxy whose phase-space density is known exactly.
+--
+--   local mock = pf.mock.galaxy{potential = pf.potential.mwpotential2014(),
+--                               populations = {{type = "disk", weight = 0.85},
+--                                              {type = "halo", weight = 0.15}},
+--                               center = {8.122, 0, 0.0208}, radius = 4, seed = 1}
+--   local x, v, pop, info = mock:sample(10000)   -- seeded by `seed` unless given
+--   local df = mock:df()      -- df:log_f(x, v), df:grad_log_f(x, v), df:n_x(x),
+--                             -- df:sample_v(x0, n, {seed = s})
+--
+-- Population parameters (see include/phaseflow/mock.h): disk {rd, sigma0, r0, rsigma, l0},
+-- halo {sigma, beta, lh, et}; `weight` is the fraction of stars in the sphere.
+local core = require "phaseflow.core"
+local potential = require "phaseflow.potential"
+
+local M = {}
+
+M.default_populations = {
+  { type = "disk", weight = 0.85, rd = 2.6, sigma0 = 20, r0 = 8.122, rsigma = 9, l0 = 200 },
+  { type = "halo", weight = 0.15, sigma = 170, beta = 0.2, lh = 500, et = 0 },
+}
+
+
+local Mock = {}
+Mock.__index = Mock
+
+function M.galaxy(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("mock.galaxy: option table expected", 2) end
+  for k in pairs(opts) do
+    if k ~= "potential" and k ~= "populations" and k ~= "seed" and k ~= "center"
+      and k ~= "radius" and k ~= "normalize" then
+      error(("mock.galaxy: unknown option '%s'"):format(tostring(k)), 2)
+    end
+  end
+  local pot = opts.potential or potential.mwpotential2014()
+  if not potential.is_c(pot) then
+    error("mock.galaxy: the potential must be made of C components (no custom Lua terms)", 2)
+  end
+  local c = core.mock.galaxy(pot, {
+    populations = opts.populations or M.default_populations,
+    center = opts.center, radius = opts.radius, normalize = opts.normalize,
+  })
+  return setmetatable({ c = c, seed = opts.seed or 1, potential = pot }, Mock)
+end
+
+function Mock:sample(n, o)
+  return self.c:sample(n, { seed = (o and o.seed) or self.seed })
+end
+
+function Mock:info() return self.c:info() end
+
+-- The exact phase-space density: the C object already has the df interface.
+function Mock:df() return self.c end
+
+return M

@@ -1,0 +1,583 @@
+-- luacheck: no max line length
+-- pf.pipeline: the paper's analysis as small steps. Each step reads the HDF5 files of the
+-- steps before it and writes one file DIR/steps/NAME.h5 whose root attribute `step_key` is
+-- a hash of (its inputs' keys, its options). A re-run skips a step whose key matches and
+-- whose file verifies (every expected dataset present and readable); anything else -- a
+-- missing, truncated or corrupted file, a changed option -- is rebuilt.
+--
+--   local P = pf.pipeline.new{out = "out/quick", preset = pf.presets.get("quick"), inputs = {}}
+--   P:run{only = "flows"} / P:run{from = "densities"} / P:run{force = true} / P:run()
+--
+-- Error budget: every quantity Q is computed from several phase-space densities:
+--   base       the ensemble of `members` flows trained on the selected sample (central value)
+--   member_k   each member alone: sigma_flow = standard deviation over members
+--   boot_k     ensembles trained on bootstrap resamples: sigma_stat = std over resamples
+--   smear_k    ensembles trained on error-smeared resamples (smearing applied to the
+--              gen_radius sample, then re-selected): sigma_meas = std over resamples
+-- sigma = sqrt(sigma_flow^2 + sigma_stat^2 + sigma_meas^2) (independent sources);
+-- bands are Q +- sigma and Q +- 2 sigma. Baryon model errors are added in quadrature
+-- where baryons are subtracted.
+local core = require "phaseflow.core"
+local h5 = require "phaseflow.h5"
+local serialize = require "phaseflow.serialize"
+local geometry = require "phaseflow.geometry"
+local isomock = require "phaseflow.isomock"
+local flowmod = require "phaseflow.flow"
+local df = require "phaseflow.df"
+local cbe = require "phaseflow.cbe"
+local equilibrium = require "phaseflow.equilibrium"
+local poisson = require "phaseflow.poisson"
+local baryons = require "phaseflow.baryons"
+local darkmatter = require "phaseflow.darkmatter"
+local gnfw = require "phaseflow.gnfw"
+local units = require "phaseflow.units"
+local array = core.array
+
+local pipeline = {}
+local P = {}
+P.__index = P
+
+pipeline.steps = {"catalogue", "selection", "flows", "accelerations", "equilibrium",
+                  "densities", "baryons", "darkmatter", "average", "gnfw", "report"}
+
+local function log(self, fmt, ...)
+  if not self.quiet then io.stderr:write(("[pipeline] " .. fmt .. "\n"):format(...)) end
+end
+
+function pipeline.new(opts)
+  if type(opts) ~= "table" or type(opts.out) ~= "string" or type(opts.preset) ~= "table" then
+    error("pf.pipeline.new: {out = dir, preset = table} expected", 2)
+  end
+  local self = setmetatable({out = opts.out, o = opts.preset, inputs = opts.inputs or {},
+                             quiet = opts.quiet, times = {}, ran = {}, keys = {}}, P)
+  os.execute(("mkdir -p '%s/steps'"):format(self.out))
+  self.geom = geometry.paper(self.o.geometry)
+  self.mock = isomock.new{sigma = self.o.mock_sigma or 150}
+  return self
+end
+
+function P:file(step) return ("%s/steps/%s.h5"):format(self.out, step) end
+
+local function file_exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+-- Verify: key attribute matches, every listed dataset reads.
+function P:verify(step, key, datasets)
+  local file = self:file(step)
+  if not file_exists(file) then return false, "absent" end
+  local ok, attrs = pcall(h5.attrs, file, "/")
+  if not ok then return false, "unreadable" end
+  if attrs.step_key ~= key then return false, "stale" end
+  local names = attrs.datasets
+  if type(names) ~= "string" then return false, "no dataset list" end
+  for name in names:gmatch("[^,]+") do
+    local rok = pcall(h5.read, file, name)
+    if not rok then return false, "dataset " .. name .. " unreadable" end
+  end
+  for _, name in ipairs(datasets or {}) do
+    if not pcall(h5.read, file, name) then return false, "missing " .. name end
+  end
+  return true
+end
+
+-- A writer collecting dataset names, sealed with the key last (a crash before the seal
+-- leaves a file that does not verify).
+local function writer(file, keep)
+  if not keep then os.remove(file) end
+  local w = {file = file, names = {}}
+  function w.put(path, a, attrs)
+    if type(a) == "table" then a = array.from(a) end
+    h5.write(file, path, a, attrs)
+    w.names[#w.names + 1] = path
+  end
+  function w.seal(key, info)
+    local attrs = {step_key = key, datasets = table.concat(w.names, ",")}
+    for k, v in pairs(info or {}) do attrs[k] = v end
+    h5.provenance(file, "/", attrs)
+  end
+  return w
+end
+
+local function rd(file, path) return (h5.read(file, path)) end
+
+-- the steps ---------------------------------------------------------------------------
+
+local S = {}
+pipeline.step_functions = S
+
+-- catalogue: the mock (stand-in isothermal tracer in MWPotential2014) out to gen_radius.
+S.catalogue = {
+  options = function(self) return {n = self.o.n_stars, r = self.o.gen_radius, seed = self.o.seed,
+                                    sigma = self.mock.sigma, inputs = self.inputs} end,
+  run = function(self, w)
+    if #self.inputs > 0 then
+      error("pf.pipeline: Gaia inputs are read by pf.gaia.select_files; the pipeline's Gaia path "
+            .. "is not wired yet (see docs/pipeline.md)", 0)
+    end
+    local x, v = self.mock:sample(self.o.n_stars, self.o.gen_radius, core.rng.derive_seed(self.o.seed, 11))
+    w.put("/stars/x", x, {unit = "kpc"})
+    w.put("/stars/v", v, {unit = "km/s"})
+    return {source = "isomock (isothermal tracer, sigma = " .. self.mock.sigma .. " km/s, MWPotential2014)"}
+  end,
+}
+
+local function dist_sun(x)
+  local d = x - array.ones((x:shape()), 1):matmul(array.from{geometry.SUN})
+  return d:square():sum(2):sqrt(), d
+end
+
+-- Gaia-like measurement errors of the mock: distance error d^2 * 0.025 mas (parallax),
+-- velocity error 2 km/s isotropic (FACTS.md, Gaia DR3 uncertainties).
+local function smear(x, v, rng)
+  local n = (x:shape())
+  local d, rel = dist_sun(x)
+  local dt, xt, vt, rt = d:totable(), x:totable(), v:totable(), rel:totable()
+  for i = 1, n do
+    local sd = dt[i] ^ 2 * 0.025
+    local k = sd * rng:normal() / math.max(dt[i], 1e-6)
+    for j = 1, 3 do
+      xt[i][j] = xt[i][j] + rt[i][j] * k
+      vt[i][j] = vt[i][j] + 2 * rng:normal()
+    end
+  end
+  return array.from(xt), array.from(vt)
+end
+
+local function cut(x, v, radius)
+  local d = dist_sun(x)
+  local m = d:lt(radius)
+  return x:select(m), v:select(m)
+end
+
+local function subsample(x, v, n, rng, replace)
+  local N = (x:shape())
+  local idx = {}
+  if replace then
+    for i = 1, (n > 0 and n or N) do idx[i] = 1 + math.floor(rng:uniform() * N) end
+  else
+    if n <= 0 or n >= N then return x, v end
+    local perm = {}
+    for i = 1, N do perm[i] = i end
+    for i = 1, n do
+      local j = i + math.floor(rng:uniform() * (N - i + 1))
+      perm[i], perm[j] = perm[j], perm[i]
+      idx[i] = perm[i]
+    end
+  end
+  local ia = array.from(idx)
+  return x:take(ia), v:take(ia)
+end
+
+-- the resamples a run trains: kind, index, members
+function P:variants()
+  local o = self.o
+  local out = {{kind = "base", index = 0, members = o.members}}
+  for b = 1, o.bootstraps do out[#out + 1] = {kind = "boot", index = b, members = o.resample_members} end
+  for s = 1, o.smears do out[#out + 1] = {kind = "smear", index = s, members = o.resample_members} end
+  for _, vt in ipairs(out) do vt.name = vt.kind == "base" and "base" or ("%s_%03d"):format(vt.kind, vt.index) end
+  return out
+end
+
+-- selection: cut flow (generated -> d < radius), training sets of every resample.
+S.selection = {
+  inputs = {"catalogue"},
+  options = function(self) return {radius = self.o.radius, n_train = self.o.n_train, seed = self.o.seed,
+                                    b = self.o.bootstraps, s = self.o.smears} end,
+  run = function(self, w)
+    local cf = self:file("catalogue")
+    local x, v = rd(cf, "/stars/x"), rd(cf, "/stars/v")
+    local n0 = (x:shape())
+    local xs, vs = cut(x, v, self.o.radius)
+    local n1 = (xs:shape())
+    w.put("/cutflow/counts", {n0, n1})
+    h5.set_attrs(w.file, "/cutflow/counts", {labels = ("generated within %g kpc,d < %g kpc"):format(self.o.gen_radius, self.o.radius)})
+    w.put("/selected/x", xs)
+    w.put("/selected/v", vs)
+    for _, vt in ipairs(self:variants()) do
+      local rng = core.rng.new(core.rng.derive_seed(self.o.seed, 100 + (vt.kind == "boot" and 1000 or vt.kind == "smear" and 2000 or 0) + vt.index))
+      local tx, tv
+      if vt.kind == "base" then
+        tx, tv = subsample(xs, vs, self.o.n_train, rng, false)
+      elseif vt.kind == "boot" then
+        tx, tv = subsample(xs, vs, math.min(self.o.n_train > 0 and self.o.n_train or n1, n1), rng, true)
+      else
+        local sx, sv = smear(x, v, rng)
+        sx, sv = cut(sx, sv, self.o.radius)
+        tx, tv = subsample(sx, sv, self.o.n_train, rng, false)
+      end
+      w.put("/train/" .. vt.name .. "/x", tx)
+      w.put("/train/" .. vt.name .. "/v", tv)
+    end
+  end,
+}
+
+-- flows: one job per (kind, index, member, seed) and per flow (n_x, p_v); each writes its
+-- own group /KIND_IDX/n_x/member_K with the job's key, and a finished job is not redone.
+local function job_key(vt, which, k, seed, o, skey)
+  return serialize.hash{vt.kind, vt.index, which, k, seed, o.flow, o.train, skey}
+end
+
+S.flows = {
+  inputs = {"selection"},
+  options = function(self) return {flow = self.o.flow, train = self.o.train, seed = self.o.seed,
+                                    m = self.o.members, rm = self.o.resample_members} end,
+  keep_file = true, -- jobs inside are reused when their own keys match
+  run = function(self, w)
+    local sf = self:file("selection")
+    local skey = self.keys.selection
+    local radius = self.o.radius
+    for _, vt in ipairs(self:variants()) do
+      local x = rd(sf, "/train/" .. vt.name .. "/x")
+      local v = rd(sf, "/train/" .. vt.name .. "/v")
+      local vmean = v:mean(1):totable()
+      local vstd = v:std(1, 1):totable()
+      for k = 1, vt.members do
+        for _, which in ipairs({"n_x", "p_v"}) do
+          local seed = core.rng.derive_seed(self.o.seed, vt.kind == "base" and 0 or (vt.kind == "boot" and 1 or 2) * 1000 + vt.index)
+          local key = job_key(vt, which, k, seed, self.o, skey)
+          local group = ("/%s/%s/member_%04d"):format(vt.name, which, k)
+          local done = false
+          if h5.exists(w.file, group) == true then
+            local ok, a = pcall(h5.attrs, w.file, group)
+            done = ok and a.job_key == key and pcall(flowmod.load, w.file, group)
+          end
+          if not done then
+            if h5.exists(w.file, group) == true then h5.delete(w.file, group) end
+            local fo = {dim = 3, transforms = self.o.flow.transforms, hidden = self.o.flow.hidden,
+                        blocks = self.o.flow.blocks}
+            if which == "n_x" then
+              fo.preprocess = {input = {sphere = true, centre = geometry.SUN, radius = radius * 1.0001}}
+            else
+              fo.context = 3
+              fo.preprocess = {input = {mean = vmean, std = vstd},
+                               context = {sphere = true, centre = geometry.SUN, radius = radius * 1.0001}}
+            end
+            local t0 = core.wtime and core.wtime() or os.clock()
+            local f, hist = flowmod.train_member{member = k, seed = seed, x = which == "n_x" and x or v,
+              context = which == "p_v" and x or nil, flow = fo, train = self.o.train}
+            f:save(w.file, group)
+            h5.set_attrs(w.file, group, {job_key = key, kind = vt.kind, index = vt.index, member = k,
+              seed = seed, best_val = hist.best_val or 0/0, epochs = hist.epochs or #(hist.val or {})})
+            log(self, "flows: %s %s member %d trained (%.1f s)", vt.name, which, k,
+                (core.wtime and core.wtime() or os.clock()) - t0)
+          end
+          w.names[#w.names + 1] = group .. "/params"
+        end
+      end
+    end
+  end,
+}
+
+-- the phase-space densities of every variant (base ensemble, each base member, resamples)
+function P:densities_f()
+  local ff = self:file("flows")
+  local out = {}
+  for _, vt in ipairs(self:variants()) do
+    local nx, pv = {}, {}
+    for k = 1, vt.members do
+      nx[k] = flowmod.load(ff, ("/%s/n_x/member_%04d"):format(vt.name, k))
+      pv[k] = flowmod.load(ff, ("/%s/p_v/member_%04d"):format(vt.name, k))
+    end
+    local function ens(t) return #t == 1 and t[1] or flowmod.ensemble{members = t} end
+    out[#out + 1] = {name = vt.name, kind = vt.kind, f = df.flows(ens(nx), ens(pv))}
+    if vt.kind == "base" and vt.members > 1 then
+      for k = 1, vt.members do
+        out[#out + 1] = {name = ("member_%03d"):format(k), kind = "member", f = df.flows(nx[k], pv[k])}
+      end
+    end
+  end
+  return out
+end
+
+-- accelerations at every curve and the Sun ball, for every variant and the truth
+local function accel_set(self, f, seed)
+  local o, g = self.o, self.geom
+  local res = {}
+  local mean = cbe.ball_average(f, array.from{g.ball.center}, g.ball.radius,
+    {points = o.ball_points, nv = o.nv, seed = seed})
+  res.sun = mean
+  for _, name in ipairs(g.curve_names) do
+    local c = g.curves[name]
+    local acc = cbe.acceleration(f, c.x, {nv = o.nv, seed = seed})
+    if name == "arc" then
+      for _, i in ipairs(g.arc_ball) do
+        local m = cbe.ball_average(f, c.x:rows(i, i):copy(), g.ball.radius,
+          {points = o.ball_points, nv = o.nv, seed = seed})
+        for j = 1, 3 do acc:set(i, j, m:get(j)) end
+      end
+    end
+    res[name] = acc
+  end
+  return res
+end
+
+S.accelerations = {
+  inputs = {"flows"},
+  options = function(self) return {nv = self.o.nv, bp = self.o.ball_points, g = self.o.geometry, seed = self.o.seed} end,
+  run = function(self, w)
+    for _, d in ipairs(self:densities_f()) do
+      local t0 = os.time()
+      for name, a in pairs(accel_set(self, d.f, self.o.seed)) do w.put(("/%s/%s"):format(d.name, name), a) end
+      log(self, "accelerations: %s (%d s)", d.name, os.time() - t0)
+    end
+    local g = self.geom
+    w.put("/truth/sun", self.mock.potential:acceleration(array.from{g.ball.center}):reshape(3))
+    for _, name in ipairs(g.curve_names) do
+      w.put("/truth/" .. name, self.mock.potential:acceleration(g.curves[name].x))
+    end
+  end,
+}
+
+S.equilibrium = {
+  inputs = {"accelerations"},
+  options = function(self) return {n = self.o.dlnf_n, seed = self.o.seed} end,
+  run = function(self, w)
+    local af = self:file("accelerations")
+    local base = self:densities_f()[1].f
+    local x0 = array.from{geometry.SUN}
+    local a = rd(af, "/base/sun"):reshape(1, 3)
+    local vals = equilibrium.dlnf_dt(base, x0, a, {n = self.o.dlnf_n, seed = self.o.seed})
+    w.put("/dlnf_dt/flows", vals)
+    local exact = self.mock:df()
+    local tv = equilibrium.dlnf_dt(exact, x0, rd(af, "/truth/sun"):reshape(1, 3), {n = self.o.dlnf_n, seed = self.o.seed})
+    w.put("/dlnf_dt/truth", tv)
+    -- North-South ratios along r and phi (base ensemble)
+    for _, ax in ipairs({"r", "phi"}) do
+      local xn = self.geom.curves[ax .. "_north"].x
+      local ar, ath = equilibrium.north_south(xn, rd(af, "/base/" .. ax .. "_north"), rd(af, "/base/" .. ax .. "_south"))
+      w.put("/north_south/" .. ax .. "/a_r", ar)
+      w.put("/north_south/" .. ax .. "/a_theta", ath)
+    end
+  end,
+}
+
+-- density locations: the Sun, the three density curves along s, the gNFW set (which holds
+-- the independent points first)
+function P:density_points()
+  local g = self.geom
+  local blocks, names = {array.from{geometry.SUN}}, {"sun"}
+  for _, n in ipairs(g.density_names) do blocks[#blocks + 1] = g.density[n].x; names[#names + 1] = n end
+  blocks[#blocks + 1] = g.gnfw.x
+  names[#names + 1] = "gnfw"
+  return array.vstack(blocks), names, blocks
+end
+
+local function split(a, blocks)
+  local out, i = {}, 1
+  for k, b in ipairs(blocks) do
+    local n = (b:shape())
+    out[k] = array.from({table.unpack(a:totable(), i, i + n - 1)})
+    i = i + n
+  end
+  return out
+end
+
+S.densities = {
+  inputs = {"flows"},
+  options = function(self) return {kp = self.o.kernel_points, nv = self.o.nv_density, g = self.o.geometry,
+                                    tk = self.o.truth_kernel_points, seed = self.o.seed} end,
+  run = function(self, w)
+    local x0, names, blocks = self:density_points()
+    local pts = poisson.kernel_points(x0, {points = self.o.kernel_points, seed = self.o.seed})
+    for _, d in ipairs(self:densities_f()) do
+      local t0 = os.time()
+      local acc = cbe.acceleration(d.f, pts.x, {nv = self.o.nv_density, seed = self.o.seed})
+      local rho = poisson.density_from(acc, pts)
+      for k, part in ipairs(split(rho, blocks)) do w.put(("/%s/%s"):format(d.name, names[k]), part) end
+      log(self, "densities: %s (%d s)", d.name, os.time() - t0)
+    end
+    local trho = poisson.density(self.mock.potential, x0, {points = self.o.truth_kernel_points, seed = self.o.seed})
+    for k, part in ipairs(split(trho, blocks)) do w.put("/truth/" .. names[k], part) end
+  end,
+}
+
+S.baryons = {
+  inputs = {},
+  options = function(self) return {kp = self.o.kernel_points, g = self.o.geometry, seed = self.o.seed,
+                                    comps = baryons.components} end,
+  run = function(self, w)
+    local x0, names, blocks = self:density_points()
+    local pts = poisson.kernel_points(x0, {points = math.max(self.o.kernel_points, 400), seed = self.o.seed})
+    local rho, err = baryons.smoothed(pts)
+    local pr, pe = split(rho, blocks), split(err, blocks)
+    for k, n in ipairs(names) do
+      w.put("/rho_b/" .. n, pr[k])
+      w.put("/err_b/" .. n, pe[k])
+    end
+  end,
+}
+
+-- central value and error budget of one quantity stored under /VARIANT/path in `file`
+function P:budget(file, path)
+  local central = rd(file, "/base/" .. path)
+  local groups = {flow = {}, stat = {}, meas = {}}
+  for _, d in ipairs(self.variant_names or {}) do
+    local g = d.kind == "member" and groups.flow or d.kind == "boot" and groups.stat
+              or d.kind == "smear" and groups.meas or nil
+    if g then g[#g + 1] = rd(file, "/" .. d.name .. "/" .. path) end
+  end
+  local sig = {}
+  local total = central * 0
+  for kind, list in pairs(groups) do
+    local s = central * 0
+    if #list >= 2 then
+      local mean = central * 0
+      for _, a in ipairs(list) do mean = mean + a end
+      mean = mean * (1 / #list)
+      for _, a in ipairs(list) do s = s + (a - mean):square() end
+      s = (s * (1 / (#list - 1))):sqrt()
+    end
+    sig[kind] = s
+    total = total + s:square()
+  end
+  return central, total:sqrt(), sig
+end
+
+function P:load_variant_names()
+  local vs = {}
+  for _, vt in ipairs(self:variants()) do
+    vs[#vs + 1] = {name = vt.name, kind = vt.kind}
+    if vt.kind == "base" and vt.members > 1 then
+      for k = 1, vt.members do vs[#vs + 1] = {name = ("member_%03d"):format(k), kind = "member"} end
+    end
+  end
+  self.variant_names = vs
+end
+
+S.darkmatter = {
+  inputs = {"densities", "baryons"},
+  options = function() return {} end,
+  run = function(self, w)
+    local df_, bf = self:file("densities"), self:file("baryons")
+    local _, names = self:density_points()
+    for _, n in ipairs(names) do
+      local rho, sig, parts = self:budget(df_, n)
+      local rb, eb = rd(bf, "/rho_b/" .. n), rd(bf, "/err_b/" .. n)
+      local dm, edm = darkmatter.subtract(rho, sig, rb, eb)
+      w.put("/rho/" .. n, rho); w.put("/rho_err/" .. n, sig)
+      w.put("/rho_err_flow/" .. n, parts.flow); w.put("/rho_err_stat/" .. n, parts.stat)
+      w.put("/rho_err_meas/" .. n, parts.meas)
+      w.put("/rho_dm/" .. n, dm); w.put("/rho_dm_err/" .. n, edm)
+      local tr = rd(df_, "/truth/" .. n)
+      w.put("/truth/rho/" .. n, tr)
+      w.put("/truth/rho_dm/" .. n, tr - rb)
+    end
+  end,
+}
+
+local function error_floor(e)
+  local t = e:totable()
+  local pos = {}
+  for _, v in ipairs(t) do if v > 0 then pos[#pos + 1] = v end end
+  table.sort(pos)
+  local fl = pos[1] or 1
+  for i, v in ipairs(t) do if not (v > 0) then t[i] = fl end end -- luacheck: ignore 581
+  return array.from(t)
+end
+
+S.average = {
+  inputs = {"darkmatter"},
+  options = function(self) return {n = self.geom.independent.n} end,
+  run = function(self, w)
+    local f = self:file("darkmatter")
+    local n = self.geom.independent.n
+    local dm = rd(f, "/rho_dm/gnfw"):totable()
+    local e = error_floor(rd(f, "/rho_dm_err/gnfw")):totable()
+    local tdm = rd(f, "/truth/rho_dm/gnfw"):totable()
+    local v, ev, tv = {}, {}, {}
+    for i = 1, n do v[i], ev[i], tv[i] = dm[i], e[i], tdm[i] end
+    local m, em, chi2 = darkmatter.weighted_mean(v, ev)
+    local tm = darkmatter.weighted_mean(tv, ev)
+    w.put("/rho_dm_rsun", {m, em, chi2})
+    w.put("/truth/rho_dm_rsun", {tm})
+  end,
+}
+
+S.gnfw = {
+  inputs = {"darkmatter"},
+  options = function(self) return {mcmc = self.o.mcmc, seed = self.o.seed} end,
+  run = function(self, w)
+    local f = self:file("darkmatter")
+    local rho = units.rho_to_1e2(rd(f, "/rho_dm/gnfw"))
+    local sig = units.rho_to_1e2(error_floor(rd(f, "/rho_dm_err/gnfw")))
+    local r = array.from(self.geom.gnfw.r)
+    local steps = self.o.mcmc.steps
+    local res = gnfw.fit({r = r, rho = rho, sigma = sig}, {walkers = self.o.mcmc.walkers, steps = steps,
+      burn = steps // 4, seed = self.o.seed})
+    local med, lo, hi, map = {}, {}, {}, {}
+    for j, name in ipairs(gnfw.names) do
+      med[j], lo[j], hi[j], map[j] = res.median[name], res.p16[name], res.p84[name], res.map[name]
+    end
+    w.put("/summary/median", med); w.put("/summary/p16", lo); w.put("/summary/p84", hi)
+    w.put("/summary/map", map)
+    w.put("/samples", res.result:flat{burn = 0})
+    w.put("/points/r", r); w.put("/points/rho", rho); w.put("/points/sigma", sig)
+  end,
+}
+
+S.report = {
+  inputs = {"accelerations", "equilibrium", "darkmatter", "average", "gnfw", "selection"},
+  options = function(self) return {preset = self.o} end,
+  run = function(self, w)
+    local report = require "phaseflow.report"
+    report.write(self, w)
+  end,
+}
+
+-- running --------------------------------------------------------------------------
+
+local function index_of(name)
+  for i, n in ipairs(pipeline.steps) do if n == name then return i end end
+  error(("pf.pipeline: no step '%s' (steps: %s)"):format(tostring(name), table.concat(pipeline.steps, ", ")), 3)
+end
+
+function P:key(step)
+  local spec = S[step]
+  local ins = {}
+  for _, i in ipairs(spec.inputs or {}) do ins[#ins + 1] = self.keys[i] or "?" end
+  return serialize.hash{step = step, inputs = ins, options = spec.options(self)}
+end
+
+--- run{only = name, from = name, force = bool}: returns the list of {step, status, seconds}.
+function P:run(opts)
+  opts = opts or {}
+  local first = opts.from and index_of(opts.from) or 1
+  local only = opts.only and index_of(opts.only)
+  self:load_variant_names()
+  local wt = core.wtime or os.clock
+  local done = {}
+  for i, step in ipairs(pipeline.steps) do
+    local key = self:key(step)
+    self.keys[step] = key
+    local selected = (only == nil or only == i) and i >= first
+    local ok, why = self:verify(step, key)
+    if selected and (opts.force or not ok) then
+      log(self, "%s: running (%s)", step, opts.force and "forced" or why)
+      local t0 = wt()
+      local file = self:file(step)
+      local keep = S[step].keep_file and file_exists(file) and pcall(h5.attrs, file, "/")
+      if keep then h5.set_attrs(file, "/", {step_key = "in progress"}) end
+      local w = writer(file, keep)
+      local info = S[step].run(self, w) or {}
+      info.step = step
+      info.options = serialize.dump(S[step].options(self))
+      w.seal(key, info)
+      local dt = wt() - t0
+      self.times[step] = dt
+      done[#done + 1] = {step = step, status = "ran", seconds = dt}
+      log(self, "%s: done in %.1f s", step, dt)
+    elseif not ok and (only ~= nil or i < first) and i <= (only or first) then
+      error(("pf.pipeline: step '%s' must be run first (%s)"):format(step, why), 2)
+    else
+      done[#done + 1] = {step = step, status = ok and "skipped" or "not selected", seconds = 0}
+      if ok then log(self, "%s: up to date", step) end
+    end
+  end
+  self.ran = done
+  return done
+end
+
+return pipeline

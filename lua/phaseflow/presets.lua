@@ -1,0 +1,74 @@
+-- pf.presets: the sizes of a pipeline run. Copy one and change it:
+--   local o = pf.presets.get("quick"); o.members = 4
+-- Every number that differs from the paper is listed in the report.
+local presets = {}
+
+local function copy(t)
+  local o = {}
+  for k, v in pairs(t) do o[k] = type(v) == "table" and copy(v) or v end
+  return o
+end
+
+-- The paper's settings (Lim et al. 2023) for big machines.
+presets.paper = {
+  name = "paper",
+  n_stars = 6000000,        -- mock stars generated within gen_radius (Gaia: all selected stars)
+  gen_radius = 10,          -- kpc: smearing is applied to this sample, then re-selected
+  radius = 4,               -- kpc: the survey sphere the flows are trained in
+  n_train = 0,              -- 0: all selected stars
+  members = 100,            -- flows per ensemble (flow-fit error)
+  resample_members = 100,   -- flows per bootstrap / smeared resample
+  bootstraps = 10,          -- statistical error
+  smears = 10,              -- measurement error
+  flow = {transforms = 8, hidden = 64, blocks = 2},
+  train = {batch = 10000, lr = 1e-3, patience = 50, max_epochs = 1000},
+  nv = 10000,               -- velocities per acceleration point
+  nv_density = 10000,       -- velocities per kernel point
+  kernel_points = 3200,
+  ball_points = 64,
+  dlnf_n = 1000000,         -- velocities of the df/dt histogram
+  geometry = {n_line = 25, n_phi = 25, n_arc = 61, n_density = 31},
+  mcmc = {walkers = 32, steps = 20000},
+  truth_kernel_points = 3200,
+}
+
+-- make run: the whole analysis on the embedded mock within 10 minutes on 2 cores.
+presets.quick = {
+  name = "quick",
+  n_stars = 40000, gen_radius = 4.5, radius = 4, n_train = 12000,
+  members = 3, resample_members = 1, bootstraps = 2, smears = 2,
+  flow = {transforms = 4, hidden = 32, blocks = 1},
+  train = {batch = 1024, lr = 3e-3, patience = 5, max_epochs = 25},
+  nv = 400, nv_density = 48, kernel_points = 48, ball_points = 8, dlnf_n = 20000,
+  geometry = {n_line = 9, n_phi = 9, n_arc = 13, n_density = 9},
+  mcmc = {walkers = 32, steps = 3000},
+  truth_kernel_points = 800,
+}
+
+-- The test suite: seconds. Numbers are meaningless; every code path runs.
+presets.test = {
+  name = "test",
+  n_stars = 3000, gen_radius = 4.5, radius = 4, n_train = 1500,
+  members = 2, resample_members = 1, bootstraps = 2, smears = 2,
+  flow = {transforms = 2, hidden = 8, blocks = 1},
+  train = {batch = 512, lr = 3e-3, patience = 2, max_epochs = 2},
+  nv = 24, nv_density = 6, kernel_points = 8, ball_points = 2, dlnf_n = 500,
+  geometry = {n_line = 3, n_phi = 3, n_arc = 5, n_density = 3, independent_s = {-0.85, 0, 0.85}},
+  mcmc = {walkers = 8, steps = 200},
+  truth_kernel_points = 16,
+}
+
+presets.names = {"test", "quick", "paper"}
+
+--- A fresh copy of preset `name` (an error names the presets that exist).
+function presets.get(name)
+  local p = presets[name]
+  if type(p) ~= "table" or name == "names" then
+    error(("pf.presets: no preset '%s' (have: %s)"):format(tostring(name), table.concat(presets.names, ", ")), 2)
+  end
+  local o = copy(p)
+  o.seed = o.seed or 1
+  return o
+end
+
+return presets

@@ -1,0 +1,195 @@
+-- luacheck: no max line length
+-- pf.report: the pipeline's report (DIR/report.md), results (DIR/results.h5) and figures.
+-- Tables follow the paper: Table I (acceleration at the Sun, quasar value beside it),
+-- Table II (densities at the Sun and the dark matter average at r_sun with chi^2_nu), the
+-- gNFW posterior; with the mock, a truth column and the pull (recovered - true) / sigma.
+local core = require "phaseflow.core"
+local h5 = require "phaseflow.h5"
+local units = require "phaseflow.units"
+local equilibrium = require "phaseflow.equilibrium"
+local gnfw = require "phaseflow.gnfw"
+local array = core.array
+
+local report = {}
+
+local function rd(file, path) return (h5.read(file, path)) end
+
+local function pull(v, t, s)
+  if not (s > 0) then return 0 / 0 end -- luacheck: ignore 581
+  return (v - t) / s
+end
+
+-- Gaia EDR3 quasars (Klioner et al. 2021, as quoted in the paper's Table I), 1e-10 m/s^2
+report.QUASAR = {{-2.32, 0.16}, {0.04, 0.16}, {-0.14, 0.19}, {2.32, 0.16}}
+
+local function fmt(x, d) return (("%." .. (d or 3) .. "f"):format(x)) end
+
+--- Builds every table as rows {label, value, sigma, truth, pull, ...} (numbers), writes
+-- results.h5, report.md and the figures. Returns the tables.
+function report.write(P, w)
+  local out = P.out
+  local af, ef, dmf = P:file("accelerations"), P:file("equilibrium"), P:file("darkmatter")
+  local avf, gf, sf = P:file("average"), P:file("gnfw"), P:file("selection")
+  local res = out .. "/results.h5"
+  os.remove(res)
+  local tables = {}
+
+  -- Table I: spherical components at the Sun (ball average), 1e-10 m/s^2
+  local sun = array.from{P.geom.sun}
+  local a, sa = P:budget(af, "sun")
+  local ta = rd(af, "/truth/sun")
+  local function sph(v) return equilibrium.spherical(sun, v:reshape(1, 3)) end
+  local ar, ath, aph = sph(a)
+  local tr, tth, tph = sph(ta)
+  -- errors: the spherical basis at the Sun is (x, -z, y) to 3e-3 rad: use the Cartesian sigmas
+  local comps = {{"a_r", ar:get(1), sa:get(1), tr:get(1)}, {"a_theta", ath:get(1), sa:get(3), tth:get(1)},
+                 {"a_phi", aph:get(1), sa:get(2), tph:get(1)}}
+  local mag = math.sqrt(a:square():sum())
+  local tmag = math.sqrt(ta:square():sum())
+  local smag = math.sqrt(((a * sa):square():sum())) / mag
+  comps[4] = {"|a|", mag, smag, tmag}
+  tables.table1 = {}
+  for i, c in ipairs(comps) do
+    local v, s, t = units.acc_to_1e10(c[2]), units.acc_to_1e10(c[3]), units.acc_to_1e10(c[4])
+    tables.table1[i] = {c[1], v, s, t, pull(v, t, s), report.QUASAR[i][1], report.QUASAR[i][2]}
+  end
+
+  -- Table II: densities, 1e-2 Msun/pc^3
+  local rho = rd(dmf, "/rho/sun"):get(1)
+  local srho = rd(dmf, "/rho_err/sun"):get(1)
+  local trho = rd(dmf, "/truth/rho/sun"):get(1)
+  local rb = rd(P:file("baryons"), "/rho_b/sun"):get(1)
+  local sb = rd(P:file("baryons"), "/err_b/sun"):get(1)
+  local dm = rd(dmf, "/rho_dm/sun"):get(1)
+  local sdm = rd(dmf, "/rho_dm_err/sun"):get(1)
+  local tdm = rd(dmf, "/truth/rho_dm/sun"):get(1)
+  local avg = rd(avf, "/rho_dm_rsun"):totable()
+  local tavg = rd(avf, "/truth/rho_dm_rsun"):get(1)
+  local c = units.rho_to_1e2
+  tables.table2 = {
+    {"rho_sun", c(rho), c(srho), c(trho), pull(rho, trho, srho)},
+    {"rho_b,sun", c(rb), c(sb), c(rb), 0},
+    {"rho_DM,sun", c(dm), c(sdm), c(tdm), pull(dm, tdm, sdm)},
+    {"rho_DM(r_sun)", c(avg[1]), c(avg[2]), c(tavg), pull(avg[1], tavg, avg[2]), avg[3]},
+  }
+
+  -- gNFW
+  local med, lo, hi, map = rd(gf, "/summary/median"):totable(), rd(gf, "/summary/p16"):totable(),
+    rd(gf, "/summary/p84"):totable(), rd(gf, "/summary/map"):totable()
+  tables.gnfw = {}
+  for j, name in ipairs(gnfw.names) do
+    tables.gnfw[j] = {name, med[j], med[j] - lo[j], hi[j] - med[j], map[j]}
+  end
+
+  -- results.h5: every number and every curve (central, sigma, truth)
+  for name, rows in pairs(tables) do
+    local m = {}
+    local labels = {}
+    for i, r in ipairs(rows) do
+      labels[i] = r[1]
+      local nums = {}
+      for k = 2, #r do nums[k - 1] = r[k] end
+      while #nums < 6 do nums[#nums + 1] = 0 / 0 end
+      m[i] = nums
+    end
+    h5.write(res, "/" .. name, array.from(m), {rows = table.concat(labels, ","),
+      columns = name == "gnfw" and "median,minus,plus,map" or "value,sigma,truth,pull,ref,ref_sigma_or_chi2"})
+  end
+  for _, cname in ipairs(P.geom.curve_names) do
+    local v, s = P:budget(af, cname)
+    h5.write(res, "/curves/acc/" .. cname .. "/value", v, {unit = "(km/s)^2/kpc"})
+    h5.write(res, "/curves/acc/" .. cname .. "/sigma", s)
+    h5.write(res, "/curves/acc/" .. cname .. "/truth", rd(af, "/truth/" .. cname))
+    h5.write(res, "/curves/acc/" .. cname .. "/x", P.geom.curves[cname].x)
+  end
+  local _, dnames = P:density_points()
+  for _, n in ipairs(dnames) do
+    for _, q in ipairs({"rho", "rho_err", "rho_dm", "rho_dm_err", "truth/rho", "truth/rho_dm"}) do
+      h5.write(res, "/curves/density/" .. n .. "/" .. q:gsub("/", "_"), rd(dmf, "/" .. q .. "/" .. n),
+        {unit = "Msun/kpc^3"})
+    end
+  end
+  h5.write(res, "/gnfw_samples", rd(gf, "/samples"))
+  h5.write(res, "/equilibrium/dlnf_dt", rd(ef, "/dlnf_dt/flows"))
+  h5.provenance(res, "/", {preset = P.o, step_times = P.times})
+
+  -- figures
+  local plot = require "phaseflow.plot"
+  local figs = plot.paper_figures(P, tables)
+
+  -- report.md
+  local L = {}
+  local function p(s) L[#L + 1] = s end
+  p("# phaseflow report: " .. P.o.name .. " preset")
+  p("")
+  p(("Input: %s. Preset `%s`."):format(#P.inputs > 0 and table.concat(P.inputs, ", ")
+    or "the embedded stand-in mock (isothermal tracer population, sigma = " .. P.mock.sigma
+       .. " km/s, in MWPotential2014; exact equilibrium)", P.o.name))
+  p("")
+  p("## Scale of this run (paper in brackets)")
+  local pp = require("phaseflow.presets").paper
+  local function row(label, k, sub)
+    local v, q = P.o[k], pp[k]
+    if sub then v, q = v[sub], q[sub] end
+    p(("| %s | %s | %s |"):format(label, tostring(v), tostring(q)))
+  end
+  p("| setting | this run | paper |"); p("|---|---|---|")
+  row("stars generated", "n_stars"); row("training stars per flow (0 = all)", "n_train")
+  row("flows per ensemble", "members"); row("flows per resample", "resample_members")
+  row("bootstrap resamples", "bootstraps"); row("smeared resamples", "smears")
+  row("MAF transforms", "flow", "transforms"); row("hidden units", "flow", "hidden")
+  row("max epochs", "train", "max_epochs"); row("patience", "train", "patience")
+  row("velocities per acceleration point", "nv"); row("velocities per kernel point", "nv_density")
+  row("kernel points", "kernel_points"); row("points in the 100 pc ball", "ball_points")
+  row("MCMC steps", "mcmc", "steps")
+  p("")
+  local cf = rd(sf, "/cutflow/counts"):totable()
+  p(("Cut flow: %d stars generated within %g kpc -> %d within %g kpc of the Sun."):format(
+    cf[1], P.o.gen_radius, cf[2], P.o.radius))
+  p("")
+  p("## Table I: acceleration at the Sun (100 pc ball), 1e-10 m/s^2")
+  p("| component | this work | truth | pull | Gaia EDR3 quasars |"); p("|---|---|---|---|---|")
+  for _, r in ipairs(tables.table1) do
+    p(("| %s | %s ± %s | %s | %s | %s ± %s |"):format(r[1], fmt(r[2]), fmt(r[3]), fmt(r[4]), fmt(r[5], 2), fmt(r[6], 2), fmt(r[7], 2)))
+  end
+  p("")
+  p("## Table II: densities, 1e-2 Msun/pc^3 (GeV/cm^3)")
+  p("| density | this work | GeV/cm^3 | truth | pull | chi2_nu |"); p("|---|---|---|---|---|---|")
+  for _, r in ipairs(tables.table2) do
+    p(("| %s | %s ± %s | %s ± %s | %s | %s | %s |"):format(r[1], fmt(r[2]), fmt(r[3]),
+      fmt(r[2] * units.gev_cm3_per_msun_pc3 / 100), fmt(r[3] * units.gev_cm3_per_msun_pc3 / 100),
+      fmt(r[4]), fmt(r[5], 2), r[6] and fmt(r[6], 2) or ""))
+  end
+  p("")
+  p("rho_b is the baryon model (pf.baryons, McKee et al. 2015) smoothed by the same kernel; it is an")
+  p("input, so its truth is itself. The mock's dark-matter truth is (kernel-smoothed exact density")
+  p("of MWPotential2014) minus that model: what the method can recover from this mock.")
+  p("")
+  p("## gNFW posterior (rho0 in 1e-2 Msun/pc^3, rs in kpc)")
+  p("| parameter | median | -1σ | +1σ | best fit |"); p("|---|---|---|---|---|")
+  for _, r in ipairs(tables.gnfw) do
+    p(("| %s | %s | %s | %s | %s |"):format(r[1], fmt(r[2], 2), fmt(r[3], 2), fmt(r[4], 2), fmt(r[5], 2)))
+  end
+  p("")
+  p("## Error budget")
+  p("sigma = sqrt(sigma_flow^2 + sigma_stat^2 + sigma_meas^2): spread over the ensemble's members,")
+  p("over bootstrap resamples and over error-smeared resamples (standard deviations; a source with")
+  p("fewer than 2 realisations contributes 0). Bands in the figures are 1 and 2 sigma.")
+  p("")
+  p("## Time per step (seconds; 0 = up to date, skipped)")
+  p("| step | seconds |"); p("|---|---|")
+  for _, s in ipairs(require("phaseflow.pipeline").steps) do
+    p(("| %s | %.1f |"):format(s, P.times[s] or 0))
+  end
+  p("")
+  p("## Figures")
+  for _, f in ipairs(figs) do p(("- %s: `%s`"):format(f.title, f.png)) end
+  local fh = assert(io.open(out .. "/report.md", "w"))
+  fh:write(table.concat(L, "\n"), "\n")
+  fh:close()
+  w.put("/table1", rd(res, "/table1"))
+  w.put("/table2", rd(res, "/table2"))
+  return tables
+end
+
+return report

@@ -1,0 +1,129 @@
+-- luacheck: no max line length
+-- The paper's pipeline end to end on the test preset (seconds), and the geometry.
+local pf = require "phaseflow"
+
+local function tmpdir()
+  local d = os.tmpname()
+  os.remove(d)
+  os.execute("mkdir -p '" .. d .. "'")
+  return d
+end
+
+local function size(path)
+  local f = io.open(path, "rb")
+  if not f then return 0 end
+  local n = f:seek("end")
+  f:close()
+  return n
+end
+
+local function status(steps)
+  local s = {}
+  for _, r in ipairs(steps) do s[r.step] = r.status end
+  return s
+end
+
+describe("pf.geometry", function()
+  local g = pf.geometry.paper()
+  it("puts the paper's curves where the paper does", function()
+    local r = g.curves.r_north.x
+    assert.are.equal(1.5, r:get(1, 3))
+    assert.are.equal(0, r:get(1, 2))
+    local ph = g.curves.phi_south.x
+    for i = 1, g.curves.phi_south.n do
+      local rr = math.sqrt(ph:get(i, 1) ^ 2 + ph:get(i, 2) ^ 2 + ph:get(i, 3) ^ 2)
+      assert.is_true(math.abs(rr - 8.122) < 1e-12)
+      assert.are.equal(-1.5, ph:get(i, 3))
+    end
+    -- the phi curve passes through (7.982, 0, -1.5) at phi = 0 (the middle point)
+    assert.is_true(math.abs(ph:get(7, 1) - 7.982) < 1e-3)
+    -- polar arc: s = r_sun (pi/2 - theta); s = 0 is the midplane point under the Sun
+    local a = g.curves.arc
+    local _, th = pf.geometry.to_spherical({a.x:get(13, 1), a.x:get(13, 2), a.x:get(13, 3)})
+    assert.is_true(math.abs(8.122 * (math.pi / 2 - th) - a.t[13]) < 1e-12)
+    assert.are.equal(0, a.t[13])
+    assert.are.same({13}, g.arc_ball) -- only s = 0 lies within 150 pc of the Sun at 0.25 kpc spacing
+  end)
+  it("has 15 independent points whose kernels along s do not overlap", function()
+    assert.are.equal(15, g.independent.n)
+    local x = g.independent.x:totable()
+    for i = 1, 4 do
+      assert.is_true(pf.geometry.kernels_disjoint(x[i], x[i + 1]))
+    end
+    assert.is_false(pf.geometry.kernels_disjoint({8, 0, 0}, {8, 0, 0.79}))
+    assert.are.equal(19, g.gnfw.n)
+  end)
+end)
+
+describe("pf.pipeline on the test preset", function()
+  local dir = tmpdir()
+  local function fresh() return pf.pipeline.new{out = dir, preset = pf.presets.get("test"), quiet = true} end
+  local first = fresh():run()
+
+  it("runs every step and writes finite tables", function()
+    for _, s in ipairs(first) do assert.are.equal("ran", s.status, s.step) end
+    local t1 = pf.h5.read(dir .. "/results.h5", "/table1"):totable()
+    assert.are.equal(4, #t1)
+    for _, r in ipairs(t1) do for k = 1, 4 do assert.is_true(r[k] == r[k] and math.abs(r[k]) < math.huge) end end
+    assert.is_true(t1[1][3] < 0) -- the truth a_r points to the centre
+    local t2 = pf.h5.read(dir .. "/results.h5", "/table2"):totable()
+    assert.are.equal(4, #t2)
+    for _, r in ipairs(t2) do for k = 1, 4 do assert.is_true(r[k] == r[k] and math.abs(r[k]) < math.huge) end end
+    assert.is_true(t2[4][5] == t2[4][5]) -- chi2_nu of the average
+    local g = pf.h5.read(dir .. "/results.h5", "/gnfw"):totable()
+    for _, r in ipairs(g) do for k = 1, 4 do assert.is_true(r[k] == r[k]) end end
+    local rep = assert(io.open(dir .. "/report.md")):read("a")
+    assert.truthy(rep:find("Table I", 1, true))
+    assert.truthy(rep:find("rho_DM(r_sun)", 1, true))
+    assert.truthy(rep:find("-2.32", 1, true)) -- the quasar value beside ours
+  end)
+
+  it("writes every figure, PNG and PDF, non-empty", function()
+    for _, n in ipairs({"fig7_histograms", "fig8_acc_r", "fig8_acc_phi", "fig8_acc_s", "fig9_dlnf_dt",
+                        "fig10_density_s", "fig12_gnfw", "fig13_corner"}) do
+      assert.is_true(size(dir .. "/" .. n .. ".png") > 1000, n)
+      assert.is_true(size(dir .. "/" .. n .. ".pdf") > 1000, n)
+    end
+  end)
+
+  it("records the curves and provenance in results.h5", function()
+    local a = pf.h5.read(dir .. "/results.h5", "/curves/acc/arc/truth")
+    assert.are.equal(5, (a:shape()))
+    local attrs = pf.h5.attrs(dir .. "/results.h5", "/")
+    assert.truthy(attrs.git_commit)
+    assert.truthy(attrs.preset:find("test", 1, true))
+  end)
+
+  it("skips finished steps on a re-run", function()
+    local s = status(fresh():run())
+    for _, name in ipairs(pf.pipeline.steps) do assert.are.equal("skipped", s[name], name) end
+  end)
+
+  it("detects a truncated intermediate file and rebuilds it", function()
+    local f = dir .. "/steps/densities.h5"
+    local n = size(f)
+    local h = assert(io.open(f, "rb")); local bytes = h:read(n // 2); h:close()
+    h = assert(io.open(f, "wb")); h:write(bytes); h:close()
+    local s = status(fresh():run())
+    assert.are.equal("ran", s.densities)
+    assert.are.equal("skipped", s.flows)
+    assert.are.equal("skipped", s.darkmatter) -- same key: inputs and options unchanged
+    assert.is_true(size(f) > n // 2)
+  end)
+
+  it("reruns a step whose options changed, and --only / --force", function()
+    local p = pf.presets.get("test")
+    p.mcmc.steps = 240
+    local s = status(pf.pipeline.new{out = dir, preset = p, quiet = true}:run())
+    assert.are.equal("ran", s.gnfw)
+    assert.are.equal("skipped", s.densities)
+    s = status(pf.pipeline.new{out = dir, preset = p, quiet = true}:run{only = "baryons", force = true})
+    assert.are.equal("ran", s.baryons)
+    assert.are.equal("skipped", s.gnfw)
+  end)
+
+  it("rejects an unknown step and an unknown preset", function()
+    assert.has_error(function() fresh():run{only = "nope"} end)
+    assert.has_error(function() pf.presets.get("huge") end, "pf.presets: no preset 'huge' (have: test, quick, paper)")
+  end)
+end)
