@@ -95,6 +95,11 @@ typedef struct pf_observe_table {
 int pf_observe_write_ecsv(const char *path, const pf_observe_table *t, size_t first,
                           size_t count, int level, pf_err *err);
 
+/* Format one double as the writer does (17 significant digits, parsed back to the same
+ * bits; a NaN gives the empty string) into `out` (at least 33 bytes, NUL-terminated).
+ * Returns the length. */
+size_t pf_observe_format_double(char *out, double v);
+
 /* Write `t` as nfile files paths[k] holding rows [start[k], start[k+1]) (start has
  * nfile + 1 entries, increasing, start[nfile] = t->n), in parallel over files (OpenMP).
  * On failure the first failing file's error is reported. */

@@ -285,12 +285,22 @@ static int o_write_files(lua_State *L)
     return 0;
 }
 
+/* format_double(x) -> the text the writer puts in a file for x */
+static int o_format_double(lua_State *L)
+{
+    char buf[40];
+    size_t k = pf_observe_format_double(buf, luaL_checknumber(L, 1));
+    lua_pushlstring(L, buf, k);
+    return 1;
+}
+
 int pf_open_observe(lua_State *L);
 int pf_open_observe(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"lf_default", o_lf_default}, {"draw_lf", o_draw_lf},
                                    {"g_minus_grvs", o_g_minus_grvs}, {"errors", o_errors},
                                    {"extinction", o_extinction}, {"write_files", o_write_files},
+                                   {"format_double", o_format_double},
                                    {NULL, NULL}};
     luaL_newlib(L, fns);
     return 1;
