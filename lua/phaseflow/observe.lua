@@ -140,7 +140,7 @@ function observe.write_gaia(dir, cat, opts)
   if math.type(per) ~= "integer" or per < 1 then
     error("pf.observe.write_gaia: rows_per_file must be an integer >= 1", 2)
   end
-  os.execute(("mkdir -p '%s'"):format(dir:gsub("'", "'\\''")))
+  os.execute(("mkdir -p '%s' 2>/dev/null"):format(dir:gsub("'", "'\\''")))
   local names, units, cols = {}, {}, {}
   for j, c in ipairs(observe.COLUMNS) do
     names[j], units[j] = c[1], c[2]
