@@ -14,8 +14,10 @@
 --   rows = 250000     rows per GaiaSource file
 --   errors = true     perturb the observables by their errors (false: exact values)
 --   dust = false      the toy dust screen of pf.observe.DEFAULT_CLOUDS
---   normalize = true  per-population normalisation of the mock (false: faster, weights
---                     then are not the fractions of stars in the sphere)
+--   normalize = true  normalise each population over the sphere, so the exact f is a
+--                     density in physical units (false: faster; the sampler still treats
+--                     the weights as the populations' fractions of stars, only log f is
+--                     then unnormalised)
 --
 -- Writes and prints: the stars passing each cut, the red-clump fraction after the
 -- completeness cut (and after d < 4 kpc), the exact acceleration and kernel-smoothed
