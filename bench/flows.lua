@@ -60,8 +60,13 @@ local function ours()
 end
 
 local function torch()
-  local cmd = ("OMP_NUM_THREADS=%d %s %s/flows_torch.py %d 2>&1"):format(threads, python, here,
-    threads)
+  -- A fair PyTorch (DESIGN.md): Debian's torch links libblas.so.3, which points to the
+  -- pthread OpenBLAS by default; its threads then fight torch's OpenMP pool. Point it at
+  -- the OpenMP build (one pool), and let ATen use the widest vector unit the CPU has.
+  local blasdir = "/usr/lib/x86_64-linux-gnu/openblas-openmp"
+  local cap = os.execute("grep -q avx512f /proc/cpuinfo") and "avx512" or "avx2"
+  local cmd = ("LD_LIBRARY_PATH=%s ATEN_CPU_CAPABILITY=%s OMP_NUM_THREADS=%d %s %s/flows_torch.py %d 2>&1")
+    :format(blasdir, cap, threads, python, here, threads)
   local p = assert(io.popen(cmd))
   local out = p:read("a")
   p:close()
