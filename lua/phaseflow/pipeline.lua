@@ -375,17 +375,54 @@ local function split(a, blocks)
   return out
 end
 
+-- The farthest kernel point of each density location from the Sun (kpc): n0 values.
+local function kernel_reach(pts)
+  local np = pts.nvol + pts.nsurf
+  local d = dist_sun(pts.x):totable()
+  local out = {}
+  for i = 1, pts.n0 do
+    local m = 0
+    for j = (i - 1) * np + 1, i * np do if d[j] > m then m = d[j] end end
+    out[i] = m
+  end
+  return out
+end
+pipeline.kernel_reach = kernel_reach
+
+-- Densities: the kernel of a location must lie inside the survey sphere with a margin
+-- (density_edge, kpc; default 0.9 radius): beyond the sphere the flows are undefined
+-- (NaN accelerations), and near its edge the sphere map's Jacobian dominates the learned
+-- n(x), so such locations come out as NaN rather than as a wrong number. Every kernel
+-- point uses the same QMC velocity base points (seed_stride = 0): the velocity noise of
+-- neighbouring points is then correlated and largely cancels in the divergence.
 S.densities = {
   inputs = {"flows"},
   options = function(self) return {kp = self.o.kernel_points, nv = self.o.nv_density, g = self.o.geometry,
-                                    tk = self.o.truth_kernel_points, seed = self.o.seed} end,
+                                    tk = self.o.truth_kernel_points, seed = self.o.seed,
+                                    edge = self.o.density_edge, cs = 0} end,
   run = function(self, w)
     local x0, names, blocks = self:density_points()
     local pts = poisson.kernel_points(x0, {points = self.o.kernel_points, seed = self.o.seed})
+    local edge = self.o.density_edge or 0.9 * self.o.radius
+    local reach = kernel_reach(pts)
+    local inside = {}
+    local nout = 0
+    for i, r in ipairs(reach) do
+      inside[i] = r <= edge
+      if not inside[i] then nout = nout + 1 end
+    end
+    if nout > 0 then
+      log(self, "densities: %d of %d locations have kernels reaching beyond %.2f kpc of the Sun: NaN", nout, #reach, edge)
+    end
+    w.put("/kernel_reach", reach, {unit = "kpc", edge = edge})
+    local function mask(rho)
+      for i = 1, #inside do if not inside[i] then rho:set(i, 0 / 0) end end
+      return rho
+    end
     for _, d in ipairs(self:densities_f()) do
       local t0 = os.time()
-      local acc = cbe.acceleration(d.f, pts.x, {nv = self.o.nv_density, seed = self.o.seed})
-      local rho = poisson.density_from(acc, pts)
+      local acc = cbe.acceleration(d.f, pts.x, {nv = self.o.nv_density, seed = self.o.seed, seed_stride = 0})
+      local rho = mask(poisson.density_from(acc, pts))
       for k, part in ipairs(split(rho, blocks)) do w.put(("/%s/%s"):format(d.name, names[k]), part) end
       log(self, "densities: %s (%d s)", d.name, os.time() - t0)
     end
@@ -504,6 +541,16 @@ S.gnfw = {
     local rho = units.rho_to_1e2(rd(f, "/rho_dm/gnfw"))
     local sig = units.rho_to_1e2(error_floor(rd(f, "/rho_dm_err/gnfw")))
     local r = array.from(self.geom.gnfw.r)
+    -- locations masked by the densities step (kernel beyond the survey edge) are left out
+    local keep = {}
+    local rt, st = rho:totable(), sig:totable()
+    for i = 1, #rt do keep[i] = rt[i] == rt[i] and st[i] == st[i] end
+    local function pick(a)
+      local t, o = a:totable(), {}
+      for i = 1, #t do if keep[i] then o[#o + 1] = t[i] end end
+      return array.from(o)
+    end
+    rho, sig, r = pick(rho), pick(sig), pick(r)
     local steps = self.o.mcmc.steps
     local res = gnfw.fit({r = r, rho = rho, sigma = sig}, {walkers = self.o.mcmc.walkers, steps = steps,
       burn = steps // 4, seed = self.o.seed})
