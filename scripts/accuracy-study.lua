@@ -64,6 +64,10 @@ local function flows(N, T, H, E, M, cache, seed)
         local fo = {dim = 3, transforms = T, hidden = H, blocks = 1}
         if which == "n_x" then
           fo.preprocess = {input = {sphere = true, centre = SUN, radius = 4 * 1.0001}}
+          if os.getenv("PF_STD") == "1" then
+            local m, sd = pf.pipeline.sphere_moments(x, SUN, 4 * 1.0001)
+            fo.preprocess.input.mean, fo.preprocess.input.std = m, sd
+          end
         else
           fo.context = 3
           fo.preprocess = {input = {mean = v:mean(1):totable(), std = v:std(1, 1):totable()},
@@ -137,7 +141,7 @@ elseif mode == "learned" then
   local N, T, H, E, M = tonumber(arg[2] or 12000), tonumber(arg[3] or 4), tonumber(arg[4] or 32),
     tonumber(arg[5] or 25), tonumber(arg[6] or 1)
   N, T, H, E, M = math.tointeger(N), math.tointeger(T), math.tointeger(H), math.tointeger(E), math.tointeger(M)
-  local cache = arg[7] or ("/tmp/pf-accuracy-%d-%d-%d-%d-%d-ft%d-lr%g-b%d-p%d.h5"):format(N, T, H, E, M, FT, LR, BATCH, PATIENCE)
+  local cache = arg[7] or ("/tmp/pf-accuracy-%d-%d-%d-%d-%d-ft%d-lr%g-b%d-p%d-s%s.h5"):format(N, T, H, E, M, FT, LR, BATCH, PATIENCE, os.getenv("PF_STD") or "0")
   local t0 = wt()
   local f = flows(N, T, H, E, M, cache)
   print(("flows ready (%.0f s): N=%d stars, %d transforms x %d hidden, <= %d epochs, %d members"):format(

@@ -23,6 +23,7 @@ local serialize = require "phaseflow.serialize"
 local geometry = require "phaseflow.geometry"
 local isomock = require "phaseflow.isomock"
 local flowmod = require "phaseflow.flow"
+local trainmod = require "phaseflow.train"
 local df = require "phaseflow.df"
 local cbe = require "phaseflow.cbe"
 local equilibrium = require "phaseflow.equilibrium"
@@ -146,6 +147,29 @@ local function smear(x, v, rng)
   return array.from(xt), array.from(vt)
 end
 
+-- Mean and standard deviation (3 each) of the survey-sphere map w = artanh(|u|) u/|u|,
+-- u = (x - centre)/radius, of the rows of x: the standardisation of the n(x) flow's input.
+function pipeline.sphere_moments(x, centre, radius)
+  local t = x:totable()
+  local n = #t
+  local s, s2 = {0, 0, 0}, {0, 0, 0}
+  for i = 1, n do
+    local u = {(t[i][1] - centre[1]) / radius, (t[i][2] - centre[2]) / radius, (t[i][3] - centre[3]) / radius}
+    local r = math.sqrt(u[1] ^ 2 + u[2] ^ 2 + u[3] ^ 2)
+    local k = r > 1e-12 and 0.5 * math.log((1 + r) / (1 - r)) / r or 1
+    for j = 1, 3 do
+      local w = u[j] * k
+      s[j], s2[j] = s[j] + w, s2[j] + w * w
+    end
+  end
+  local m, sd = {}, {}
+  for j = 1, 3 do
+    m[j] = s[j] / n
+    sd[j] = math.sqrt(math.max(s2[j] / n - m[j] ^ 2, 1e-300) * n / math.max(n - 1, 1))
+  end
+  return m, sd
+end
+
 local function cut(x, v, radius)
   local d = dist_sun(x)
   local m = d:lt(radius)
@@ -217,23 +241,53 @@ S.selection = {
 -- flows: one job per (kind, index, member, seed) and per flow (n_x, p_v); each writes its
 -- own group /KIND_IDX/n_x/member_K with the job's key, and a finished job is not redone.
 local function job_key(vt, which, k, seed, o, skey)
-  return serialize.hash{vt.kind, vt.index, which, k, seed, o.flow, o.train, skey}
+  return serialize.hash{vt.kind, vt.index, which, k, seed, o.flow, o.train, o.finetune, skey}
+end
+
+-- train_flow(which, x, v, o, seed, k) -> flow, history: member k of the n(x) ("n_x") or
+-- p(v|x) ("p_v") ensemble on stars x, v with the preset's o.flow, o.train and o.radius.
+-- n(x): survey-sphere map standardised by the mapped stars' mean and std; p(v|x):
+-- velocities standardised, context through the sphere map. o.finetune = {epochs = E,
+-- lr_factor = 0.1, patience = 5} adds a second Adam stage at the reduced rate, started
+-- from the best parameters of the first (the same member seed, hence the same validation
+-- split): the learned ln n needs ~1e-3-nat accuracy for its gradient (accuracy study).
+function pipeline.train_flow(which, x, v, o, seed, k)
+  local radius = o.radius
+  local fo = {dim = 3, transforms = o.flow.transforms, hidden = o.flow.hidden, blocks = o.flow.blocks}
+  if which == "n_x" then
+    local m, sd = pipeline.sphere_moments(x, geometry.SUN, radius * 1.0001)
+    fo.preprocess = {input = {sphere = true, centre = geometry.SUN, radius = radius * 1.0001, mean = m, std = sd}}
+  else
+    fo.context = 3
+    fo.preprocess = {input = {mean = v:mean(1):totable(), std = v:std(1, 1):totable()},
+                     context = {sphere = true, centre = geometry.SUN, radius = radius * 1.0001}}
+  end
+  local data, ctx = which == "n_x" and x or v, which == "p_v" and x or nil
+  local f, hist = flowmod.train_member{member = k, seed = seed, x = data, context = ctx, flow = fo, train = o.train}
+  local ft = o.finetune
+  if ft and (ft.epochs or 0) > 0 then
+    local t = {}
+    for key, val in pairs(o.train) do t[key] = val end
+    t.lr = (o.train.lr or 1e-3) * (ft.lr_factor or 0.1)
+    t.max_epochs, t.patience = ft.epochs, ft.patience or t.patience
+    t.seed, t.context = core.rng.derive_seed(seed, k), ctx
+    local h2 = trainmod.train(f, data, t)
+    hist.finetune_epochs, hist.best_val = h2.epochs, math.min(hist.best_val, h2.best_val)
+  end
+  return f, hist
 end
 
 S.flows = {
   inputs = {"selection"},
-  options = function(self) return {flow = self.o.flow, train = self.o.train, seed = self.o.seed,
+  options = function(self) return {flow = self.o.flow, train = self.o.train, ft = self.o.finetune, seed = self.o.seed,
                                     m = self.o.members, rm = self.o.resample_members} end,
   keep_file = true, -- jobs inside are reused when their own keys match
   run = function(self, w)
     local sf = self:file("selection")
     local skey = self.keys.selection
-    local radius = self.o.radius
     for _, vt in ipairs(self:variants()) do
       local x = rd(sf, "/train/" .. vt.name .. "/x")
       local v = rd(sf, "/train/" .. vt.name .. "/v")
-      local vmean = v:mean(1):totable()
-      local vstd = v:std(1, 1):totable()
       for k = 1, vt.members do
         for _, which in ipairs({"n_x", "p_v"}) do
           local seed = core.rng.derive_seed(self.o.seed, vt.kind == "base" and 0 or (vt.kind == "boot" and 1 or 2) * 1000 + vt.index)
@@ -246,18 +300,8 @@ S.flows = {
           end
           if not done then
             if h5.exists(w.file, group) == true then h5.delete(w.file, group) end
-            local fo = {dim = 3, transforms = self.o.flow.transforms, hidden = self.o.flow.hidden,
-                        blocks = self.o.flow.blocks}
-            if which == "n_x" then
-              fo.preprocess = {input = {sphere = true, centre = geometry.SUN, radius = radius * 1.0001}}
-            else
-              fo.context = 3
-              fo.preprocess = {input = {mean = vmean, std = vstd},
-                               context = {sphere = true, centre = geometry.SUN, radius = radius * 1.0001}}
-            end
             local t0 = core.wtime and core.wtime() or os.clock()
-            local f, hist = flowmod.train_member{member = k, seed = seed, x = which == "n_x" and x or v,
-              context = which == "p_v" and x or nil, flow = fo, train = self.o.train}
+            local f, hist = pipeline.train_flow(which, x, v, self.o, seed, k)
             f:save(w.file, group)
             h5.set_attrs(w.file, group, {job_key = key, kind = vt.kind, index = vt.index, member = k,
               seed = seed, best_val = hist.best_val or 0/0, epochs = hist.epochs or #(hist.val or {})})
