@@ -36,6 +36,9 @@ local array = core.array
 
 local pipeline = {}
 local P = {}
+-- wall-clock seconds (the step times of the report; os.clock would sum the CPU time of
+-- every thread)
+local wtime = core.config and core.config.wtime or os.clock
 P.__index = P
 
 pipeline.steps = {"catalogue", "selection", "flows", "accelerations", "equilibrium",
@@ -300,13 +303,13 @@ S.flows = {
           end
           if not done then
             if h5.exists(w.file, group) == true then h5.delete(w.file, group) end
-            local t0 = core.wtime and core.wtime() or os.clock()
+            local t0 = wtime()
             local f, hist = pipeline.train_flow(which, x, v, self.o, seed, k)
             f:save(w.file, group)
             h5.set_attrs(w.file, group, {job_key = key, kind = vt.kind, index = vt.index, member = k,
               seed = seed, best_val = hist.best_val or 0/0, epochs = hist.epochs or #(hist.val or {})})
             log(self, "flows: %s %s member %d trained (%.1f s)", vt.name, which, k,
-                (core.wtime and core.wtime() or os.clock()) - t0)
+                wtime() - t0)
           end
           w.names[#w.names + 1] = group .. "/params"
         end
@@ -638,7 +641,7 @@ function P:run(opts)
   local first = opts.from and index_of(opts.from) or 1
   local only = opts.only and index_of(opts.only)
   self:load_variant_names()
-  local wt = core.wtime or os.clock
+  local wt = wtime
   local done = {}
   for i, step in ipairs(pipeline.steps) do
     local key = self:key(step)
