@@ -78,6 +78,47 @@ describe("pf.flow.maf", function()
     assert.is_true((ld + ldi):abs():max() < 1e-10)
   end)
 
+  it("inverse through the degree-truncated sub-networks matches forward (D = 1, 3, 5)", function()
+    for _, d in ipairs{1, 3, 5} do
+      local f = pf.flow.maf{dim = d, context = 2, transforms = 3, hidden = 16, blocks = 2,
+                            seed = 30 + d}
+      local x = filled(300, d, 40 + d, 0.9)
+      local c = filled(300, 2, 50 + d)
+      local z, ld = f:forward(x, c)
+      local xb, ldi = f:inverse(z, c)
+      assert.is_true((xb - x):abs():max() < 1e-10)
+      assert.is_true((ld + ldi):abs():max() < 1e-10)
+    end
+  end)
+
+  it("GELU: the vector and scalar kernels agree bit for bit and match known values", function()
+    local n = 1003 -- not a multiple of the vector block: exercises the tail
+    local h = pf.array.zeros(n)
+    pf.rng.new(77):fill_normal(h, 0, 6)
+    h:set(1, 0); h:set(2, -0.0); h:set(3, 37.0); h:set(4, -37.0); h:set(5, -38.5)
+    h:set(6, 1.0); h:set(7, -1.0)
+    local a1, d1, p1 = pf.core.flow.gelu(h, {path = "scalar"})
+    local a2, d2, p2 = pf.core.flow.gelu(h, {path = "avx2"})
+    local a0 = pf.core.flow.gelu(h)
+    assert.are.equal("scalar", p1)
+    assert.is_true(p2 == "avx2" or p2 == "scalar")
+    for i = 1, n do
+      assert.are.equal(a1:get(i), a2:get(i))
+      assert.are.equal(d1:get(i), d2:get(i))
+      assert.are.equal(a1:get(i), a0:get(i))
+    end
+    -- gelu(1) = Phi(1), gelu'(1) = Phi(1) + phi(1); 40-digit values
+    local Phi1, phi1 = 0.8413447460685429486, 0.2419707245191433498
+    assert.is_true(math.abs(a1:get(6) - Phi1) <= 1e-15 * Phi1)
+    assert.is_true(math.abs(d1:get(6) - (Phi1 + phi1)) <= 1e-15 * (Phi1 + phi1))
+    -- gelu(-1) = -(1 - Phi(1)) = -0.158655..., relative error ~1e-15
+    assert.is_true(math.abs(a1:get(7) + 0.1586552539314570514) <= 1e-15 * 0.1587)
+    assert.are.equal(0, a1:get(1)); assert.is_true(math.abs(d1:get(1) - 0.5) <= 1e-15)
+    assert.are.equal(37.0, a1:get(3)); assert.are.equal(0, a1:get(5))
+    assert.has_error(function() pf.core.flow.gelu(h, {path = "sse"}) end)
+    assert.has_error(function() pf.core.flow.gelu(h, {paht = "avx2"}) end)
+  end)
+
   it("log-determinant equals a brute-force Jacobian determinant", function()
     local f = pf.flow.maf(archs[2])
     local x = filled(1, 3, 9, 0.7)

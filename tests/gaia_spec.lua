@@ -48,6 +48,33 @@ describe("pf.gaia number parser", function()
     end
     assert.are.equal(20000, n)
   end)
+  it("is bit-equal to strtod on 15-19 significant digits and exponents to +-30", function()
+    -- the range of the extended-precision fast path, with halfway cases near
+    local rnd = math.random
+    math.randomseed(2385)
+    for _ = 1, 30000 do
+      local nd = rnd(15, 19)
+      local digits = { tostring(rnd(1, 9)) }
+      for k = 2, nd do digits[k] = tostring(rnd(0, 9)) end
+      local s = table.concat(digits)
+      local dot = rnd(0, nd)
+      if dot > 0 then s = s:sub(1, dot) .. "." .. s:sub(dot + 1) end
+      if rnd() < 0.6 then s = s .. "e" .. tostring(rnd(-30, 30)) end
+      if rnd() < 0.5 then s = "-" .. s end
+      local want = tonumber(s)
+      if math.type(want) == "integer" then want = tonumber(s .. ".0") end
+      assert.are.equal(bits(want), bits(pf.gaia.parse_number(s)), s)
+    end
+    -- exact midpoints between two doubles (ties to even) and their neighbours
+    for _, s in ipairs { "1152921504606847104", "1152921504606847105", "1152921504606847103",
+      "1152921504606847360", "18014398509481986", "18014398509481990", "9007199254740995",
+      "1.152921504606847104e-10", "115292150460684710.4e1", "0.9007199254740993e16",
+      "4503599627370497.5", "4503599627370496.5", "123456789012345678e-27",
+      "9999999999999999999e27", "1e27", "1.7976931348623157e308", "4.9e-324" } do
+      assert.are.equal(bits(tonumber(s .. (s:find("[.e]") and "" or ".0"))),
+        bits(pf.gaia.parse_number(s)), s)
+    end
+  end)
   it("handles the edges exactly and rejects non-numbers", function()
     assert.are.equal(bits(0.1), bits(pf.gaia.parse_number("0.1")))
     assert.are.equal(bits(-0.0), bits(pf.gaia.parse_number("-0")))
@@ -124,6 +151,56 @@ describe("pf.gaia.read on the bulk-layout ECSV fixture", function()
   end)
 end)
 
+describe("pf.gaia helpers", function()
+  it("scan counts the inflated bytes and lines of a file", function()
+    local text = "a,b\n1,2\n3,4\n5,6"
+    local bytes, lines = pf.gaia.scan(tmpfile(text))
+    assert.are.equal(#text, bytes)
+    assert.are.equal(3, lines)
+    assert.has_error(function() pf.gaia.scan("fixtures/truncated.csv.gz") end)
+    assert.has_error(function() pf.gaia.scan("no/such/file.csv.gz") end)
+  end)
+  it("where: one pass of clauses, each op, row lengths, an input mask, errors", function()
+    local nan, inf = 0 / 0, 1 / 0
+    local c = { n = 5, a = pf.array.from { 1, 2.385, nan, -4, inf }, b = pf.array.from { 3, 3, 3, 0, 3 } }
+    local function w(cl, m) return pf.gaia.where(c, cl, m):totable() end
+    assert.are.same({ 1, 1, 0, 1, 0 }, w { { "a", "finite" } })
+    assert.are.same({ 1, 0, 0, 1, 0 }, w { { "a", "<", 2.385 } })
+    assert.are.same({ 1, 1, 0, 1, 0 }, w { { "a", "<=", 2.385 } })
+    assert.are.same({ 0, 0, 0, 0, 1 }, w { { "a", ">", 2.385 } })
+    assert.are.same({ 0, 1, 0, 0, 1 }, w { { "a", ">=", 2.385 } })
+    assert.are.same({ 0, 1, 0, 0, 1 }, w { { "a", ">=", 2.385 }, { "b", ">", 1 } })
+    assert.are.same({ 0, 1, 0, 0, 0 }, w({ { "a", ">=", 2.385 } }, pf.array.from { 1, 1, 1, 1, 0 }))
+    -- an N x 3 array: the length of each row (3-4-12 makes 13)
+    local v = pf.array.from { { 3, 4, 12 }, { 0, 0, 12.5 }, { nan, 0, 0 }, { -13, 0, 0 }, { 1, 1, 1 } }
+    assert.are.same({ 0, 1, 0, 0, 1 }, w { { v, "<", 13 } })
+    assert.are.same({ 1, 1, 0, 1, 1 }, w { { v, "<=", 13 } })
+    assert.are.same({ 1, 1, 0, 1, 1 }, w { { v, "finite" } })
+    assert.has_error(function() pf.gaia.where(c, { { "nope", "<", 1 } }) end,
+      "where: clause 1: 'nope' is not a column of the catalogue")
+    assert.has_error(function() pf.gaia.where(c, { { "a", "==", 1 } }) end,
+      "where: clause 1: op must be finite, <, <=, > or >=")
+    assert.has_error(function() pf.gaia.where(c, { { "a", "<" } }) end,
+      "where: clause 1: a number to compare with is needed")
+    assert.has_error(function() pf.gaia.where(c, { { pf.array.ones(4), "<", 1 } }) end)
+    assert.has_error(function() pf.gaia.where(c, { { "a", "<", 1 } }, pf.array.ones(4)) end)
+    -- pf.select.where names the step when a column is missing
+    assert.has_error(function() pf.select.where(c, "mystep", { { "grvs_mag", "finite" } }) end,
+      "pf.select: step 'mystep' needs column 'grvs_mag', which the catalogue does not have")
+  end)
+  it("pick keeps the rows of arrays and lists where the mask is non-zero", function()
+    local m = pf.array.from { 0, 1, 1, 0 }
+    assert.are.same({ 2, 3.5 }, pf.gaia.pick(pf.array.from { 1, 2, 3.5, 4 }, m):totable())
+    assert.are.same({ { 3, 4 }, { 5, 6 } },
+      pf.gaia.pick(pf.array.from { { 1, 2 }, { 3, 4 }, { 5, 6 }, { 7, 8 } }, m):totable())
+    assert.are.same({ 0 }, { pf.gaia.pick(pf.array.ones(4), pf.array.zeros(4)):shape() })
+    local ids = { 4295806720, 1636148068921376768, -7, 12 }
+    assert.are.same({ 1636148068921376768, 12 }, pf.gaia.pick(ids, pf.array.from { 0, 2.385, 0, -1 }))
+    assert.are.same({}, pf.gaia.pick(ids, pf.array.zeros(4)))
+    assert.has_error(function() pf.gaia.pick(ids, pf.array.ones(3)) end)
+  end)
+end)
+
 describe("pf.gaia bad input", function()
   local H = "source_id,parallax,pmra\n"
   it("names file and line for a wrong number of fields", function()
@@ -147,6 +224,32 @@ describe("pf.gaia bad input", function()
     local p = tmpfile(H .. "1,2.5,3\n")
     local e = err_of(pf.gaia.read, p, { columns = { "parallax", "pmdec" } })
     assert.truthy(e:find(p .. ": required column 'pmdec' not found", 1, true), e)
+  end)
+  it("reports an error met while reading ahead at the chunk that holds it", function()
+    local rows = {}
+    for i = 1, 20 do rows[i] = ("%d,%.3f,3\n"):format(i, 1 + i / 8) end
+    rows[14] = "14,2.5\n" -- file line 15, in the fourth chunk of 4 rows
+    local p = tmpfile(H .. table.concat(rows))
+    local r = pf.gaia.open(p, { columns = { "parallax" }, chunk = 4 })
+    local got = {}
+    for _ = 1, 3 do
+      local c = r:next()
+      for i = 1, c.n do got[#got + 1] = c.parallax:get(i) end
+    end
+    assert.are.equal(12, #got)
+    assert.are.equal(1 + 12 / 8, got[12])
+    local e = err_of(r.next, r)
+    assert.truthy(e:find(p .. ":15: 2 fields, but the header has 3", 1, true), e)
+    e = err_of(r.next, r) -- the reader stays failed
+    assert.truthy(e:find(":15: 2 fields", 1, true), e)
+    r:close()
+    -- a truncated gzip stream read one row at a time fails after its good rows
+    local ok, err = pcall(function()
+      local rt = pf.gaia.open("fixtures/truncated.csv.gz", { columns = { "ra" }, chunk = 1 })
+      while rt:next() do end
+    end)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("truncated or corrupt compressed data", 1, true), err)
   end)
   it("rejects a truncated gzip file", function()
     local e = err_of(pf.gaia.read, "fixtures/truncated.csv.gz", { columns = { "ra" } })

@@ -128,6 +128,26 @@ describe("pf.gaia.select_files", function()
   end)
 end)
 
+describe("pf.gaia.select_files with each", function()
+  it("hands every chunk's selected stars over and keeps none", function()
+    local files = { "fixtures/GaiaSource_000000-000012.csv.gz", "fixtures/GaiaSource_000000-000012.csv.gz" }
+    local ref, rflow = pf.gaia.select_files(files, { chunk = 5, print = false })
+    local ids, chunks = {}, 0
+    local none, flow = pf.gaia.select_files(files, { chunk = 5, print = false, each = function(sel)
+      chunks = chunks + 1
+      for _, id in ipairs(sel.source_id) do ids[#ids + 1] = id end
+      if sel.n > 0 then assert.are.same({ sel.n, 21 }, { sel.cov:shape() }) end
+    end })
+    assert.is_nil(none)
+    assert.are.equal(6, chunks) -- 12 rows a file in chunks of 5: 5, 5, 2, twice
+    assert.are.same(ref.source_id, ids)
+    for i = 1, #flow do assert.are.equal(rflow[i].after, flow[i].after) end
+    assert.has_error(function() pf.gaia.select_files(files, { each = 1 }) end,
+      "pf.gaia.select_files: option 'each' must be a function")
+    assert.has_error(function() pf.gaia.select_files(files, { each = print, out = "x.h5" }) end)
+  end)
+end)
+
 describe("pf.select with pf.coords", function()
   it("runs the paper's flow with the real Galactocentric transform", function()
     local cat = pf.gaia.read("fixtures/GaiaSource_000000-000012.csv.gz")
@@ -141,6 +161,96 @@ describe("pf.select with pf.coords", function()
       local dz = sel.x:get(i, 3) - 0.0208
       local d = math.sqrt(dx * dx + sel.x:get(i, 2) ^ 2 + dz * dz)
       assert.is_near(1 / sel.parallax:get(i), d, 1e-9)
+    end
+  end)
+end)
+
+-- equal element by element, NaN equal to NaN
+local function same_values(a, b, what)
+  local ta, tb = a:totable(), b:totable()
+  assert.are.equal(#ta, #tb, what)
+  for i = 1, #ta do
+    for k = 1, #ta[i] do
+      local x, y = ta[i][k], tb[i][k]
+      assert.is_true(x == y or (x ~= x and y ~= y), ("%s: row %d, column %d"):format(what, i, k))
+    end
+  end
+end
+
+describe("pf.select covariances of the selected stars", function()
+  it("equal the full transform's, computed for the kept rows only", function()
+    local cat = pf.gaia.read("fixtures/GaiaSource_000000-000012.csv.gz")
+    local sel = pf.select.run(cat)
+    assert.is_true(sel.n > 0)
+    -- correlation columns the file lacks (no source) are left out, i.e. zero
+    local known, nabsent = {}, 0
+    for k, v in pairs(sel) do
+      if tostring(k):find("_corr$") and sel.source[k] == nil then nabsent = nabsent + 1
+      else known[k] = v end
+    end
+    assert.is_true(nabsent > 0)
+    local g = pf.coords.galactocentric(known)
+    assert.are.same({ sel.n, 21 }, { sel.cov:shape() })
+    same_values(g.cov, sel.cov, "cov") -- bit for bit
+    same_values(g.x, sel.x, "x")
+    -- with every correlation known, every kept star has a finite covariance
+    local full = {}
+    for k, v in pairs(cat) do full[k] = v end
+    full.source = {}
+    for k, v in pairs(cat.source) do full.source[k] = v end
+    for k in pairs(cat) do
+      if tostring(k):find("_corr$") then
+        full[k] = pf.array.full(cat.n, 0.125)
+        full.source[k] = k
+      end
+    end
+    local sel2 = pf.select.run(full)
+    assert.are.equal(sel.n, sel2.n)
+    assert.are.equal(21 * sel2.n, sel2.cov:isfinite():count())
+    same_values(pf.coords.galactocentric(sel2).cov, sel2.cov, "cov, all correlations")
+    -- a correlation column absent from the file (no source) counts as zero
+    local absent = {}
+    for k, v in pairs(full) do absent[k] = v end
+    absent.source = {}
+    for k, v in pairs(full.source) do absent.source[k] = v end
+    absent.ra_dec_corr = pf.array.full(cat.n, 0 / 0)
+    absent.source.ra_dec_corr = nil
+    local sel3 = pf.select.run(absent)
+    local zero = {}
+    for k, v in pairs(sel3) do zero[k] = v end
+    zero.ra_dec_corr = pf.array.zeros(sel3.n)
+    same_values(pf.coords.galactocentric(zero).cov, sel3.cov, "cov, absent ra_dec_corr")
+    -- fused covariance = obs_cov then propagation, on every star of the file
+    local all = pf.coords.galactocentric(cat)
+    local fused = pf.coords.covariance(cat) -- NaN correlations here: NaN where errors meet
+    local a, b = all.cov:totable(), fused:totable()
+    for i = 1, cat.n do
+      for k = 1, 21 do
+        local x, y = a[i][k], b[i][k]
+        assert.is_true(x == y or (x ~= x and y ~= y), ("star %d slot %d"):format(i, k))
+      end
+    end
+    local nocov = pf.select.run(cat, { cov = false })
+    assert.is_nil(nocov.cov)
+    -- without error columns there is nothing to propagate
+    local bare = pf.gaia.read("fixtures/GaiaSource_000000-000012.csv.gz",
+      { columns = { "ra", "dec", "parallax", "pmra", "pmdec", "radial_velocity" } })
+    assert.is_nil(pf.coords.covariance(bare))
+    assert.is_nil(pf.select.covariance(bare))
+  end)
+
+  it("the speed step's transform leaves out the components", function()
+    local cat = pf.gaia.read("fixtures/GaiaSource_000000-000012.csv.gz")
+    local g = pf.coords.galactocentric(cat, { cov = false, components = false })
+    local full = pf.coords.galactocentric(cat)
+    assert.is_nil(g.R)
+    assert.is_nil(g.cov)
+    assert.is_not_nil(full.R)
+    local a, b = full.v:totable(), g.v:totable()
+    for i = 1, cat.n do
+      for k = 1, 3 do
+        assert.is_true(a[i][k] == b[i][k] or (a[i][k] ~= a[i][k] and b[i][k] ~= b[i][k]))
+      end
     end
   end)
 end)

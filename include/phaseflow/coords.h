@@ -116,6 +116,13 @@ void pf_coords_obs_cov(size_t n, const double *const err[6], const double *const
 void pf_coords_cov_galcen(const pf_coords_frame *f, size_t n, const double *const obs[6],
                           const double *cov_obs, double *cov);
 
+/* Both steps at once: Galactocentric covariances (n x 21) straight from the errors
+ * and correlations (as pf_coords_obs_cov takes them), with no n x 21 intermediate.
+ * Equal to pf_coords_obs_cov then pf_coords_cov_galcen, bit for bit. */
+void pf_coords_cov_from_errors(const pf_coords_frame *f, size_t n, const double *const obs[6],
+                               const double *const err[6], const double *const corr[10],
+                               double *cov);
+
 /* One error-smeared resample: each star's observables drawn from the Gaussian with
  * mean obs and covariance cov_obs (n x 21) through its Cholesky factor. The angular
  * offsets (alpha*, delta) are applied on the tangent plane, so the poles and

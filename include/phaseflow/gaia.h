@@ -99,7 +99,14 @@ int pf_gaia_reader_open_mem(pf_gaia_reader **r, const char *buf, size_t len,
                             const char *name, const pf_gaia_opts *o, pf_err *err);
 
 /* Fill `c` (allocated with the same columns) with the next c->cap rows or fewer; at
- * the end of the input c->n is 0 and PF_OK is returned. */
+ * the end of the input c->n is 0 and PF_OK is returned.
+ * Threads: a text file is inflated by a thread of the reader, and after a full chunk
+ * the reader parses the next one in another thread while the caller works on this
+ * one; the parsed rows are handed over by exchanging the buffers of `c` with the
+ * reader's spare chunk (the struct stays the caller's; do not keep pointers to its
+ * buffers across calls, and pass chunks of one capacity: PF_EINVAL otherwise). An
+ * error met while reading ahead is returned by the call that would have got the
+ * rows. */
 int pf_gaia_reader_next(pf_gaia_reader *r, pf_gaia_chunk *c, pf_err *err);
 
 /* Where requested column j comes from in this file: the file's column name, or
@@ -112,10 +119,40 @@ long long pf_gaia_reader_nrows(const pf_gaia_reader *r);
 
 void pf_gaia_reader_free(pf_gaia_reader *r);
 
+/* ---- cuts on a chunk ----------------------------------------------------------- */
+
+/* Comparison of one clause of pf_gaia_where. */
+enum { PF_GAIA_FINITE, PF_GAIA_LT, PF_GAIA_LE, PF_GAIA_GT, PF_GAIA_GE };
+
+/* One clause: the rows of x (n x k, row-major; k = 1 for a column) against value.
+ * For k > 1 the row's Euclidean length is compared (a speed from v, n x 3).
+ * PF_GAIA_FINITE ignores value and needs every element of the row finite. NaN fails
+ * every comparison. */
+typedef struct pf_gaia_clause {
+    const double *x;
+    size_t k;
+    int op;
+    double value;
+} pf_gaia_clause;
+
+/* mask[i] = 1 where row i passes every clause and (if `in` is not NULL) in[i] != 0,
+ * else 0: a step of a cut flow in one pass over the chunk, no temporaries. */
+void pf_gaia_where(size_t n, const pf_gaia_clause *c, size_t nc, const double *in,
+                   double *mask);
+
+/* Copy the rows i of src (n rows of `width` doubles) where mask[i] != 0 to dst, in
+ * order; returns the number of rows copied. dst holds room for them. */
+size_t pf_gaia_take_rows(const double *src, size_t n, size_t width, const double *mask,
+                         double *dst);
+
+/* Inflate (or read) the whole file and count its bytes and newlines, with the
+ * reader's inflating thread: the floor under the cost of reading a text file. */
+int pf_gaia_scan(const char *path, size_t *bytes, size_t *lines, pf_err *err);
+
 /* Parse a decimal number from s[0..len) (no surrounding spaces): PF_OK with *out
  * bit-equal to strtod's result, or PF_EFORMAT if the whole text is not a number.
- * A fast exact path (Clinger) covers up to 19 significant digits with a power of
- * ten <= 22; everything else goes through strtod. */
+ * Fast exact paths cover up to 19 significant digits with a power of ten up to 27
+ * (see gaia.c); everything else goes through strtod. */
 int pf_gaia_parse_double(const char *s, size_t len, double *out);
 
 #endif

@@ -109,6 +109,11 @@ int pf_maf_inverse(pf_maf *f, size_t n, const double *z, const double *ctx, doub
 int pf_maf_made(pf_maf *f, int t, size_t n, const double *x, const double *ctx, double *out,
                 pf_err *err);
 
+/* GELU on n values: a = h Phi(h), d = gelu'(h) (a may alias h). path 0 = fastest
+ * available, 1 = portable scalar code, 2 = AVX2+FMA vector code (used only when the CPU
+ * has it). Returns the path used (1 or 2); both give identical bits. For tests. */
+int pf_maf_gelu(int path, size_t n, const double *h, double *a, double *d);
+
 /* Ensembles (mixtures of m equally weighted densities).
  * pf_maf_mix: out[i] = ln( (1/m) sum_k exp(lp[k][i]) ) for n rows, computed stably
  * (max subtracted). lp holds m pointers to n doubles (-inf allowed). When wts is not

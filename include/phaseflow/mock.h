@@ -95,26 +95,38 @@ double pf_mock_nx_pop(const pf_mock *m, int k, double R, double z);
 /* Unnormalised integral of n_k over the part of the sphere with z0 <= z <= z1 (z0, z1 may
  * be infinite); pf_mock_prepare uses the whole range. k is 0-based. */
 int pf_mock_slab(const pf_mock *m, int k, double z0, double z1, double *out, pf_err *err);
+/* The same over the part with z0 <= z <= z1 and r0 <= R <= r1 (cylindrical R, kpc;
+ * r1 may be infinite): the exact expected fraction of a population's stars in a bin is
+ * region / slab(-inf, inf). */
+int pf_mock_region(const pf_mock *m, int k, double z0, double z1, double r0, double r1,
+                   double *out, pf_err *err);
 
 /* Velocity moments of the mixture at x0 by quadrature (relative 1e-10): out[0] = n(x0)
  * (as pf_mock_nx), out[1..3] = <v_phi>, <v_phi^2>, <v_phi^3> with v_phi = L / R (positive
  * for the disk's rotation), out[4] = <v_R^2> (= <v_z^2>). */
 int pf_mock_vmoments(const pf_mock *m, const double x0[3], double out[5], pf_err *err);
 
-/* Sample n stars (positions inside the sphere, velocities) from f, exactly:
- * population k with probability w_k; then (R, z, phi, v_phi) by rejection from an
- * envelope on a grid of (R, z) cells (cell chosen by bound x volume, position uniform
- * in the cell's wedge of the sphere, v_phi from a Student t fitted to the cell, bound
- * from a grid maximum of g/t at the cell's corners and centre plus a margin); then
- * (v_R, v_z) exactly from their conditional law given L. `violations` counts
- * proposals whose ratio exceeded the bound (the draw is exact when it is 0). Stars come
- * in blocks of 4096, each block seeded by pf_rng_derive_seed(seed, block): the result
- * does not depend on the number of threads. x, v: n x 3; pop: n ints (0-based) or NULL. */
+/* Sample n stars (positions inside the sphere, velocities) from f, exactly, by
+ * rejection from a certified envelope (the derivation is in mock.c): population k with
+ * probability w_k; for a disk, a cell of an (R, z) grid and a bin of L (3 kpc km/s)
+ * with probability proportional to an analytic upper bound of the density of
+ * (R, z, phi, L) over that cell and bin, (R, z, phi) uniform in the cell's part of the
+ * sphere, L uniform in the bin, accepted with density / bound <= 1, then (v_R, v_z)
+ * from their Gaussian law given L; for the halo, x uniform in the cell's volume and
+ * v ~ N(0, sigma^2 I), accepted with f / bound <= 1. The bounds hold for potentials whose
+ * components all have positive mass (PF_EINVAL otherwise). `violations` counts
+ * proposals above the bound (0 by construction; kept as a guard), `proposals` the
+ * number of proposals (either may be NULL). Stars come in blocks of 4096, each block
+ * seeded by pf_rng_derive_seed(seed, block): the result does not depend on the number
+ * of threads. x, v: n x 3; pop: n ints (0-based) or NULL. */
 int pf_mock_sample(const pf_mock *m, uint64_t seed, size_t n, double *x, double *v, int *pop,
-                   size_t *violations, pf_err *err);
+                   size_t *violations, size_t *proposals, pf_err *err);
 
-/* Sample n velocities from p(v | x0) = f(x0, v) / n(x0): population by n_k(x0), v_phi by
- * rejection from a t proposal with a grid-maximum bound (+0.1 in ln), (v_R, v_z) exactly. */
+/* Sample n velocities from p(v | x0) = f(x0, v) / n(x0), exactly: population by
+ * n_k(x0) (quadrature), then the same bounds as pf_mock_sample on a cell shrunk to
+ * the point (disk: L by bins, accepted with density / bound; halo: Gaussian v
+ * accepted with f / bound). Pseudo-random draws (no QMC: rejection would break the
+ * low-discrepancy structure). x0 must be off the z axis (R >= 1e-6 kpc). */
 int pf_mock_sample_v(const pf_mock *m, const double x0[3], uint64_t seed, size_t n, double *v,
                      size_t *violations, pf_err *err);
 

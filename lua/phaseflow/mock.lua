@@ -5,8 +5,11 @@
 --                                              {type = "halo", weight = 0.15}},
 --                               center = {8.122, 0, 0.0208}, radius = 4, seed = 1}
 --   local x, v, pop, info = mock:sample(10000)   -- seeded by `seed` unless given
+--                             -- info.violations (0: exact sampler), info.proposals
 --   local df = mock:df()      -- df:log_f(x, v), df:grad_log_f(x, v), df:n_x(x),
---                             -- df:sample_v(x0, n, {seed = s})
+--                             -- df:sample_v(x0, n, {seed = s, qmc = b}) (qmc accepted,
+--                             -- draws pseudo-random), df:v_moments{x, y, z}
+--   mock:slab(k, z0, z1 [, R0, R1]) -- exact (unnormalised) stars of population k in a bin
 --
 -- Population parameters (see include/phaseflow/mock.h): disk {rd, sigma0, r0, rsigma, l0},
 -- halo {sigma, beta, lh, et}; `weight` is the fraction of stars in the sphere.
@@ -49,6 +52,10 @@ function Mock:sample(n, o)
 end
 
 function Mock:info() return self.c:info() end
+
+-- Exact unnormalised integral of population k's n(x) over the sphere's part with
+-- z0 <= z <= z1 (and R0 <= R <= R1); divide by slab(k, -math.huge, math.huge).
+function Mock:slab(k, z0, z1, r0, r1) return self.c:slab(k, z0, z1, r0, r1) end
 
 -- The exact phase-space density: the C object already has the df interface.
 function Mock:df() return self.c end

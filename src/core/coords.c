@@ -316,12 +316,40 @@ static void unpack(const double *t, double s[6][6])
             s[a][b] = s[b][a] = t[PF_COORDS_TRI(a, b)];
 }
 
+/* C = J S J^T for one star: obs o, observable covariance s (full 6x6), result packed
+ * into c (21 doubles). */
+static void propagate_star(const pf_coords_frame *f, const double o[6], double s[6][6],
+                           double *c)
+{
+    double j[6][6], js[6][6];
+    jacobian_star(f, o, j);
+    /* positions depend on (alpha*, delta, parallax) only: rows 0-2 of J are zero
+     * beyond column 2, which halves the work of C = (J S) J^T */
+    for (int a = 0; a < 6; a++) {
+        int kmax = a < 3 ? 3 : 6;
+        for (int b = 0; b < 6; b++) {
+            double t = 0.0;
+            for (int k = 0; k < kmax; k++)
+                t += j[a][k] * s[k][b];
+            js[a][b] = t;
+        }
+    }
+    for (int a = 0; a < 6; a++)
+        for (int b = a; b < 6; b++) {
+            int kmax = b < 3 ? 3 : 6;
+            double t = 0.0;
+            for (int k = 0; k < kmax; k++)
+                t += js[a][k] * j[b][k];
+            c[PF_COORDS_TRI(a, b)] = t;
+        }
+}
+
 void pf_coords_cov_galcen(const pf_coords_frame *f, size_t n, const double *const obs[6],
                           const double *cov_obs, double *cov)
 {
     #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
-        double o[6], j[6][6], s[6][6], js[6][6];
+        double o[6], s[6][6];
         double *c = cov + 21 * i;
         for (int k = 0; k < 6; k++)
             o[k] = obs[k][i];
@@ -330,27 +358,37 @@ void pf_coords_cov_galcen(const pf_coords_frame *f, size_t n, const double *cons
                 c[k] = NAN;
             continue;
         }
-        jacobian_star(f, o, j);
         unpack(cov_obs + 21 * i, s);
-        /* positions depend on (alpha*, delta, parallax) only: rows 0-2 of J are zero
-         * beyond column 2, which halves the work of C = (J S) J^T */
-        for (int a = 0; a < 6; a++) {
-            int kmax = a < 3 ? 3 : 6;
-            for (int b = 0; b < 6; b++) {
-                double t = 0.0;
-                for (int k = 0; k < kmax; k++)
-                    t += j[a][k] * s[k][b];
-                js[a][b] = t;
-            }
+        propagate_star(f, o, s, c);
+    }
+}
+
+/* The same as pf_coords_obs_cov followed by pf_coords_cov_galcen, without the n x 21
+ * intermediate: each star's observable covariance lives on the stack. */
+void pf_coords_cov_from_errors(const pf_coords_frame *f, size_t n, const double *const obs[6],
+                               const double *const err[6], const double *const corr[10],
+                               double *cov)
+{
+    static const int ci[10] = {0, 0, 0, 0, 1, 1, 1, 2, 2, 3};
+    static const int cj[10] = {1, 2, 3, 4, 2, 3, 4, 3, 4, 4};
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        double o[6], s[6][6];
+        double *c = cov + 21 * i;
+        for (int k = 0; k < 6; k++)
+            o[k] = obs[k][i];
+        if (star_bad(obs, i)) {
+            for (int k = 0; k < 21; k++)
+                c[k] = NAN;
+            continue;
         }
-        for (int a = 0; a < 6; a++)
-            for (int b = a; b < 6; b++) {
-                int kmax = b < 3 ? 3 : 6;
-                double t = 0.0;
-                for (int k = 0; k < kmax; k++)
-                    t += js[a][k] * j[b][k];
-                c[PF_COORDS_TRI(a, b)] = t;
-            }
+        memset(s, 0, sizeof s);
+        for (int k = 0; k < 6; k++)
+            s[k][k] = err[k][i] * err[k][i];
+        for (int m = 0; m < 10; m++)
+            if (corr[m])
+                s[ci[m]][cj[m]] = s[cj[m]][ci[m]] = corr[m][i] * err[ci[m]][i] * err[cj[m]][i];
+        propagate_star(f, o, s, c);
     }
 }
 

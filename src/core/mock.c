@@ -15,6 +15,9 @@
 #include <gsl/gsl_randist.h>
 #include "phaseflow/mock.h"
 #include "phaseflow/rng.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
@@ -104,12 +107,14 @@ static void build_rg_table(pf_mock *m)
     }
 }
 
-/* Rg with Rg^3 Phi_R(Rg) = aL^2 (aL >= 0); *dr = dRg/daL. */
+/* Rg with Rg^3 Phi_R(Rg) = aL^2 (aL >= 0); *dr = dRg/daL when dr is not NULL (one
+ * potential evaluation more). */
 static double guiding_radius(const pf_mock *m, double aL, double *dr)
 {
     const pf_potential *pot = &m->pot;
     if (aL < 1e-10) {
-        *dr = 0;
+        if (dr)
+            *dr = 0;
         return 0;
     }
     double R = aL / 220.0, lo = 0, hi = INFINITY, d1, d2, Lc, dh = 1;
@@ -160,6 +165,8 @@ static double guiding_radius(const pf_mock *m, double aL, double *dr)
         }
         R = Rn;
     }
+    if (!dr)
+        return R;
     pf_potential_planar(pot, R, &d1, &d2);
     Lc = sqrt(R * R * R * d1);
     *dr = 2 * Lc / (3 * R * R * d1 + R * R * R * d2);
@@ -176,7 +183,9 @@ static double log_sigmoid(double t)
     return t > 0 ? -log1p(exp(-t)) : t - log1p(exp(t));
 }
 
-static void pop_lpart(const pf_mock *m, const pf_population *p, double L, lpart *o)
+/* deriv = 0: the L derivatives (dlnA, deref, dlns) are not filled (one potential
+ * evaluation less: the quadratures and the sampler need values only). */
+static void pop_lpart(const pf_mock *m, const pf_population *p, double L, lpart *o, int deriv)
 {
     if (p->type == PF_POP_HALO) {
         double th = tanh(L / p->lh);
@@ -187,11 +196,10 @@ static void pop_lpart(const pf_mock *m, const pf_population *p, double L, lpart 
         o->dlns = 0;
         return;
     }
-    double dra, aL = fabs(L);
-    double Rg = guiding_radius(m, aL, &dra);
+    double dra = 0, aL = fabs(L);
+    double Rg = guiding_radius(m, aL, deriv ? &dra : NULL);
     double drg = L < 0 ? -dra : dra;
-    double phi, dR, dz;
-    pf_potential_eval_rz(&m->pot, Rg, 0, &phi, &dR, &dz);
+    double phi = pf_potential_phi(&m->pot, (double[3]){Rg, 0, 0});
     double t = L / p->l0;
     double lnsig = log(p->sigma0) - (Rg - p->r0) / p->rsigma;
     o->lnA = log_sigmoid(t) - Rg / p->rd - 3 * lnsig;
@@ -212,7 +220,7 @@ static double pop_lnf(const pf_mock *m, const pf_population *p, double E, double
                       double *dE, double *dL)
 {
     lpart o;
-    pop_lpart(m, p, L, &o);
+    pop_lpart(m, p, L, &o, 1);
     double T = (E - o.eref) / o.s;
     double dT = -o.deref / o.s - T * o.dlns;
     if (p->type == PF_POP_DISK) {
@@ -307,7 +315,7 @@ static double one_minus_gamma2(double d)
 static double pop_lng(const pf_mock *m, const pf_population *p, double R, double phi, double u,
                       lpart *o)
 {
-    pop_lpart(m, p, R * u, o);
+    pop_lpart(m, p, R * u, o, 0);
     double B = phi + 0.5 * u * u - o->eref;
     double lg = 1.8378770664093453 + o->lnA - B / o->s + log(o->s); /* ln 2 pi */
     if (p->type == PF_POP_DISK)
@@ -354,8 +362,8 @@ static double u_integrand(double u, void *vp)
     }
 }
 
-/* Rough centre and width of g(u) (breakpoints for quadrature, first guess for the
- * proposal): the disk rotates near vc(R) with sigma(R); the halo is centred on 0. */
+/* Rough centre and width of g(u) (breakpoints for the quadrature): the disk rotates
+ * near vc(R) with sigma(R); the halo is centred on 0. */
 static void u_guess(const pf_mock *m, const pf_population *p, double R, double phi,
                     double *mu, double *sg, double *lo, double *hi)
 {
@@ -373,6 +381,8 @@ static void u_guess(const pf_mock *m, const pf_population *p, double R, double p
     }
 }
 
+#define NCAND 11
+
 static double u_quad(const pf_mock *m, const pf_population *p, double R, double phi, int moment,
                      double epsrel, gsl_integration_workspace *ws)
 {
@@ -380,13 +390,18 @@ static double u_quad(const pf_mock *m, const pf_population *p, double R, double 
     u_guess(m, p, R, phi, &mu, &sg, &lo, &hi);
     if (!(hi > lo))
         return 0;
-    double cand[6] = {mu - 8 * sg, mu - 3 * sg, 0, mu, mu + 3 * sg, mu + 8 * sg};
-    double pts[8];
+    /* the disk's sigmoid cut-off leaves a small counter-rotating peak at -mu */
+    double cand[NCAND] = {mu - 8 * sg, mu - 3 * sg, 0, mu, mu + 3 * sg, mu + 8 * sg,
+                          -mu - 8 * sg, -mu - 3 * sg, -mu, -mu + 3 * sg, -mu + 8 * sg};
+    double pts[NCAND + 2];
     size_t np = 0;
     pts[np++] = lo;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < NCAND; i++) {
         double c = cand[i];
-        if (c > pts[np - 1] + 1e-9 && c < hi - 1e-9) {
+        int dup = 0;
+        for (size_t j = 0; j < np; j++)
+            dup |= fabs(pts[j] - c) < 1e-6;
+        if (!dup && c > lo + 1e-6 && c < hi - 1e-6) {
             /* keep sorted: insertion */
             size_t j = np++;
             while (j > 0 && pts[j - 1] > c) {
@@ -490,13 +505,16 @@ typedef struct zparams {
     const pf_mock *m;
     int k;
     const gsl_integration_glfixed_table *gin, *gout;
-    gsl_integration_workspace *wu;
+    gsl_integration_workspace **wu; /* one per thread */
+    double ra, rb;                  /* cylindrical R range */
 } zparams;
 
 /* Integral of n_k over the sphere's section at height z (R dR dphi). The section is a
  * disc of radius rho around (X0, 0); in R the azimuthal extent has square-root ends,
  * removed by R = mid + half cos(theta); the part R < rho - X0 (full circles) is plain
- * Gauss-Legendre. */
+ * Gauss-Legendre. The n_k at the (up to 60) nodes are evaluated in parallel -- equal
+ * work for every thread whatever z -- and summed in a fixed order, so the result does
+ * not depend on the number of threads. */
 static double z_integrand(double z, void *vp)
 {
     zparams *q = (zparams *)vp;
@@ -506,27 +524,54 @@ static double z_integrand(double z, void *vp)
     double rho2 = m->radius * m->radius - dz * dz;
     if (rho2 <= 0)
         return 0;
-    double rho = sqrt(rho2), sum = 0, xi, wi;
+    double rho = sqrt(rho2), xi, wi;
+    double nr[NGL_IN + NGL_OUT], nw[NGL_IN + NGL_OUT], nv[NGL_IN + NGL_OUT];
+    int nn = 0;
     double full = X0 <= 0 ? rho : fmax(0, rho - X0);
-    if (full > 0)
+    double f0 = fmax(0, q->ra), f1 = fmin(full, q->rb);
+    if (f1 > f0)
         for (size_t i = 0; i < NGL_IN; i++) {
-            gsl_integration_glfixed_point(0, full, i, &xi, &wi, q->gin);
-            sum += wi * 2 * M_PI * xi * nx_pop_ws(m, q->k, xi, z, 1e-8, q->wu);
+            gsl_integration_glfixed_point(f0, f1, i, &xi, &wi, q->gin);
+            nr[nn] = xi;
+            nw[nn++] = wi * 2 * M_PI * xi;
         }
     if (X0 > 0) {
         double a = fabs(X0 - rho), b = X0 + rho, mid = 0.5 * (a + b), half = 0.5 * (b - a);
-        for (size_t i = 0; i < NGL_OUT; i++) {
-            gsl_integration_glfixed_point(0, M_PI, i, &xi, &wi, q->gout);
-            double R = mid + half * cos(xi);
-            double arc = arc_inside(R, X0, rho2);
-            if (arc > 0)
-                sum += wi * half * sin(xi) * arc * R * nx_pop_ws(m, q->k, R, z, 1e-8, q->wu);
-        }
+        /* R = mid + half cos(theta) is decreasing in theta: the R range maps to a theta range */
+        double t0 = acos(fmin(1, fmax(-1, (fmin(q->rb, b) - mid) / half)));
+        double t1 = acos(fmin(1, fmax(-1, (fmax(q->ra, a) - mid) / half)));
+        if (q->rb > a && q->ra < b && t1 > t0)
+            for (size_t i = 0; i < NGL_OUT; i++) {
+                gsl_integration_glfixed_point(t0, t1, i, &xi, &wi, q->gout);
+                double R = mid + half * cos(xi);
+                double arc = arc_inside(R, X0, rho2);
+                if (arc > 0) {
+                    nr[nn] = R;
+                    nw[nn++] = wi * half * sin(xi) * arc * R;
+                }
+            }
     }
+#pragma omp parallel for schedule(dynamic) if (nn > 1)
+    for (int i = 0; i < nn; i++) {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        nv[i] = nx_pop_ws(m, q->k, nr[i], z, 1e-8, q->wu[t]);
+    }
+    double sum = 0;
+    for (int i = 0; i < nn; i++)
+        sum += nw[i] * nv[i];
     return sum;
 }
 
 int pf_mock_slab(const pf_mock *m, int k, double z0, double z1, double *out, pf_err *err)
+{
+    return pf_mock_region(m, k, z0, z1, 0, INFINITY, out, err);
+}
+
+int pf_mock_region(const pf_mock *m, int k, double z0, double z1, double r0, double r1,
+                   double *out, pf_err *err)
 {
     if (k < 0 || k >= m->npop)
         return pf_err_set(err, PF_EINVAL, "mock: population index %d out of range", k + 1);
@@ -538,7 +583,7 @@ int pf_mock_slab(const pf_mock *m, int k, double z0, double z1, double *out, pf_
     if (!(z1 > z0))
         return PF_OK;
     /* breakpoints: where the section starts to contain the axis, and near the plane */
-    double cand[16];
+    double cand[32];
     int nc = 0;
     cand[nc++] = z0;
     double h = Rs > X0 ? sqrt(Rs * Rs - X0 * X0) : 0;
@@ -553,39 +598,54 @@ int pf_mock_slab(const pf_mock *m, int k, double z0, double z1, double *out, pf_
             cand[j] = cand[j - 1];
             cand[j - 1] = t;
         }
-    double part[16] = {0};
-    int fail = 0;
+    int nt = 1;
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+#endif
+    gsl_integration_workspace **wu =
+        (gsl_integration_workspace **)calloc((size_t)nt, sizeof(gsl_integration_workspace *));
+    gsl_integration_workspace *wz = gsl_integration_workspace_alloc(QLIMIT);
     gsl_integration_glfixed_table *gin = gsl_integration_glfixed_table_alloc(NGL_IN);
     gsl_integration_glfixed_table *gout = gsl_integration_glfixed_table_alloc(NGL_OUT);
-    if (!gin || !gout)
-        fail = 1;
-#pragma omp parallel reduction(| : fail) if (!fail)
-    {
-        gsl_integration_workspace *wu = gsl_integration_workspace_alloc(QLIMIT);
-        gsl_integration_workspace *wz = gsl_integration_workspace_alloc(QLIMIT);
-        if (!wu || !wz)
-            fail = 1;
-#pragma omp for schedule(dynamic)
-        for (int i = 0; i < nc - 1; i++) {
-            if (!wu || !wz)
-                continue;
-            zparams q = {m, k, gin, gout, wu};
-            gsl_function F = {z_integrand, &q};
-            double r, e;
-            gsl_integration_qag(&F, cand[i], cand[i + 1], 0, 1e-7, QLIMIT, GSL_INTEG_GAUSS15,
-                                wz, &r, &e);
-            part[i] = r;
+    int fail = !wu || !wz || !gin || !gout;
+    for (int t = 0; t < nt && !fail; t++)
+        fail = !(wu[t] = gsl_integration_workspace_alloc(QLIMIT));
+    /* intervals one after the other (the parallel work is inside z_integrand), nearest
+     * the plane first: the far ones hold few stars and need only an absolute accuracy of
+     * 1e-8 of what is already summed (to 1e-7 of their own value they cost 3/4 of the
+     * time); parts summed in z order so the result does not depend on the visiting order */
+    int ord[32];
+    double dist[32], part[32] = {0}, s = 0;
+    for (int i = 0; i < nc - 1; i++) {
+        dist[i] = cand[i] > 0 ? cand[i] : (cand[i + 1] < 0 ? -cand[i + 1] : 0);
+        ord[i] = i;
+        for (int j = i; j > 0 && dist[ord[j - 1]] > dist[ord[j]]; j--) {
+            int t = ord[j];
+            ord[j] = ord[j - 1];
+            ord[j - 1] = t;
         }
-        gsl_integration_workspace_free(wu);
-        gsl_integration_workspace_free(wz);
     }
+    for (int n = 0; n < nc - 1 && !fail; n++) {
+        int i = ord[n];
+        zparams q = {m, k, gin, gout, wu, r0, r1};
+        gsl_function F = {z_integrand, &q};
+        double r, e;
+        gsl_integration_qag(&F, cand[i], cand[i + 1], 1e-8 * s, 1e-7, QLIMIT, GSL_INTEG_GAUSS15,
+                            wz, &r, &e);
+        part[i] = r;
+        s += fabs(r);
+    }
+    s = 0;
+    for (int i = 0; i < nc - 1; i++)
+        s += part[i];
+    for (int t = 0; wu && t < nt; t++)
+        gsl_integration_workspace_free(wu[t]);
+    free(wu);
+    gsl_integration_workspace_free(wz);
     gsl_integration_glfixed_table_free(gin);
     gsl_integration_glfixed_table_free(gout);
     if (fail)
         return pf_err_set(err, PF_ENOMEM, "mock: out of memory");
-    double s = 0;
-    for (int i = 0; i < nc - 1; i++)
-        s += part[i];
     *out = s;
     return PF_OK;
 }
@@ -612,90 +672,168 @@ int pf_mock_prepare(pf_mock *m, pf_err *err)
 
 /* ---- sampling ------------------------------------------------------------------------ */
 
-/* The proposal for u = v_phi at one place: a Student t with 5 degrees of freedom
- * (heavier tails than any g(u) here), location mu, scale tau; lnb bounds ln g - ln q. */
-typedef struct uprop {
-    double mu, tau, lnb;
-} uprop;
+/*
+ * Why the sampler is exact (no numerical bound anywhere).
+ *
+ * Disk. Integrating f over (v_R, v_z) at fixed L and writing u = L / R, the density of
+ * (R, z, phi, L) with respect to dR dz dphi dL (R dR du = dR dL) is
+ *   D = h(L) exp(-(V(R, z) + Phi_eff(R; L) - Ec(L)) / s(L)),
+ *   h = 2 pi s A,  V = Phi(R, z) - Phi(R, 0),  Phi_eff(R; L) = Phi(R, 0) + L^2 / (2 R^2).
+ * For potentials made of positive-mass Miyamoto-Nagai disks and spherical components of
+ * non-increasing density (all built-in types), V >= 0 grows with |z| and does not grow
+ * with R (spherical: M(r)/r^3 non-increasing; MN: by its closed form), Lc(R) grows with R
+ * so Phi_eff(.; L) falls until Rg(L) and rises after it, and dEc/dL = L / Rg^2.
+ * Therefore on a cell [r0, r1] x [z0, z1] and an L bin [La, Lb] (not containing 0):
+ *   V >= V(r1, |z|min),  Phi_eff - Ec >= gap(L) = Phi_eff(clamp(Rg, r0, r1); L) - Ec(L),
+ * gap is 0 where Rg in [r0, r1] and monotone in |L| outside, ln h is monotone in Rg
+ * (linear) plus ln sigmoid(L/l0) increasing in L, s = sigma(Rg)^2 falls with Rg, and Rg
+ * grows with |L|. Evaluating each factor at the right end of the bin gives a bound
+ * B(cell, bin) >= D everywhere in the cell and bin. The proposal is: cell and bin with
+ * probability proportional to B x measure, (R, z, phi) uniform in the cell's wedge of
+ * the sphere (uniform in R: the measure is dR dz dphi dL), L uniform in the bin,
+ * accepted with probability D / B <= 1. (v_R, v_z) then come exactly from their
+ * Gaussian law given L. Bins whose bound is below e^-60 of the cell's largest (at
+ * most ~5000 of them: less than 1e-22 of the cell's stars) and L beyond Lc(R_max + 15
+ * kpc) or below -50 l0 (where the bound is below e^-50 of the peak) are left out.
+ * Violations (D > B) are still counted as a guard: 0 by construction.
+ *
+ * Halo. Phi >= Phi(r0, |z|min) on a cell (Phi grows with R and |z|), so with
+ * x uniform in the cell's volume and v ~ N(0, s I), the acceptance
+ *   A(L) / (1 + |beta|) * exp(-(Phi - Phi_min) / s) * (1 - exp(-(Et - E) / s))_+ <= 1
+ * samples f exactly.
+ */
 
-#define TNU 5.0
-#define LN_T5_NORM (-1.2874573789743883) /* ln Gamma(3) - ln Gamma(2.5) - ln(5 pi)/2 */
+#define NZCELL 56
+#define ZSCALE 0.3
+#define DR_CELL 0.25
+#define DL_BIN 3.0
+#define LN_DROP 60.0
+#define LN_MARGIN 1e-9
+#define LN_2PI 1.8378770664093453
 
-static double ln_t5(const uprop *q, double u)
-{
-    double t = (u - q->mu) / q->tau;
-    return LN_T5_NORM - log(q->tau) - 3 * log1p(t * t / TNU);
-}
+/* Rg, Ec and ln sigmoid(L / l0) at the nodes L_j = lo + j dl, j = 0..nb (0 is a node). */
+typedef struct lgrid {
+    int nb;
+    double lo, dl;
+    double *rg, *ec, *lsg;
+} lgrid;
 
-#define NU_MOM 61
-#define NU_MAX 81
-
-/* Mean and width of g(u) from a grid; 0 if g vanishes there. */
-static int u_fit(const pf_mock *m, const pf_population *p, double R, double phi, uprop *q)
-{
-    double mu, sg, lo, hi;
-    u_guess(m, p, R, phi, &mu, &sg, &lo, &hi);
-    double a = fmax(lo, mu - 12 * sg), b = fmin(hi, mu + 10 * sg);
-    if (!(b > a))
-        return 0;
-    double lg[NU_MOM], mx = -INFINITY;
-    lpart o;
-    for (int i = 0; i < NU_MOM; i++) {
-        double u = a + (b - a) * (i + 0.5) / NU_MOM;
-        lg[i] = pop_lng(m, p, R, phi, u, &o);
-        if (lg[i] > mx)
-            mx = lg[i];
-    }
-    if (!(mx > -INFINITY))
-        return 0;
-    double s0 = 0, s1 = 0, s2 = 0;
-    for (int i = 0; i < NU_MOM; i++) {
-        double u = a + (b - a) * (i + 0.5) / NU_MOM, w = exp(lg[i] - mx);
-        s0 += w;
-        s1 += w * u;
-        s2 += w * u * u;
-    }
-    q->mu = s1 / s0;
-    double var = s2 / s0 - q->mu * q->mu;
-    q->tau = fmax(1.2 * sqrt(fmax(var, 0)), 0.02 * (b - a));
-    q->tau = fmax(q->tau, 1.0);
-    return 1;
-}
-
-/* max over u of ln g(u) - ln q(u) on a grid covering mu - 14 tau .. mu + 12 tau and the
- * support; -inf if g vanishes. Between grid points (spacing tau / 6) ln g - ln q
- * changes by far less than the margins added by the callers. */
-static double u_maxratio(const pf_mock *m, const pf_population *p, double R, double phi,
-                         const uprop *q)
-{
-    double mu, sg, lo, hi;
-    u_guess(m, p, R, phi, &mu, &sg, &lo, &hi);
-    double a = fmax(lo, q->mu - 14 * q->tau), b = fmin(hi, q->mu + 12 * q->tau), mx = -INFINITY;
-    lpart o;
-    for (int i = 0; i < NU_MAX; i++) {
-        double u = a + (b - a) * i / (NU_MAX - 1);
-        double r = pop_lng(m, p, R, phi, u, &o) - ln_t5(q, u);
-        if (r > mx)
-            mx = r;
-    }
-    return mx;
-}
-
-/* A cell of the (R, z) envelope grid of one population. */
 typedef struct cell {
     double r0, r1, z0, z1, arc; /* arc: largest azimuthal extent inside the sphere */
-    uprop q;
+    double phimin;              /* halo: lower bound of Phi on the cell */
+    int j0, nb;                 /* disk: first kept bin, number kept */
+    double *cum, *lnb;          /* disk: cumulative relative bounds, ln bound per bin */
 } cell;
 
 typedef struct envelope {
     int nc;
     cell *c;
-    double *cum; /* cumulative proposal weights */
+    double *cum; /* cumulative proposal weights of the cells */
+    lgrid g;
 } envelope;
 
-#define NZCELL 44
-#define ZSCALE 0.3
-#define DR_CELL 0.4
+static void lgrid_free(lgrid *g)
+{
+    free(g->rg);
+    free(g->ec);
+    free(g->lsg);
+    g->rg = g->ec = g->lsg = NULL;
+}
+
+static int lgrid_build(const pf_mock *m, const pf_population *p, double rmax, lgrid *g)
+{
+    double d1, d2, R = rmax + 15;
+    pf_potential_planar(&m->pot, R, &d1, &d2);
+    double lp = sqrt(R * R * R * d1), ln = fmin(lp, 50 * p->l0);
+    int np = (int)ceil(lp / DL_BIN), nn = (int)ceil(ln / DL_BIN);
+    g->dl = DL_BIN;
+    g->lo = -nn * DL_BIN;
+    g->nb = np + nn;
+    g->rg = (double *)malloc((size_t)(g->nb + 1) * sizeof(double));
+    g->ec = (double *)malloc((size_t)(g->nb + 1) * sizeof(double));
+    g->lsg = (double *)malloc((size_t)(g->nb + 1) * sizeof(double));
+    if (!g->rg || !g->ec || !g->lsg) {
+        lgrid_free(g);
+        return PF_ENOMEM;
+    }
+    for (int j = 0; j <= g->nb; j++) {
+        double L = g->lo + j * g->dl, dr, phi, dR, dz;
+        double rg = guiding_radius(m, fabs(L), &dr);
+        pf_potential_eval_rz(&m->pot, rg, 0, &phi, &dR, &dz);
+        g->rg[j] = rg;
+        g->ec[j] = rg > 0 ? phi + 0.5 * L * L / (rg * rg) : phi;
+        g->lsg[j] = log_sigmoid(L / p->l0);
+    }
+    return PF_OK;
+}
+
+/* ln B for bin j of a disk on [r0, r1] (r0 = r1 for one radius), phi0 = Phi(r0, 0),
+ * phi1 = Phi(r1, 0), vmin = a lower bound of V on the cell (see the comment above). */
+static double disk_bin_lnb(const pf_population *p, const lgrid *g, int j, double r0, double r1,
+                           double phi0, double phi1, double vmin)
+{
+    double La = g->lo + j * g->dl, Lb = La + g->dl;
+    int imin = La >= 0 ? j : j + 1, imax = La >= 0 ? j + 1 : j; /* nodes of min / max |L| */
+    double amin = fabs(g->lo + imin * g->dl), amax = fabs(g->lo + imax * g->dl);
+    double rgmin = g->rg[imin], rgmax = g->rg[imax];
+    double c = 1 / p->rsigma - 1 / p->rd, rgh = c > 0 ? rgmax : rgmin;
+    double lnh = LN_2PI + g->lsg[j + 1] - log(p->sigma0) - rgh / p->rd + (rgh - p->r0) / p->rsigma;
+    double lnsig = log(p->sigma0) - (rgmin - p->r0) / p->rsigma, smax = exp(2 * lnsig);
+    double gap = 0;
+    if (rgmax < r0) {
+        double e = g->ec[imax];
+        gap = phi0 + 0.5 * amax * amax / (r0 * r0) - e;
+        gap -= 1e-13 * (fabs(phi0) + fabs(e));
+    } else if (rgmin > r1) {
+        double e = g->ec[imin];
+        gap = phi1 + 0.5 * amin * amin / (r1 * r1) - e;
+        gap -= 1e-13 * (fabs(phi1) + fabs(e));
+    }
+    (void)Lb;
+    return lnh - (vmin + fmax(gap, 0)) / smax + LN_MARGIN;
+}
+
+/* Fill bins [0, nb) of a disk bound into lnb (scratch), keep those within LN_DROP of
+ * the largest: *j0, *nk, and the cumulative relative weights; returns ln of the
+ * largest (or -inf). cum and lnb_out are allocated here (caller frees). */
+static double disk_cell_bins(const pf_population *p, const lgrid *g, double r0, double r1,
+                             double phi0, double phi1, double vmin, double *scratch, int *j0,
+                             int *nk, double **cum, double **lnb_out)
+{
+    double mx = -INFINITY;
+    for (int j = 0; j < g->nb; j++) {
+        scratch[j] = disk_bin_lnb(p, g, j, r0, r1, phi0, phi1, vmin);
+        if (scratch[j] > mx)
+            mx = scratch[j];
+    }
+    *nk = 0;
+    *cum = *lnb_out = NULL;
+    if (!(mx > -INFINITY) || !isfinite(mx))
+        return -INFINITY;
+    int a = 0, b = g->nb - 1;
+    while (scratch[a] < mx - LN_DROP)
+        a++;
+    while (scratch[b] < mx - LN_DROP)
+        b--;
+    *j0 = a;
+    *nk = b - a + 1;
+    *cum = (double *)malloc((size_t)*nk * sizeof(double));
+    *lnb_out = (double *)malloc((size_t)*nk * sizeof(double));
+    if (!*cum || !*lnb_out) {
+        free(*cum);
+        free(*lnb_out);
+        *cum = *lnb_out = NULL;
+        *nk = -1;
+        return -INFINITY;
+    }
+    double s = 0;
+    for (int i = 0; i < *nk; i++) {
+        (*lnb_out)[i] = scratch[a + i];
+        s += exp(scratch[a + i] - mx);
+        (*cum)[i] = s;
+    }
+    return mx;
+}
 
 /* Largest azimuthal extent of the sphere over a cell (exact): the extent grows with the
  * section radius (largest at the z nearest the centre) and, at fixed section, is
@@ -713,11 +851,29 @@ static double cell_arc(const pf_mock *m, const cell *c)
     return arc_inside(Rm, X0, rho2);
 }
 
-/* Envelope of population k on the (R, z) cells: in each cell, a t proposal for u fitted
- * at the cell centre and a bound on g/q from the corners and the centre, raised by a
- * Lipschitz-type margin: half the spread of the five maxima across the cell plus 0.15.
- * Exactness is checked on the fly: every proposal whose ratio exceeds the bound is
- * counted as a violation (none in the tests and the default mock). */
+static void envelope_free(envelope *env)
+{
+    if (env->c)
+        for (int i = 0; i < env->nc; i++) {
+            free(env->c[i].cum);
+            free(env->c[i].lnb);
+        }
+    free(env->c);
+    free(env->cum);
+    lgrid_free(&env->g);
+    memset(env, 0, sizeof *env);
+}
+
+/* The built-in potentials satisfy the monotonicity the bounds rely on when every
+ * component has positive mass. */
+static int pot_monotone(const pf_potential *pot)
+{
+    for (int i = 0; i < pot->n; i++)
+        if (!(pot->comp[i].amp > 0))
+            return 0;
+    return 1;
+}
+
 static int envelope_build(const pf_mock *m, int k, envelope *env)
 {
     const pf_population *p = &m->pop[k];
@@ -727,151 +883,157 @@ static int envelope_build(const pf_mock *m, int k, envelope *env)
     if (nr < 8)
         nr = 8;
     double t0 = asinh((zc - Rs) / ZSCALE), t1 = asinh((zc + Rs) / ZSCALE);
+    memset(env, 0, sizeof *env);
     env->nc = nr * NZCELL;
     env->c = (cell *)calloc((size_t)env->nc, sizeof(cell));
     env->cum = (double *)calloc((size_t)env->nc, sizeof(double));
     if (!env->c || !env->cum)
         return PF_ENOMEM;
+    if (p->type == PF_POP_DISK && lgrid_build(m, p, rhi, &env->g))
+        return PF_ENOMEM;
     double *w = env->cum;
-#pragma omp parallel for schedule(dynamic)
-    for (int idx = 0; idx < env->nc; idx++) {
-        int i = idx / NZCELL, j = idx % NZCELL;
-        cell *c = &env->c[idx];
-        c->r0 = rlo + (rhi - rlo) * i / nr;
-        c->r1 = rlo + (rhi - rlo) * (i + 1) / nr;
-        c->z0 = ZSCALE * sinh(t0 + (t1 - t0) * j / NZCELL);
-        c->z1 = ZSCALE * sinh(t0 + (t1 - t0) * (j + 1) / NZCELL);
-        c->arc = cell_arc(m, c);
-        w[idx] = 0;
-        if (c->arc <= 0)
-            continue;
-        double pr[5] = {0.5 * (c->r0 + c->r1), c->r0, c->r1, c->r0, c->r1};
-        double pz[5] = {0.5 * (c->z0 + c->z1), c->z0, c->z0, c->z1, c->z1};
-        double ph[5];
-        for (int s = 0; s < 5; s++)
-            ph[s] = pf_potential_phi(&m->pot, (double[3]){pr[s], 0, pz[s]});
-        int ok = 0;
-        for (int s = 0; s < 5 && !ok; s++)
-            ok = u_fit(m, p, pr[s], ph[s], &c->q);
-        if (!ok)
-            continue;
-        double hi = -INFINITY, lo = INFINITY;
-        for (int s = 0; s < 5; s++) {
-            double r = u_maxratio(m, p, pr[s], ph[s], &c->q);
-            if (r > hi)
-                hi = r;
-            if (r < lo)
-                lo = r;
+    int fail = 0;
+#pragma omp parallel reduction(| : fail)
+    {
+        double *scratch = p->type == PF_POP_DISK
+                              ? (double *)malloc((size_t)env->g.nb * sizeof(double)) : NULL;
+        if (p->type == PF_POP_DISK && !scratch)
+            fail = 1;
+#pragma omp for schedule(dynamic)
+        for (int idx = 0; idx < env->nc; idx++) {
+            int i = idx / NZCELL, j = idx % NZCELL;
+            cell *c = &env->c[idx];
+            c->r0 = rlo + (rhi - rlo) * i / nr;
+            c->r1 = rlo + (rhi - rlo) * (i + 1) / nr;
+            c->z0 = ZSCALE * sinh(t0 + (t1 - t0) * j / NZCELL);
+            c->z1 = ZSCALE * sinh(t0 + (t1 - t0) * (j + 1) / NZCELL);
+            c->arc = cell_arc(m, c);
+            w[idx] = 0;
+            if (c->arc <= 0 || fail)
+                continue;
+            double zmin = (c->z0 <= 0 && c->z1 >= 0) ? 0 : fmin(fabs(c->z0), fabs(c->z1));
+            if (p->type == PF_POP_HALO) {
+                double ph = pf_potential_phi(&m->pot, (double[3]){c->r0, 0, zmin});
+                c->phimin = ph - 1e-13 * fabs(ph);
+                w[idx] = exp(-c->phimin / (p->sigma * p->sigma)) * 0.5 *
+                         (c->r1 * c->r1 - c->r0 * c->r0) * (c->z1 - c->z0) * c->arc;
+                continue;
+            }
+            double phi0 = pf_potential_phi(&m->pot, (double[3]){c->r0, 0, 0});
+            double phi1 = pf_potential_phi(&m->pot, (double[3]){c->r1, 0, 0});
+            double v1 = pf_potential_phi(&m->pot, (double[3]){c->r1, 0, zmin}) - phi1;
+            double vmin = fmax(0, v1 - 1e-13 * fabs(phi1));
+            double mx = disk_cell_bins(p, &env->g, c->r0, c->r1, phi0, phi1, vmin, scratch, &c->j0,
+                                       &c->nb, &c->cum, &c->lnb);
+            if (c->nb < 0) {
+                fail = 1;
+                continue;
+            }
+            if (c->nb > 0)
+                w[idx] = exp(mx) * c->cum[c->nb - 1] * env->g.dl * (c->r1 - c->r0) *
+                         (c->z1 - c->z0) * c->arc;
         }
-        if (!(hi > -INFINITY))
-            continue;
-        if (!(lo > -INFINITY))
-            lo = hi - 2; /* part of the cell outside a halo's bound region */
-        c->q.lnb = hi + 0.5 * (hi - lo) + 0.15;
-        w[idx] = exp(c->q.lnb) * 0.5 * (c->r1 * c->r1 - c->r0 * c->r0) * (c->z1 - c->z0) * c->arc;
+        free(scratch);
     }
+    if (fail)
+        return PF_ENOMEM;
     for (int idx = 1; idx < env->nc; idx++)
         w[idx] += w[idx - 1];
-    if (!(w[env->nc - 1] > 0))
+    if (!(w[env->nc - 1] > 0) || !isfinite(w[env->nc - 1]))
         return PF_ENUM;
     return PF_OK;
 }
 
-static void envelope_free(envelope *env)
+static int bsearch_cum(const double *cum, int n, double y)
 {
-    free(env->c);
-    free(env->cum);
-    env->c = NULL;
-    env->cum = NULL;
+    int a = 0, b = n - 1;
+    while (a < b) {
+        int c = (a + b) / 2;
+        if (cum[c] > y)
+            b = c;
+        else
+            a = c + 1;
+    }
+    return a;
 }
 
-/* (v_R, v_z) given u: Gaussian of variance s (disk); for the halo w^2/2 = t on
- * [0, D s] with density e^{-t/s} - e^{-D}, drawn by exact rejection (triangle
- * proposal for D < 1, truncated exponential otherwise), direction uniform. */
-static void draw_vrz(const pf_population *p, const lpart *o, double phi, double u, gsl_rng *r,
-                     double *vr, double *vz)
+/* One disk star in a cell: NaN-free, returns 1 when accepted. */
+static int disk_try(const pf_mock *m, const pf_population *p, const lgrid *g, const cell *c,
+                    double R, const double x[3], gsl_rng *r, double v[3], size_t *viol)
 {
-    double sd = sqrt(o->s);
-    if (p->type == PF_POP_DISK) {
-        *vr = sd * pf_rng_normal(r);
-        *vz = sd * pf_rng_normal(r);
-        return;
-    }
-    double D = (p->et - phi - 0.5 * u * u) / o->s, t;
-    for (;;) {
-        double a = pf_rng_uniform(r), b = pf_rng_uniform(r);
-        if (D < 1) {
-            t = D * (1 - sqrt(a));
-            double mx = -expm1(-D) / D;
-            double ratio = (D - t) > 0 ? (exp(-t) - exp(-D)) / (D - t) : mx;
-            if (b * mx <= ratio)
-                break;
-        } else {
-            t = -log1p(-a * (-expm1(-D)));
-            if (b <= -expm1(-(D - t)))
-                break;
-        }
-    }
-    double w = sqrt(2 * t * o->s), ang = 2 * M_PI * pf_rng_uniform(r);
-    *vr = w * cos(ang);
-    *vz = w * sin(ang);
+    int b = bsearch_cum(c->cum, c->nb, pf_rng_uniform(r) * c->cum[c->nb - 1]);
+    double L = g->lo + (c->j0 + b + pf_rng_uniform(r)) * g->dl;
+    double phi = pf_potential_phi(&m->pot, x), u = L / R;
+    lpart o;
+    double lr = pop_lng(m, p, R, phi, u, &o) - c->lnb[b];
+    if (lr > 0)
+        (*viol)++;
+    if (!(log(pf_rng_uniform(r)) < lr))
+        return 0;
+    double sd = sqrt(o.s), vr = sd * pf_rng_normal(r), vz = sd * pf_rng_normal(r);
+    double ca = x[0] / R, sa = x[1] / R;
+    /* e_R = (cos, sin, 0), e_u = (sin, -cos, 0) so that L = R u */
+    v[0] = vr * ca + u * sa;
+    v[1] = vr * sa - u * ca;
+    v[2] = vz;
+    return 1;
 }
 
-/* One star of population k from its envelope: returns the number of violations. */
-static size_t draw_star(const pf_mock *m, int k, const envelope *env, gsl_rng *r, double x[3],
-                        double v[3])
+/* One halo star at x (phimin a lower bound of Phi(x)): returns 1 when accepted. */
+static int halo_try(const pf_mock *m, const pf_population *p, double phimin, const double x[3],
+                    gsl_rng *r, double v[3], size_t *viol)
+{
+    double s = p->sigma * p->sigma, sd = p->sigma;
+    for (int d = 0; d < 3; d++)
+        v[d] = sd * pf_rng_normal(r);
+    double phi = pf_potential_phi(&m->pot, x);
+    double E = 0.5 * (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]) + phi;
+    if (!(E < p->et))
+        return 0;
+    double L = x[1] * v[0] - x[0] * v[1];
+    double lr = log1p(p->beta * tanh(L / p->lh)) - log1p(fabs(p->beta)) - (phi - phimin) / s +
+                log(-expm1(-(p->et - E) / s));
+    if (lr > LN_MARGIN)
+        (*viol)++;
+    return log(pf_rng_uniform(r)) < lr;
+}
+
+/* One star of population k from its envelope. */
+static void draw_star(const pf_mock *m, int k, const envelope *env, gsl_rng *r, double x[3],
+                      double v[3], size_t *viol, size_t *tries)
 {
     const pf_population *p = &m->pop[k];
     double tot = env->cum[env->nc - 1], Rs2 = m->radius * m->radius;
     double phc = atan2(m->center[1], m->center[0]);
-    size_t viol = 0;
-    for (;;) {
-        double y = pf_rng_uniform(r) * tot;
-        int a = 0, b = env->nc - 1;
-        while (a < b) {
-            int c = (a + b) / 2;
-            if (env->cum[c] > y)
-                b = c;
-            else
-                a = c + 1;
-        }
-        const cell *c = &env->c[a];
-        double R = sqrt(c->r0 * c->r0 + pf_rng_uniform(r) * (c->r1 * c->r1 - c->r0 * c->r0));
+    for (;; (*tries)++) {
+        const cell *c = &env->c[bsearch_cum(env->cum, env->nc, pf_rng_uniform(r) * tot)];
+        double R = p->type == PF_POP_DISK
+                       ? c->r0 + pf_rng_uniform(r) * (c->r1 - c->r0)
+                       : sqrt(c->r0 * c->r0 + pf_rng_uniform(r) * (c->r1 * c->r1 - c->r0 * c->r0));
         double z = c->z0 + pf_rng_uniform(r) * (c->z1 - c->z0);
         double az = c->arc >= 2 * M_PI ? 2 * M_PI * pf_rng_uniform(r)
                                         : phc + c->arc * (pf_rng_uniform(r) - 0.5);
-        double ca = cos(az), sa = sin(az);
-        x[0] = R * ca;
-        x[1] = R * sa;
+        x[0] = R * cos(az);
+        x[1] = R * sin(az);
         x[2] = z;
         double dx = x[0] - m->center[0], dy = x[1] - m->center[1], dz = z - m->center[2];
-        if (dx * dx + dy * dy + dz * dz >= Rs2)
+        if (!(R > 0) || dx * dx + dy * dy + dz * dz >= Rs2)
             continue;
-        double u = c->q.mu + c->q.tau * gsl_ran_tdist(r, TNU);
-        double phi = pf_potential_phi(&m->pot, x);
-        lpart o;
-        double lr = pop_lng(m, p, R, phi, u, &o) - ln_t5(&c->q, u) - c->q.lnb;
-        if (lr > 0)
-            viol++;
-        if (!(log(pf_rng_uniform(r)) < lr))
-            continue;
-        double vr, vz;
-        draw_vrz(p, &o, phi, u, r, &vr, &vz);
-        /* e_R = (cos, sin, 0), e_u = (sin, -cos, 0) so that L = R u */
-        v[0] = vr * ca + u * sa;
-        v[1] = vr * sa - u * ca;
-        v[2] = vz;
-        return viol;
+        if (p->type == PF_POP_DISK ? disk_try(m, p, &env->g, c, R, x, r, v, viol)
+                                   : halo_try(m, p, c->phimin, x, r, v, viol))
+            return;
     }
 }
 
 #define BLOCK 4096
 
 int pf_mock_sample(const pf_mock *m, uint64_t seed, size_t n, double *x, double *v, int *pop,
-                   size_t *violations, pf_err *err)
+                   size_t *violations, size_t *proposals, pf_err *err)
 {
     if (!m->prepared)
         return pf_err_set(err, PF_ESTATE, "mock: not prepared");
+    if (!pot_monotone(&m->pot))
+        return pf_err_set(err, PF_EINVAL, "mock: the exact sampler needs positive-mass components");
     envelope env[PF_MOCK_MAXPOP];
     memset(env, 0, sizeof env);
     double cw[PF_MOCK_MAXPOP], wsum = 0;
@@ -890,25 +1052,28 @@ int pf_mock_sample(const pf_mock *m, uint64_t seed, size_t n, double *x, double 
     }
     /* blocks of stars each with their own derived seed: the same stars whatever the
      * number of threads */
-    size_t nblock = (n + BLOCK - 1) / BLOCK, viol = 0;
+    size_t nblock = (n + BLOCK - 1) / BLOCK, viol = 0, prop = 0;
     int fail = 0;
-#pragma omp parallel for schedule(dynamic) reduction(+ : viol) reduction(| : fail)
+#pragma omp parallel for schedule(dynamic) reduction(+ : viol, prop) reduction(| : fail)
     for (size_t b = 0; b < nblock; b++) {
         gsl_rng *r = pf_rng_alloc(pf_rng_derive_seed(seed, b));
         if (!r) {
             fail = 1;
             continue;
         }
-        size_t end = (b + 1) * BLOCK < n ? (b + 1) * BLOCK : n;
+        size_t end = (b + 1) * BLOCK < n ? (b + 1) * BLOCK : n, vb = 0, tb = 0;
         for (size_t i = b * BLOCK; i < end; i++) {
             double u = pf_rng_uniform(r) * wsum;
             int k = 0;
             while (k < m->npop - 1 && u >= cw[k])
                 k++;
-            viol += draw_star(m, k, &env[k], r, x + 3 * i, v + 3 * i);
+            tb++;
+            draw_star(m, k, &env[k], r, x + 3 * i, v + 3 * i, &vb, &tb);
             if (pop)
                 pop[i] = k;
         }
+        viol += vb;
+        prop += tb;
         gsl_rng_free(r);
     }
     for (int k = 0; k < m->npop; k++)
@@ -917,6 +1082,8 @@ int pf_mock_sample(const pf_mock *m, uint64_t seed, size_t n, double *x, double 
         return pf_err_set(err, PF_ENOMEM, "mock: out of memory");
     if (violations)
         *violations = viol;
+    if (proposals)
+        *proposals = prop;
     return PF_OK;
 }
 
@@ -925,52 +1092,79 @@ int pf_mock_sample_v(const pf_mock *m, const double x0[3], uint64_t seed, size_t
 {
     if (!m->prepared)
         return pf_err_set(err, PF_ESTATE, "mock: not prepared");
+    if (!pot_monotone(&m->pot))
+        return pf_err_set(err, PF_EINVAL, "mock: the exact sampler needs positive-mass components");
     int K = m->npop;
     double R = hypot(x0[0], x0[1]), phi = pf_potential_phi(&m->pot, x0);
+    if (!(R >= 1e-6))
+        return pf_err_set(err, PF_EINVAL, "mock: sample_v needs a point off the z axis (R >= 1e-6 kpc)");
     double cw[PF_MOCK_MAXPOP], tot = 0;
-    uprop q[PF_MOCK_MAXPOP];
     gsl_integration_workspace *ws = gsl_integration_workspace_alloc(QLIMIT);
     if (!ws)
         return pf_err_set(err, PF_ENOMEM, "mock: out of memory");
     /* population k at x0 with probability proportional to its normalised n_k(x0) */
     for (int k = 0; k < K; k++) {
         double nk = exp(m->pop[k].lognorm) * u_quad(m, &m->pop[k], R, phi, 0, 1e-10, ws);
-        int ok = nk > 0 && u_fit(m, &m->pop[k], R, phi, &q[k]);
-        if (ok)
-            q[k].lnb = u_maxratio(m, &m->pop[k], R, phi, &q[k]) + 0.1;
-        tot += ok ? nk : 0;
+        tot += nk > 0 ? nk : 0;
         cw[k] = tot;
     }
     gsl_integration_workspace_free(ws);
     if (!(tot > 0))
         return pf_err_set(err, PF_ENUM, "mock: f vanishes at (%g, %g, %g)", x0[0], x0[1], x0[2]);
-    double ca = R > 0 ? x0[0] / R : 1, sa = R > 0 ? x0[1] / R : 0;
-    gsl_rng *r = pf_rng_alloc(pf_rng_derive_seed(seed, 7));
-    if (!r)
-        return pf_err_set(err, PF_ENOMEM, "mock: out of memory");
+    /* disk populations: the L bounds of a cell shrunk to the point (r0 = r1 = R) */
+    envelope env[PF_MOCK_MAXPOP];
+    memset(env, 0, sizeof env);
+    int st = PF_OK;
+    double *scratch = NULL;
+    double phi0 = pf_potential_phi(&m->pot, (double[3]){R, 0, 0});
+    for (int k = 0; k < K && st == PF_OK; k++) {
+        if (m->pop[k].type != PF_POP_DISK)
+            continue;
+        env[k].nc = 1;
+        env[k].c = (cell *)calloc(1, sizeof(cell));
+        st = env[k].c ? lgrid_build(m, &m->pop[k], R, &env[k].g) : PF_ENOMEM;
+        if (st)
+            break;
+        free(scratch);
+        scratch = (double *)malloc((size_t)env[k].g.nb * sizeof(double));
+        if (!scratch) {
+            st = PF_ENOMEM;
+            break;
+        }
+        cell *c = env[k].c;
+        disk_cell_bins(&m->pop[k], &env[k].g, R, R, phi0, phi0, fmax(0, phi - phi0), scratch,
+                       &c->j0, &c->nb, &c->cum, &c->lnb);
+        if (c->nb < 0)
+            st = PF_ENOMEM;
+        else if (c->nb == 0)
+            st = PF_ENUM;
+    }
+    free(scratch);
+    gsl_rng *r = st ? NULL : pf_rng_alloc(pf_rng_derive_seed(seed, 7));
+    if (!r) {
+        for (int k = 0; k < K; k++)
+            envelope_free(&env[k]);
+        return st == PF_ENUM ? pf_err_set(err, PF_ENUM, "mock: no disk bound at (%g, %g, %g)",
+                                          x0[0], x0[1], x0[2])
+                             : pf_err_set(err, PF_ENOMEM, "mock: out of memory");
+    }
     size_t viol = 0;
     for (size_t i = 0; i < n; i++) {
         double y = pf_rng_uniform(r) * tot;
         int k = 0;
         while (k < K - 1 && y >= cw[k])
             k++;
-        lpart o;
-        double u;
-        for (;;) {
-            u = q[k].mu + q[k].tau * gsl_ran_tdist(r, TNU);
-            double lr = pop_lng(m, &m->pop[k], R, phi, u, &o) - ln_t5(&q[k], u) - q[k].lnb;
-            if (lr > 0)
-                viol++;
-            if (log(pf_rng_uniform(r)) < lr)
-                break;
-        }
-        double vr, vz;
-        draw_vrz(&m->pop[k], &o, phi, u, r, &vr, &vz);
-        v[3 * i] = vr * ca + u * sa;
-        v[3 * i + 1] = vr * sa - u * ca;
-        v[3 * i + 2] = vz;
+        const pf_population *p = &m->pop[k];
+        if (p->type == PF_POP_DISK)
+            while (!disk_try(m, p, &env[k].g, env[k].c, R, x0, r, v + 3 * i, &viol)) {
+            }
+        else
+            while (!halo_try(m, p, phi, x0, r, v + 3 * i, &viol)) {
+            }
     }
     gsl_rng_free(r);
+    for (int k = 0; k < K; k++)
+        envelope_free(&env[k]);
     if (violations)
         *violations = viol;
     return PF_OK;

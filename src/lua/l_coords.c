@@ -132,13 +132,15 @@ static double *field_array(lua_State *L, int t, const char *key, size_t n)
 static int l_galactocentric(lua_State *L)
 {
     static const char *const allowed[] = {"galcen_distance", "z_sun", "galcen_v_sun", "roll",
-                                          "galcen_ra", "galcen_dec", "cov", NULL};
+                                          "galcen_ra", "galcen_dec", "cov", "components",
+                                          NULL};
     const char *fname = "galactocentric";
     luaL_checktype(L, 1, LUA_TTABLE);
     pf_lua_checkopts(L, 2, fname, allowed);
     pf_coords_frame f;
     frame_from_opts(L, 2, fname, &f);
     int want_cov = lua_isnoneornil(L, 2) ? 1 : pf_lua_optboolfield(L, 2, "cov", 1);
+    int want_comp = lua_isnoneornil(L, 2) ? 1 : pf_lua_optboolfield(L, 2, "components", 1);
     lua_settop(L, 2);
     const double *obs[6], *err[6], *corr[10];
     size_t n = get_obs(L, 1, obs, fname);
@@ -151,13 +153,15 @@ static int l_galactocentric(lua_State *L)
     pf_array *v = pf_lua_newarray2(L, n, 3);
     lua_setfield(L, g, "v");
     pf_coords_to_galcen(&f, n, obs, x->data, v->data);
-    double *R = field_array(L, g, "R", n), *phi = field_array(L, g, "phi", n);
-    double *z = field_array(L, g, "z", n), *vR = field_array(L, g, "v_R", n);
-    double *vphi = field_array(L, g, "v_phi", n), *vz = field_array(L, g, "v_z", n);
-    double *r = field_array(L, g, "r", n), *th = field_array(L, g, "theta", n);
-    double *vr = field_array(L, g, "v_r", n), *vth = field_array(L, g, "v_theta", n);
-    pf_coords_cylindrical(n, x->data, v->data, R, phi, z, vR, vphi, vz);
-    pf_coords_spherical(n, x->data, v->data, r, th, vr, vth);
+    if (want_comp) { /* cylindrical and spherical components */
+        double *R = field_array(L, g, "R", n), *phi = field_array(L, g, "phi", n);
+        double *z = field_array(L, g, "z", n), *vR = field_array(L, g, "v_R", n);
+        double *vphi = field_array(L, g, "v_phi", n), *vz = field_array(L, g, "v_z", n);
+        double *r = field_array(L, g, "r", n), *th = field_array(L, g, "theta", n);
+        double *vr = field_array(L, g, "v_r", n), *vth = field_array(L, g, "v_theta", n);
+        pf_coords_cylindrical(n, x->data, v->data, R, phi, z, vR, vphi, vz);
+        pf_coords_spherical(n, x->data, v->data, r, th, vr, vth);
+    }
     if (have_err) {
         pf_array *co = pf_lua_newarray2(L, n, 21);
         lua_setfield(L, g, "cov_obs");
@@ -166,6 +170,27 @@ static int l_galactocentric(lua_State *L)
         lua_setfield(L, g, "cov");
         pf_coords_cov_galcen(&f, n, obs, co->data, c->data);
     }
+    return 1;
+}
+
+/* covariance(cat [, opts]) -> N x 21 Galactocentric covariances of (x, v), or nil when
+ * the catalogue has no error columns. Frame options as for galactocentric. */
+static int l_covariance(lua_State *L)
+{
+    const char *fname = "covariance";
+    luaL_checktype(L, 1, LUA_TTABLE);
+    pf_lua_checkopts(L, 2, fname, FRAME_OPTS);
+    pf_coords_frame f;
+    frame_from_opts(L, 2, fname, &f);
+    lua_settop(L, 2);
+    const double *obs[6], *err[6], *corr[10];
+    size_t n = get_obs(L, 1, obs, fname);
+    if (!get_errors(L, 1, n, err, corr, fname)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    pf_array *c = pf_lua_newarray2(L, n, 21);
+    pf_coords_cov_from_errors(&f, n, obs, err, corr, c->data);
     return 1;
 }
 
@@ -274,6 +299,7 @@ int pf_open_coords(lua_State *L)
                                    {"observables", l_observables},
                                    {"sun", l_sun},
                                    {"jacobian", l_jacobian},
+                                   {"covariance", l_covariance},
                                    {"smear", l_smear},
                                    {NULL, NULL}};
     luaL_newlib(L, fns);

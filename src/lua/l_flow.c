@@ -399,6 +399,29 @@ static int flow_mix(lua_State *L)
     return 3;
 }
 
+/* gelu(h [, {path = "auto"|"scalar"|"avx2"}]) -> a, d, path used: the GELU kernel of the
+ * flows on any array (same shape out), to test the vector and scalar paths. */
+static int flow_gelu(lua_State *L)
+{
+    static const char *const opts[] = {"path", NULL};
+    static const char *const paths[] = {"auto", "scalar", "avx2", NULL};
+    lua_settop(L, 2);
+    pf_array *h = pf_lua_contiguous(L, 1);
+    pf_lua_checkopts(L, 2, "pf.flow.gelu", opts);
+    int path = 0;
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "path");
+        if (!lua_isnil(L, -1))
+            path = luaL_checkoption(L, -1, NULL, paths);
+        lua_pop(L, 1);
+    }
+    pf_array *a = pf_lua_newarray(L, h->ndim, h->shape);
+    pf_array *d = pf_lua_newarray(L, h->ndim, h->shape);
+    int used = pf_maf_gelu(path, h->size, h->data, a->data, d->data);
+    lua_pushstring(L, used == 2 ? "avx2" : "scalar");
+    return 3;
+}
+
 static int flow_is(lua_State *L)
 {
     lua_pushboolean(L, luaL_testudata(L, 1, FLOW_MT) != NULL);
@@ -422,7 +445,8 @@ int pf_open_flow(lua_State *L)
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
-    static const luaL_Reg f[] = {{"maf", flow_new}, {"is_maf", flow_is}, {"mix", flow_mix}, {NULL, NULL}};
+    static const luaL_Reg f[] = {{"maf", flow_new}, {"is_maf", flow_is}, {"mix", flow_mix},
+                                 {"gelu", flow_gelu}, {NULL, NULL}};
     luaL_newlib(L, f);
     luaL_getmetatable(L, FLOW_MT);
     lua_getfield(L, -1, "__index");

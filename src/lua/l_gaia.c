@@ -223,6 +223,144 @@ static int g_isdir(lua_State *L)
     return 1;
 }
 
+/* scan(path) -> bytes, lines: inflate the whole file, parse nothing (benchmarks) */
+static int g_scan(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t bytes, lines;
+    pf_err err;
+    pf_err_clear(&err);
+    int st = pf_gaia_scan(path, &bytes, &lines, &err);
+    if (st)
+        return pf_lua_fail(L, "pf.gaia.scan", st, &err);
+    lua_pushinteger(L, (lua_Integer)bytes);
+    lua_pushinteger(L, (lua_Integer)lines);
+    return 2;
+}
+
+/* [-0, +1] The mask at `arg` as contiguous doubles; *n receives its length. */
+static const double *check_mask(lua_State *L, int arg, size_t *n)
+{
+    pf_lua_checkshape(L, arg, 1, PF_ANY, PF_ANY);
+    pf_array *m = pf_lua_contiguous(L, arg);
+    *n = m->shape[0];
+    return m->data;
+}
+
+/* pick(x, mask) -> the rows of x where the 1-D array mask is non-zero, in order. x is
+ * a pf.array (rows along its first dimension: a column, or N x 3, N x 21) or a Lua
+ * list (an integer column such as source_id). One pass in C: the subset of a chunk
+ * without a Lua loop per row. */
+static int g_pick(lua_State *L)
+{
+    size_t n;
+    const double *m = check_mask(L, 2, &n);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += m[i] != 0.0;
+    pf_array *a = pf_lua_testarray(L, 1);
+    if (a) {
+        luaL_argcheck(L, a->shape[0] == n, 1, "rows of the array and mask length differ");
+        a = pf_lua_contiguous(L, 1);
+        size_t shape[PF_MAXDIM], width = 1;
+        for (int d = 0; d < a->ndim; d++) {
+            shape[d] = a->shape[d];
+            if (d > 0)
+                width *= a->shape[d];
+        }
+        shape[0] = k;
+        pf_array *out = pf_lua_newarray(L, a->ndim, shape);
+        pf_gaia_take_rows(a->data, n, width, m, out->data);
+        return 1;
+    }
+    luaL_argexpected(L, lua_type(L, 1) == LUA_TTABLE, 1, "pf.array or list");
+    luaL_argcheck(L, (size_t)luaL_len(L, 1) == n, 1, "list and mask lengths differ");
+    lua_createtable(L, (int)k, 0);
+    lua_Integer o = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m[i] != 0.0) {
+            lua_rawgeti(L, 1, (lua_Integer)i + 1);
+            lua_rawseti(L, -2, ++o);
+        }
+    return 1;
+}
+
+/* where(cat, clauses [, in]) -> mask (1-D, 1 = keep). clauses: a list of
+ * {column, op [, value]}: column a name in cat or a pf.array of n rows (an N x k
+ * array compares the length of its rows), op one of "finite", "<", "<=", ">", ">=".
+ * `in` (optional mask) is ANDed. One pass over the rows in C. */
+static int g_where(lua_State *L)
+{
+    static const char *const ops[] = {"finite", "<", "<=", ">", ">=", NULL};
+    static const int codes[] = {PF_GAIA_FINITE, PF_GAIA_LT, PF_GAIA_LE, PF_GAIA_GT,
+                                PF_GAIA_GE};
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_Integer nc = luaL_len(L, 2);
+    luaL_argcheck(L, nc >= 1 && nc <= 64, 2, "1 to 64 clauses");
+    lua_getfield(L, 1, "n");
+    int isnum;
+    lua_Integer n = lua_tointegerx(L, -1, &isnum);
+    lua_pop(L, 1);
+    luaL_argcheck(L, isnum && n >= 0, 1, "catalogue without a row count n");
+    const double *in = NULL;
+    if (!lua_isnoneornil(L, 3)) {
+        size_t m;
+        in = check_mask(L, 3, &m);
+        luaL_argcheck(L, m == (size_t)n, 3, "mask length differs from cat.n");
+    }
+    lua_settop(L, 3);
+    luaL_checkstack(L, (int)nc + 4, "too many clauses");
+    pf_gaia_clause c[64];
+    for (lua_Integer i = 0; i < nc; i++) {
+        lua_geti(L, 2, i + 1);
+        int t = lua_gettop(L);
+        if (!lua_istable(L, t))
+            return luaL_error(L, "where: clause %d must be a table {column, op [, value]}",
+                              (int)i + 1);
+        lua_geti(L, t, 1);
+        const char *name = NULL;
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            name = lua_tostring(L, -1);
+            lua_getfield(L, 1, name);
+            lua_remove(L, -2);
+        }
+        pf_array *a = pf_lua_testarray(L, -1);
+        if (!a)
+            return luaL_error(L, "where: clause %d: %s%s%s is not a column of the catalogue",
+                              (int)i + 1, name ? "'" : "", name ? name : "its first element",
+                              name ? "'" : "");
+        if (a->shape[0] != (size_t)n || a->ndim > 2)
+            return luaL_error(L, "where: clause %d: %d rows (or more than 2 dimensions), "
+                              "expected %d", (int)i + 1, (int)a->shape[0], (int)n);
+        a = pf_lua_contiguous(L, lua_gettop(L)); /* stays on the stack: alive */
+        lua_geti(L, t, 2);
+        const char *op = lua_tostring(L, -1);
+        int k = -1;
+        for (int o = 0; op && ops[o]; o++)
+            if (strcmp(op, ops[o]) == 0)
+                k = o;
+        if (k < 0)
+            return luaL_error(L, "where: clause %d: op must be finite, <, <=, > or >=",
+                              (int)i + 1);
+        lua_pop(L, 1);
+        lua_geti(L, t, 3);
+        double value = lua_tonumberx(L, -1, &isnum);
+        if (!isnum && codes[k] != PF_GAIA_FINITE)
+            return luaL_error(L, "where: clause %d: a number to compare with is needed",
+                              (int)i + 1);
+        lua_pop(L, 1);
+        lua_remove(L, t); /* the clause table; the array stays */
+        c[i].x = a->data;
+        c[i].k = a->ndim == 2 ? a->shape[1] : 1;
+        c[i].op = codes[k];
+        c[i].value = value;
+    }
+    pf_array *mask = pf_lua_newarray1(L, (size_t)n);
+    pf_gaia_where((size_t)n, c, (size_t)nc, in, mask->data);
+    return 1;
+}
+
 /* parse_number(text) -> the number (bit-equal to strtod) or nil: exposes the reader's
  * number parser to tests. */
 static int g_parse_number(lua_State *L)
@@ -244,7 +382,9 @@ int pf_open_gaia(lua_State *L)
     static const luaL_Reg meta[] = {{"__gc", r_close}, {"__close", r_close},
                                     {"__tostring", r_tostring}, {NULL, NULL}};
     static const luaL_Reg funcs[] = {{"open", g_open}, {"glob", g_glob}, {"isdir", g_isdir},
-                                     {"parse_number", g_parse_number}, {NULL, NULL}};
+                                     {"parse_number", g_parse_number}, {"pick", g_pick}, {"scan", g_scan},
+                                     {"where", g_where},
+                                     {NULL, NULL}};
     luaL_newmetatable(L, READER_MT);
     luaL_setfuncs(L, meta, 0);
     luaL_newlib(L, meth);

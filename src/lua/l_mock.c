@@ -157,10 +157,18 @@ static int m_n_x(lua_State *L)
     return 1;
 }
 
-static uint64_t seed_opt(lua_State *L, int idx, const char *fname)
+/* {seed = s} (and for sample_v also qmc = true/false: accepted for the df interface of
+ * pf.cbe; the exact sampler is a rejection scheme, so its draws are pseudo-random either way) */
+static uint64_t seed_opt(lua_State *L, int idx, const char *fname, int allow_qmc)
 {
-    static const char *const allowed[] = {"seed", NULL};
-    pf_lua_checkopts(L, idx, fname, allowed);
+    static const char *const plain[] = {"seed", NULL};
+    static const char *const withqmc[] = {"seed", "qmc", NULL};
+    pf_lua_checkopts(L, idx, fname, allow_qmc ? withqmc : plain);
+    if (allow_qmc && lua_istable(L, idx)) {
+        int t = lua_getfield(L, idx, "qmc");
+        luaL_argcheck(L, t == LUA_TNIL || t == LUA_TBOOLEAN, idx, "option 'qmc' must be a boolean");
+        lua_pop(L, 1);
+    }
     return (uint64_t)pf_lua_optintfield(L, idx, "seed", 1);
 }
 
@@ -170,27 +178,29 @@ static int m_sample(lua_State *L)
     const pf_mock *m = checkmock(L, 1);
     lua_Integer n = luaL_checkinteger(L, 2);
     luaL_argcheck(L, n >= 1, 2, "number of stars must be positive");
-    uint64_t seed = seed_opt(L, 3, "sample");
+    uint64_t seed = seed_opt(L, 3, "sample", 0);
     pf_array *x = pf_lua_newarray2(L, (size_t)n, 3);
     pf_array *v = pf_lua_newarray2(L, (size_t)n, 3);
     pf_array *pa = pf_lua_newarray1(L, (size_t)n);
     int *pop = (int *)lua_newuserdatauv(L, (size_t)n * sizeof(int), 0);
-    size_t viol = 0;
+    size_t viol = 0, prop = 0;
     pf_err err;
     pf_err_clear(&err);
-    int st = pf_mock_sample(m, seed, (size_t)n, x->data, v->data, pop, &viol, &err);
+    int st = pf_mock_sample(m, seed, (size_t)n, x->data, v->data, pop, &viol, &prop, &err);
     if (st)
         return pf_lua_fail(L, "sample", st, &err);
     for (lua_Integer i = 0; i < n; i++)
         pa->data[i] = pop[i] + 1;
     lua_pop(L, 1);
-    lua_createtable(L, 0, 1);
+    lua_createtable(L, 0, 2);
     lua_pushinteger(L, (lua_Integer)viol);
     lua_setfield(L, -2, "violations");
+    lua_pushinteger(L, (lua_Integer)prop);
+    lua_setfield(L, -2, "proposals");
     return 4;
 }
 
-/* df:sample_v(x0, n, {seed = s}) -> v (n x 3), info; x0 a 1 x 3 array or {x, y, z} */
+/* df:sample_v(x0, n, {seed = s, qmc = b}) -> v (n x 3), info; x0 a 1 x 3 array or {x, y, z} */
 static int m_sample_v(lua_State *L)
 {
     const pf_mock *m = checkmock(L, 1);
@@ -211,7 +221,7 @@ static int m_sample_v(lua_State *L)
     }
     lua_Integer n = luaL_checkinteger(L, 3);
     luaL_argcheck(L, n >= 1, 3, "number of velocities must be positive");
-    uint64_t seed = seed_opt(L, 4, "sample_v");
+    uint64_t seed = seed_opt(L, 4, "sample_v", 1);
     pf_array *v = pf_lua_newarray2(L, (size_t)n, 3);
     size_t viol = 0;
     pf_err err;
@@ -264,16 +274,22 @@ static int m_vmoments(lua_State *L)
     return 1;
 }
 
-/* mock:slab(k, z0, z1): unnormalised integral of n_k over the sphere's part in [z0, z1] */
+/* mock:slab(k, z0, z1 [, R0, R1]): unnormalised integral of n_k over the sphere's part
+ * with z in [z0, z1] (and cylindrical R in [R0, R1], default all) */
 static int m_slab(lua_State *L)
 {
     const pf_mock *m = checkmock(L, 1);
     lua_Integer k = luaL_checkinteger(L, 2);
     luaL_argcheck(L, k >= 1 && k <= m->npop, 2, "population index out of range");
     double z0 = luaL_checknumber(L, 3), z1 = luaL_checknumber(L, 4), out;
+    double r0 = luaL_optnumber(L, 5, 0), r1 = luaL_optnumber(L, 6, HUGE_VAL);
+    luaL_argcheck(L, !isnan(z0), 3, "z0 must be a number");
+    luaL_argcheck(L, !isnan(z1), 4, "z1 must be a number");
+    luaL_argcheck(L, r0 >= 0, 5, "R0 must be >= 0");
+    luaL_argcheck(L, r1 >= r0, 6, "R1 must be >= R0");
     pf_err err;
     pf_err_clear(&err);
-    int st = pf_mock_slab(m, (int)k - 1, z0, z1, &out, &err);
+    int st = pf_mock_region(m, (int)k - 1, z0, z1, r0, r1, &out, &err);
     if (st)
         return pf_lua_fail(L, "slab", st, &err);
     lua_pushnumber(L, out);
