@@ -63,6 +63,33 @@ describe("pf.cbe.acceleration", function()
     assert.is_true(spread:get(3) > 50)  -- a_z changes by ~5,000 (km/s)^2/kpc per kpc in z
   end)
 
+  it("seeds position i with seed + (i - 1) * seed_stride (0: common velocities)", function()
+    local seen = {}
+    local rec = setmetatable({}, {__index = function(_, k)
+      if k == "sample_v" then
+        return function(_, x0, n, o) seen[#seen + 1] = o.seed; return df:sample_v(x0, n, o) end
+      end
+      return function(_, ...) return df[k](df, ...) end
+    end})
+    local x0 = pf.array.from{{8.1, 0, 0}, {8.2, 0, 0.1}, {8.3, 0.1, 0.2}}
+    local a0 = pf.cbe.acceleration(rec, x0, {nv = 50, seed = 5, seed_stride = 0})
+    assert.are.same({5, 5, 5}, seen)
+    seen = {}
+    pf.cbe.acceleration(rec, x0, {nv = 50, seed = 5})
+    assert.are.same({5, 6, 7}, seen)
+    seen = {}
+    pf.cbe.acceleration(rec, x0, {nv = 50, seed = 5, seed_stride = 2, batch = 1})
+    assert.are.same({5, 7, 9}, seen)
+    assert.is_true(relerr(a0, pot:acceleration(x0)) < 1e-8)
+    -- poisson.density passes vseed / vseed_stride on
+    seen = {}
+    pf.poisson.density(rec, sun, {points = 8, nv = 5, vseed = 3, vseed_stride = 0})
+    assert.are.same({3, 3, 3, 3, 3, 3, 3, 3}, seen)
+    assert.has_error(function() pf.cbe.acceleration(df, sun, {seed_stride = -1}) end,
+      "pf.cbe.acceleration: option 'seed_stride' must be an integer >= 0")
+    assert.has_error(function() pf.cbe.acceleration(df, sun, {seed_stride = 0.5}) end)
+  end)
+
   it("rejects bad arguments", function()
     assert.has_error(function() pf.cbe.acceleration(df, sun, {nvv = 3}) end,
       "pf.cbe.acceleration: unknown option 'nvv'")

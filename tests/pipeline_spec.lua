@@ -86,6 +86,34 @@ describe("pf.pipeline on the test preset", function()
     end
   end)
 
+  it("leaves out density locations whose kernel leaves the survey sphere (NaN), keeps the rest", function()
+    local f = dir .. "/steps/densities.h5"
+    local reach, attrs = pf.h5.read(f, "/kernel_reach")
+    assert.are.near(3.6, attrs.edge, 1e-12)   -- 0.9 x the 4 kpc survey radius
+    local P = pf.pipeline.new{out = dir, preset = pf.presets.get("test"), quiet = true}
+    local _, names, blocks = P:density_points()
+    local vals = {}
+    for k, n in ipairs(names) do
+      local b = pf.h5.read(f, "/base/" .. n)
+      assert.are.equal((blocks[k]:shape()), b:size())
+      for i = 1, b:size() do vals[#vals + 1] = b:get(i) end
+    end
+    local nan, fin = 0, 0
+    for i, r in ipairs(reach:totable()) do
+      if r > attrs.edge then
+        assert.is_true(vals[i] ~= vals[i], "location " .. i); nan = nan + 1
+      else
+        assert.is_true(vals[i] == vals[i] and math.abs(vals[i]) < math.huge, "location " .. i); fin = fin + 1
+      end
+    end
+    assert.is_true(nan >= 2 and fin >= 10)     -- s = +-3 kpc at phi = +-0.209 reach ~4.3 kpc
+    -- the reach itself: a location at the Sun reaches at most 2 h_x = 1 kpc
+    local pts = pf.poisson.kernel_points(pf.array.from{pf.geometry.SUN, {8.122, 3, 0}}, {points = 64})
+    local r = pf.pipeline.kernel_reach(pts)
+    assert.is_true(r[1] <= 1 + 1e-9 and r[1] > 0.9)
+    assert.is_true(r[2] > 3.9 and r[2] <= 4 + 1e-9)
+  end)
+
   it("records the curves and provenance in results.h5", function()
     local a = pf.h5.read(dir .. "/results.h5", "/curves/acc/arc/truth")
     assert.are.equal(5, (a:shape()))

@@ -34,12 +34,16 @@ local function check_f(f, need_logf)
   end
 end
 
-local known = {nv = true, vmax = true, seed = true, form = true, qmc = true, batch = true}
+local known = {nv = true, vmax = true, seed = true, form = true, qmc = true, batch = true,
+               seed_stride = true}
 
 -- acceleration(f, x0 [, opts]) -> acc (N x 3, (km/s)^2/kpc), info {cond, rms, used}
 -- opts: nv = 10000 velocities per position, vmax = 600 km/s, seed = 1 (position i uses
--- seed + i - 1, so positions get independent scrambles), form = "f" (the paper's) or
--- "logf", qmc = true, batch = positions per gradient call (default: ~200,000 rows).
+-- seed + (i - 1) * seed_stride: seed_stride = 1 (default) gives every position its own
+-- scramble; seed_stride = 0 gives every position the same base points (common random
+-- numbers: the velocity noise is then smooth in x, which differences of accelerations --
+-- the density -- need), form = "f" (the paper's) or "logf", qmc = true, batch =
+-- positions per gradient call (default: ~200,000 rows).
 function cbe.acceleration(f, x0, opts)
   opts = opts or {}
   for k in pairs(opts) do
@@ -57,6 +61,10 @@ function cbe.acceleration(f, x0, opts)
   end
   local vmax = opts.vmax or 600
   local seed = opts.seed or 1
+  local stride = opts.seed_stride or 1
+  if math.type(stride) ~= "integer" or stride < 0 then
+    error("pf.cbe.acceleration: option 'seed_stride' must be an integer >= 0", 2)
+  end
   local npos = (x0:shape())
   local batch = opts.batch or math.max(1, math.min(200, 200000 // nv))
   local ones = array.ones(nv, 1)
@@ -66,7 +74,7 @@ function cbe.acceleration(f, x0, opts)
     local xs, vs = {}, {}
     for i = i0, i1 do
       local row = x0:rows(i, i):copy()
-      local v = f:sample_v(row, nv, {qmc = opts.qmc ~= false, seed = seed + i - 1})
+      local v = f:sample_v(row, nv, {qmc = opts.qmc ~= false, seed = seed + (i - 1) * stride})
       local vsh = {v:shape()}
       if vsh[1] ~= nv or vsh[2] ~= 3 then
         error(("pf.cbe.acceleration: sample_v returned %s, expected %dx3"):format(

@@ -23,6 +23,7 @@ local serialize = require "phaseflow.serialize"
 local geometry = require "phaseflow.geometry"
 local isomock = require "phaseflow.isomock"
 local flowmod = require "phaseflow.flow"
+local trainmod = require "phaseflow.train"
 local df = require "phaseflow.df"
 local cbe = require "phaseflow.cbe"
 local equilibrium = require "phaseflow.equilibrium"
@@ -35,6 +36,9 @@ local array = core.array
 
 local pipeline = {}
 local P = {}
+-- wall-clock seconds (the step times of the report; os.clock would sum the CPU time of
+-- every thread)
+local wtime = core.config and core.config.wtime or os.clock
 P.__index = P
 
 pipeline.steps = {"catalogue", "selection", "flows", "accelerations", "equilibrium",
@@ -146,6 +150,29 @@ local function smear(x, v, rng)
   return array.from(xt), array.from(vt)
 end
 
+-- Mean and standard deviation (3 each) of the survey-sphere map w = artanh(|u|) u/|u|,
+-- u = (x - centre)/radius, of the rows of x: the standardisation of the n(x) flow's input.
+function pipeline.sphere_moments(x, centre, radius)
+  local t = x:totable()
+  local n = #t
+  local s, s2 = {0, 0, 0}, {0, 0, 0}
+  for i = 1, n do
+    local u = {(t[i][1] - centre[1]) / radius, (t[i][2] - centre[2]) / radius, (t[i][3] - centre[3]) / radius}
+    local r = math.sqrt(u[1] ^ 2 + u[2] ^ 2 + u[3] ^ 2)
+    local k = r > 1e-12 and 0.5 * math.log((1 + r) / (1 - r)) / r or 1
+    for j = 1, 3 do
+      local w = u[j] * k
+      s[j], s2[j] = s[j] + w, s2[j] + w * w
+    end
+  end
+  local m, sd = {}, {}
+  for j = 1, 3 do
+    m[j] = s[j] / n
+    sd[j] = math.sqrt(math.max(s2[j] / n - m[j] ^ 2, 1e-300) * n / math.max(n - 1, 1))
+  end
+  return m, sd
+end
+
 local function cut(x, v, radius)
   local d = dist_sun(x)
   local m = d:lt(radius)
@@ -217,23 +244,53 @@ S.selection = {
 -- flows: one job per (kind, index, member, seed) and per flow (n_x, p_v); each writes its
 -- own group /KIND_IDX/n_x/member_K with the job's key, and a finished job is not redone.
 local function job_key(vt, which, k, seed, o, skey)
-  return serialize.hash{vt.kind, vt.index, which, k, seed, o.flow, o.train, skey}
+  return serialize.hash{vt.kind, vt.index, which, k, seed, o.flow, o.train, o.finetune, skey}
+end
+
+-- train_flow(which, x, v, o, seed, k) -> flow, history: member k of the n(x) ("n_x") or
+-- p(v|x) ("p_v") ensemble on stars x, v with the preset's o.flow, o.train and o.radius.
+-- n(x): survey-sphere map standardised by the mapped stars' mean and std; p(v|x):
+-- velocities standardised, context through the sphere map. o.finetune = {epochs = E,
+-- lr_factor = 0.1, patience = 5} adds a second Adam stage at the reduced rate, started
+-- from the best parameters of the first (the same member seed, hence the same validation
+-- split): the learned ln n needs ~1e-3-nat accuracy for its gradient (accuracy study).
+function pipeline.train_flow(which, x, v, o, seed, k)
+  local radius = o.radius
+  local fo = {dim = 3, transforms = o.flow.transforms, hidden = o.flow.hidden, blocks = o.flow.blocks}
+  if which == "n_x" then
+    local m, sd = pipeline.sphere_moments(x, geometry.SUN, radius * 1.0001)
+    fo.preprocess = {input = {sphere = true, centre = geometry.SUN, radius = radius * 1.0001, mean = m, std = sd}}
+  else
+    fo.context = 3
+    fo.preprocess = {input = {mean = v:mean(1):totable(), std = v:std(1, 1):totable()},
+                     context = {sphere = true, centre = geometry.SUN, radius = radius * 1.0001}}
+  end
+  local data, ctx = which == "n_x" and x or v, which == "p_v" and x or nil
+  local f, hist = flowmod.train_member{member = k, seed = seed, x = data, context = ctx, flow = fo, train = o.train}
+  local ft = o.finetune
+  if ft and (ft.epochs or 0) > 0 then
+    local t = {}
+    for key, val in pairs(o.train) do t[key] = val end
+    t.lr = (o.train.lr or 1e-3) * (ft.lr_factor or 0.1)
+    t.max_epochs, t.patience = ft.epochs, ft.patience or t.patience
+    t.seed, t.context = core.rng.derive_seed(seed, k), ctx
+    local h2 = trainmod.train(f, data, t)
+    hist.finetune_epochs, hist.best_val = h2.epochs, math.min(hist.best_val, h2.best_val)
+  end
+  return f, hist
 end
 
 S.flows = {
   inputs = {"selection"},
-  options = function(self) return {flow = self.o.flow, train = self.o.train, seed = self.o.seed,
+  options = function(self) return {flow = self.o.flow, train = self.o.train, ft = self.o.finetune, seed = self.o.seed,
                                     m = self.o.members, rm = self.o.resample_members} end,
   keep_file = true, -- jobs inside are reused when their own keys match
   run = function(self, w)
     local sf = self:file("selection")
     local skey = self.keys.selection
-    local radius = self.o.radius
     for _, vt in ipairs(self:variants()) do
       local x = rd(sf, "/train/" .. vt.name .. "/x")
       local v = rd(sf, "/train/" .. vt.name .. "/v")
-      local vmean = v:mean(1):totable()
-      local vstd = v:std(1, 1):totable()
       for k = 1, vt.members do
         for _, which in ipairs({"n_x", "p_v"}) do
           local seed = core.rng.derive_seed(self.o.seed, vt.kind == "base" and 0 or (vt.kind == "boot" and 1 or 2) * 1000 + vt.index)
@@ -246,23 +303,13 @@ S.flows = {
           end
           if not done then
             if h5.exists(w.file, group) == true then h5.delete(w.file, group) end
-            local fo = {dim = 3, transforms = self.o.flow.transforms, hidden = self.o.flow.hidden,
-                        blocks = self.o.flow.blocks}
-            if which == "n_x" then
-              fo.preprocess = {input = {sphere = true, centre = geometry.SUN, radius = radius * 1.0001}}
-            else
-              fo.context = 3
-              fo.preprocess = {input = {mean = vmean, std = vstd},
-                               context = {sphere = true, centre = geometry.SUN, radius = radius * 1.0001}}
-            end
-            local t0 = core.wtime and core.wtime() or os.clock()
-            local f, hist = flowmod.train_member{member = k, seed = seed, x = which == "n_x" and x or v,
-              context = which == "p_v" and x or nil, flow = fo, train = self.o.train}
+            local t0 = wtime()
+            local f, hist = pipeline.train_flow(which, x, v, self.o, seed, k)
             f:save(w.file, group)
             h5.set_attrs(w.file, group, {job_key = key, kind = vt.kind, index = vt.index, member = k,
               seed = seed, best_val = hist.best_val or 0/0, epochs = hist.epochs or #(hist.val or {})})
             log(self, "flows: %s %s member %d trained (%.1f s)", vt.name, which, k,
-                (core.wtime and core.wtime() or os.clock()) - t0)
+                wtime() - t0)
           end
           w.names[#w.names + 1] = group .. "/params"
         end
@@ -375,17 +422,54 @@ local function split(a, blocks)
   return out
 end
 
+-- The farthest kernel point of each density location from the Sun (kpc): n0 values.
+local function kernel_reach(pts)
+  local np = pts.nvol + pts.nsurf
+  local d = dist_sun(pts.x):totable()
+  local out = {}
+  for i = 1, pts.n0 do
+    local m = 0
+    for j = (i - 1) * np + 1, i * np do if d[j] > m then m = d[j] end end
+    out[i] = m
+  end
+  return out
+end
+pipeline.kernel_reach = kernel_reach
+
+-- Densities: the kernel of a location must lie inside the survey sphere with a margin
+-- (density_edge, kpc; default 0.9 radius): beyond the sphere the flows are undefined
+-- (NaN accelerations), and near its edge the sphere map's Jacobian dominates the learned
+-- n(x), so such locations come out as NaN rather than as a wrong number. Every kernel
+-- point uses the same QMC velocity base points (seed_stride = 0): the velocity noise of
+-- neighbouring points is then correlated and largely cancels in the divergence.
 S.densities = {
   inputs = {"flows"},
   options = function(self) return {kp = self.o.kernel_points, nv = self.o.nv_density, g = self.o.geometry,
-                                    tk = self.o.truth_kernel_points, seed = self.o.seed} end,
+                                    tk = self.o.truth_kernel_points, seed = self.o.seed,
+                                    edge = self.o.density_edge, cs = 0} end,
   run = function(self, w)
     local x0, names, blocks = self:density_points()
     local pts = poisson.kernel_points(x0, {points = self.o.kernel_points, seed = self.o.seed})
+    local edge = self.o.density_edge or 0.9 * self.o.radius
+    local reach = kernel_reach(pts)
+    local inside = {}
+    local nout = 0
+    for i, r in ipairs(reach) do
+      inside[i] = r <= edge
+      if not inside[i] then nout = nout + 1 end
+    end
+    if nout > 0 then
+      log(self, "densities: %d of %d locations have kernels reaching beyond %.2f kpc of the Sun: NaN", nout, #reach, edge)
+    end
+    w.put("/kernel_reach", reach, {unit = "kpc", edge = edge})
+    local function mask(rho)
+      for i = 1, #inside do if not inside[i] then rho:set(i, 0 / 0) end end
+      return rho
+    end
     for _, d in ipairs(self:densities_f()) do
       local t0 = os.time()
-      local acc = cbe.acceleration(d.f, pts.x, {nv = self.o.nv_density, seed = self.o.seed})
-      local rho = poisson.density_from(acc, pts)
+      local acc = cbe.acceleration(d.f, pts.x, {nv = self.o.nv_density, seed = self.o.seed, seed_stride = 0})
+      local rho = mask(poisson.density_from(acc, pts))
       for k, part in ipairs(split(rho, blocks)) do w.put(("/%s/%s"):format(d.name, names[k]), part) end
       log(self, "densities: %s (%d s)", d.name, os.time() - t0)
     end
@@ -504,6 +588,16 @@ S.gnfw = {
     local rho = units.rho_to_1e2(rd(f, "/rho_dm/gnfw"))
     local sig = units.rho_to_1e2(error_floor(rd(f, "/rho_dm_err/gnfw")))
     local r = array.from(self.geom.gnfw.r)
+    -- locations masked by the densities step (kernel beyond the survey edge) are left out
+    local keep = {}
+    local rt, st = rho:totable(), sig:totable()
+    for i = 1, #rt do keep[i] = rt[i] == rt[i] and st[i] == st[i] end
+    local function pick(a)
+      local t, o = a:totable(), {}
+      for i = 1, #t do if keep[i] then o[#o + 1] = t[i] end end
+      return array.from(o)
+    end
+    rho, sig, r = pick(rho), pick(sig), pick(r)
     local steps = self.o.mcmc.steps
     local res = gnfw.fit({r = r, rho = rho, sigma = sig}, {walkers = self.o.mcmc.walkers, steps = steps,
       burn = steps // 4, seed = self.o.seed})
@@ -547,7 +641,7 @@ function P:run(opts)
   local first = opts.from and index_of(opts.from) or 1
   local only = opts.only and index_of(opts.only)
   self:load_variant_names()
-  local wt = core.wtime or os.clock
+  local wt = wtime
   local done = {}
   for i, step in ipairs(pipeline.steps) do
     local key = self:key(step)

@@ -78,7 +78,8 @@ end
 
 local known_density = {h = true, truncate = true, points = true, surface_fraction = true,
                        volume = true, surface = true, seed = true, boundary = true,
-                       moment_match = true, nv = true, vmax = true, form = true, vseed = true}
+                       moment_match = true, nv = true, vmax = true, form = true, vseed = true,
+                       vseed_stride = true}
 
 -- density(source, x0 [, opts]) -> rho (N, Msun/kpc^3), info {vol, surf, pts, acc}
 -- source: a potential (source:acceleration(x) -> N x 3) or a phase-space density
@@ -95,7 +96,8 @@ function poisson.density(source, x0, opts)
   local acc
   if type(source) == "table" and source.grad_log_f then
     acc = cbe.acceleration(source, pts.x, {nv = opts.nv or 2000, vmax = opts.vmax,
-                                           form = opts.form, seed = opts.vseed})
+                                           form = opts.form, seed = opts.vseed,
+                                           seed_stride = opts.vseed_stride})
   elseif (type(source) == "table" or type(source) == "userdata") and source.acceleration then
     acc = source:acceleration(pts.x)
   else

@@ -139,6 +139,10 @@ function report.write(P, w)
   row("bootstrap resamples", "bootstraps"); row("smeared resamples", "smears")
   row("MAF transforms", "flow", "transforms"); row("hidden units", "flow", "hidden")
   row("max epochs", "train", "max_epochs"); row("patience", "train", "patience")
+  row("batch", "train", "batch"); row("learning rate", "train", "lr")
+  if P.o.finetune then row("fine-tuning epochs at lr x 0.1", "finetune", "epochs") end
+  p(("| density locations kept (kernel within, kpc of the Sun) | %.2f | - |"):format(
+    P.o.density_edge or 0.9 * P.o.radius))
   row("velocities per acceleration point", "nv"); row("velocities per kernel point", "nv_density")
   row("kernel points", "kernel_points"); row("points in the 100 pc ball", "ball_points")
   row("MCMC steps", "mcmc", "steps")
