@@ -84,8 +84,14 @@ function cbe.acceleration(f, x0, opts)
       vs[#vs + 1] = v
     end
     local X, V = array.vstack(xs), array.vstack(vs)
-    local gx, gv = f:grad_log_f(X, V)
-    local lf = form == "f" and f:log_f(X, V) or nil
+    -- Densities that return log f with the gradients save an evaluation; the block
+    -- hint says x is constant over each run of nv rows.
+    local gx, gv, lf = f:grad_log_f(X, V, nv)
+    if form ~= "f" then
+      lf = nil
+    elseif lf == nil then
+      lf = f:log_f(X, V)
+    end
     local a, info = core.cbe.solve(V, gx, gv, lf, nv, {vmax = vmax, form = form})
     accs[#accs + 1], conds[#conds + 1] = a, info.cond
     rmss[#rmss + 1], useds[#useds + 1] = info.rms, info.used

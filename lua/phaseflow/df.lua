@@ -3,8 +3,8 @@
 --
 --   local f = pf.df.flows(n_x, p_v)   -- each a flow or an ensemble (pf.flow)
 --   f:log_f(x, v)      -> N        ln n(x) + ln p(v|x)
---   f:grad_log_f(x, v) -> gx, gv   N x 3 each: gx = grad_x ln n + grad_context ln p,
---                                  gv = grad_v ln p
+--   f:grad_log_f(x, v [, block]) -> gx, gv, log f   N x 3, N x 3, N: gx = grad_x ln n +
+--                                  grad_context ln p, gv = grad_v ln p
 --   f:sample_v(x0, n, {qmc = true, seed = s}) -> n x 3 velocities from p(v|x0)
 --   f:n_x(x)           -> N        the number density n(x) (normalised: integrates to 1)
 local core = require "phaseflow.core"
@@ -52,11 +52,29 @@ function Flows:log_f(x, v)
   return self.nx:log_prob(x):add(self.pv:log_prob(v, x))
 end
 
-function Flows:grad_log_f(x, v)
+-- grad_log_f(x, v [, block]) -> gx, gv, log f. With `block` = B, x is constant over each
+-- run of B rows (the solver's layout: one position, many velocities), so n(x) and its
+-- gradient are evaluated once per run instead of once per row.
+function Flows:grad_log_f(x, v, block)
   check_xv(self, x, v, "f:grad_log_f")
-  local gn = self.nx:grad_log_prob(x)
-  local gv, gc = self.pv:grad_log_prob(v, x)
-  return gn:add(gc), gv
+  local gn, ln
+  local N = (x:shape())
+  if block and block > 1 and N % block == 0 then
+    local rows = {}
+    for i = 1, N, block do rows[#rows + 1] = i end
+    local xu = x:take(rows)
+    local gu, _, lu = self.nx:grad_log_prob(xu)
+    local expand = {}
+    for r = 1, #rows do
+      for _ = 1, block do expand[#expand + 1] = r end
+    end
+    gn, ln = gu:take(expand), lu:reshape(#rows, 1):take(expand):reshape(N)
+  else
+    local _
+    gn, _, ln = self.nx:grad_log_prob(x)
+  end
+  local gv, gc, lp = self.pv:grad_log_prob(v, x)
+  return gn:add(gc), gv, ln:add(lp)
 end
 
 function Flows:n_x(x)
@@ -76,7 +94,9 @@ function Flows:sample_v(x0, n, opts)
   else
     error(("f:sample_v: x0 must hold %d numbers"):format(self.dim_x), 2)
   end
-  return (self.pv:sample(n, c0, opts or {}))
+  local o = {log_prob = false}
+  for k, val in pairs(opts or {}) do o[k] = val end
+  return (self.pv:sample(n, c0, o))
 end
 
 return df

@@ -73,7 +73,12 @@ function methods:sample(n, ctx0, opts)
   local c
   if cfg.context > 0 then
     if ctx0 == nil then error("flow:sample: the flow needs a context", 2) end
-    c = array.is_array(ctx0) and ctx0:ndim() == 2 and ctx0 or replicate(ctx0, n, cfg.context)
+    if array.is_array(ctx0) and ctx0:ndim() == 2 and #ctx0 == n and n > 1 then
+      c = ctx0                                      -- one context per sample
+    else                                            -- one context for all: a row or a list
+      local row = array.is_array(ctx0) and ctx0:ndim() == 2 and ctx0:row(1) or ctx0
+      c = replicate(row, n, cfg.context)
+    end
   end
   local z = base_points(n, cfg.dim, opts)
   local x, ld = self:inverse(z, c)
@@ -179,7 +184,8 @@ function Ensemble:grad_log_prob(x, c)
   return gx, gc, lp
 end
 
--- sample(n [, ctx0], {qmc, seed}) -> n x D samples from the mixture, their log p.
+-- sample(n [, ctx0], {qmc, seed, log_prob}) -> n x D samples from the mixture, their log p
+-- (log_prob = false: samples only, skipping the M member evaluations of the mixture density).
 -- Pseudo-random: each sample picks its member with a generator seeded from
 -- derive_seed(seed, 0); base points come from `seed`. QMC: the first n points of one
 -- scrambled Sobol stream are cut into M consecutive runs (member k gets
@@ -196,7 +202,12 @@ function Ensemble:sample(n, ctx0, opts)
   local c
   if self.context > 0 then
     if ctx0 == nil then error("ensemble:sample: the flows need a context", 2) end
-    c = array.is_array(ctx0) and ctx0:ndim() == 2 and ctx0 or replicate(ctx0, n, self.context)
+    if array.is_array(ctx0) and ctx0:ndim() == 2 and #ctx0 == n and n > 1 then
+      c = ctx0
+    else
+      local row = array.is_array(ctx0) and ctx0:ndim() == 2 and ctx0:row(1) or ctx0
+      c = replicate(row, n, self.context)
+    end
   end
   local z = base_points(n, self.dim, opts)
   local parts, order = {}, {}
@@ -213,6 +224,7 @@ function Ensemble:sample(n, ctx0, opts)
       end
     end
     local x = #parts == 1 and parts[1] or array.vstack(parts)
+    if opts.log_prob == false then return x end
     return x, self:log_prob(x, c)
   end
   local pick = rng.new(rng.derive_seed(opts.seed or 1, 0))
@@ -234,6 +246,7 @@ function Ensemble:sample(n, ctx0, opts)
   local inv = {}
   for j, i in ipairs(order) do inv[i] = j end
   local x = xs:take(inv)
+  if opts.log_prob == false then return x end
   return x, self:log_prob(x, c)
 end
 
