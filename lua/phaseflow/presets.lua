@@ -12,9 +12,10 @@ end
 -- The paper's settings (Lim et al. 2023) for big machines.
 presets.paper = {
   name = "paper",
-  n_stars = 6000000,        -- mock stars generated within gen_radius (Gaia: all selected stars)
-  gen_radius = 10,          -- kpc: smearing is applied to this sample, then re-selected
-  radius = 4,               -- kpc: the survey sphere the flows are trained in
+  -- the embedded mock (pf.mock.make_files): stars sampled within `radius` kpc of the Sun
+  -- (~7% pass the paper's cuts within 4 kpc); smearing is applied to the 10 kpc sample
+  mock = {stars = 6000000, radius = 10, seed = 1},
+  radius = 4,               -- kpc: the survey sphere the flows are trained in (the d4 cut)
   n_train = 0,              -- 0: all selected stars
   members = 100,            -- flows per ensemble (flow-fit error)
   resample_members = 100,   -- flows per bootstrap / smeared resample
@@ -41,7 +42,8 @@ presets.paper = {
 -- (the mock's 2 km/s velocity errors are 1% of its 150 km/s dispersion).
 presets.quick = {
   name = "quick",
-  n_stars = 50000, gen_radius = 4.5, radius = 4, n_train = 0,
+  mock = {stars = 1000000, radius = 10, seed = 1},
+  radius = 4, n_train = 0,
   members = 3, resample_members = 1, bootstraps = 2, smears = 0,
   flow = {transforms = 4, hidden = 32, blocks = 1},
   train = {batch = 1024, lr = 3e-3, patience = 8, max_epochs = 30},
@@ -55,7 +57,8 @@ presets.quick = {
 -- The test suite: seconds. Numbers are meaningless; every code path runs.
 presets.test = {
   name = "test",
-  n_stars = 3000, gen_radius = 4.5, radius = 4, n_train = 1500,
+  mock = {stars = 20000, radius = 10, seed = 1, normalize = false},
+  radius = 4, n_train = 1000,
   members = 2, resample_members = 1, bootstraps = 2, smears = 2,
   flow = {transforms = 2, hidden = 8, blocks = 1},
   train = {batch = 512, lr = 3e-3, patience = 2, max_epochs = 2},
