@@ -355,6 +355,7 @@ S.selection = {
         s10 = s10 or self:sample10()
         local sm = gaia.smear(s10, {rng = rng})
         local sel = select.run(sm, {cov = false})
+        if sel.n == 0 then error(("pf.pipeline: smeared resample %d: no star passes the cuts"):format(vt.index), 0) end
         tx, tv = subsample(sel.x, sel.v, self.o.n_train, rng, false)
         collectgarbage()
       end
