@@ -131,6 +131,15 @@ describe("pf.pipeline on the test preset", function()
   it("records the curves and provenance in results.h5", function()
     local a = pf.h5.read(dir .. "/results.h5", "/curves/acc/arc/truth")
     assert.are.equal(5, (a:shape()))
+    -- the systematic term: two extra flow pairs (map radius 4.4 kpc, 3 transforms), RMS
+    -- deviation from the central value, part of the total in quadrature
+    local f = dir .. "/steps/darkmatter.h5"
+    local sy, fl = pf.h5.read(f, "/rho_err_syst/sun"):get(1), pf.h5.read(f, "/rho_err_flow/sun"):get(1)
+    local st, me = pf.h5.read(f, "/rho_err_stat/sun"):get(1), pf.h5.read(f, "/rho_err_meas/sun"):get(1)
+    local tot = pf.h5.read(f, "/rho_err/sun"):get(1)
+    assert.is_true(sy > 0)
+    assert.are.near(tot, math.sqrt(sy ^ 2 + fl ^ 2 + st ^ 2 + me ^ 2), 1e-9 * tot)
+    assert.is_true(pf.h5.exists(dir .. "/steps/flows.h5", "/syst_002/n_x/member_0001"))
     local attrs = pf.h5.attrs(dir .. "/results.h5", "/")
     assert.truthy(attrs.git_commit)
     assert.truthy(attrs.preset:find("test", 1, true))

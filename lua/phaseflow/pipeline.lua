@@ -325,6 +325,9 @@ function P:variants()
   local out = {{kind = "base", index = 0, members = o.members}}
   for b = 1, o.bootstraps do out[#out + 1] = {kind = "boot", index = b, members = o.resample_members} end
   for s = 1, o.smears do out[#out + 1] = {kind = "smear", index = s, members = o.resample_members} end
+  for s, alt in ipairs(o.systematics or {}) do
+    out[#out + 1] = {kind = "syst", index = s, members = 1, alt = alt}
+  end
   for _, vt in ipairs(out) do vt.name = vt.kind == "base" and "base" or ("%s_%03d"):format(vt.kind, vt.index) end
   return out
 end
@@ -347,7 +350,9 @@ S.selection = {
     for _, vt in ipairs(self:variants()) do
       local rng = core.rng.new(core.rng.derive_seed(self.o.seed, 100 + (vt.kind == "boot" and 1000 or vt.kind == "smear" and 2000 or 0) + vt.index))
       local tx, tv
-      if vt.kind == "base" then
+      if vt.kind == "syst" then
+        tx = nil -- trained on the base sample
+      elseif vt.kind == "base" then
         tx, tv = subsample(xs, vs, self.o.n_train, rng, false)
       elseif vt.kind == "boot" then
         tx, tv = subsample(xs, vs, math.min(self.o.n_train > 0 and self.o.n_train or n1, n1), rng, true)
@@ -359,8 +364,10 @@ S.selection = {
         tx, tv = subsample(sel.x, sel.v, self.o.n_train, rng, false)
         collectgarbage()
       end
-      w.put("/train/" .. vt.name .. "/x", tx)
-      w.put("/train/" .. vt.name .. "/v", tv)
+      if tx then
+        w.put("/train/" .. vt.name .. "/x", tx)
+        w.put("/train/" .. vt.name .. "/v", tv)
+      end
     end
   end,
 }
@@ -368,7 +375,7 @@ S.selection = {
 -- flows: one job per (kind, index, member, seed) and per flow (n_x, p_v); each writes its
 -- own group /KIND_IDX/n_x/member_K with the job's key, and a finished job is not redone.
 local function job_key(vt, which, k, seed, o, skey)
-  return serialize.hash{vt.kind, vt.index, which, k, seed, o.flow, o.train, o.finetune, skey}
+  return serialize.hash{vt.kind, vt.index, which, k, seed, o.flow, o.train, o.finetune, skey, o.map_radius}
 end
 
 -- train_flow(which, x, v, o, seed, k) -> flow, history: member k of the n(x) ("n_x") or
@@ -380,14 +387,15 @@ end
 -- split): the learned ln n needs ~1e-3-nat accuracy for its gradient (accuracy study).
 function pipeline.train_flow(which, x, v, o, seed, k)
   local radius = o.radius
+  local mr = o.map_radius or radius * 1.0001
   local fo = {dim = 3, transforms = o.flow.transforms, hidden = o.flow.hidden, blocks = o.flow.blocks}
   if which == "n_x" then
-    local m, sd = pipeline.sphere_moments(x, geometry.SUN, radius * 1.0001)
-    fo.preprocess = {input = {sphere = true, centre = geometry.SUN, radius = radius * 1.0001, mean = m, std = sd}}
+    local m, sd = pipeline.sphere_moments(x, geometry.SUN, mr)
+    fo.preprocess = {input = {sphere = true, centre = geometry.SUN, radius = mr, mean = m, std = sd}}
   else
     fo.context = 3
     fo.preprocess = {input = {mean = v:mean(1):totable(), std = v:std(1, 1):totable()},
-                     context = {sphere = true, centre = geometry.SUN, radius = radius * 1.0001}}
+                     context = {sphere = true, centre = geometry.SUN, radius = mr}}
   end
   local data, ctx = which == "n_x" and x or v, which == "p_v" and x or nil
   local f, hist = flowmod.train_member{member = k, seed = seed, x = data, context = ctx, flow = fo, train = o.train}
@@ -407,18 +415,27 @@ end
 S.flows = {
   inputs = {"selection"},
   options = function(self) return {flow = self.o.flow, train = self.o.train, ft = self.o.finetune, seed = self.o.seed,
-                                    m = self.o.members, rm = self.o.resample_members} end,
+                                    m = self.o.members, rm = self.o.resample_members, sy = self.o.systematics} end,
   keep_file = true, -- jobs inside are reused when their own keys match
   run = function(self, w)
     local sf = self:file("selection")
     local skey = self.keys.selection
     for _, vt in ipairs(self:variants()) do
-      local x = rd(sf, "/train/" .. vt.name .. "/x")
-      local v = rd(sf, "/train/" .. vt.name .. "/v")
+      local tname = vt.kind == "syst" and "base" or vt.name
+      local x = rd(sf, "/train/" .. tname .. "/x")
+      local v = rd(sf, "/train/" .. tname .. "/v")
+      -- a systematic variant: the base sample trained with another setting (alt: flow, map_radius)
+      local o = self.o
+      if vt.alt then
+        o = {}
+        for key, val in pairs(self.o) do o[key] = val end
+        for key, val in pairs(vt.alt) do o[key] = val end
+      end
       for k = 1, vt.members do
         for _, which in ipairs({"n_x", "p_v"}) do
-          local seed = core.rng.derive_seed(self.o.seed, vt.kind == "base" and 0 or (vt.kind == "boot" and 1 or 2) * 1000 + vt.index)
-          local key = job_key(vt, which, k, seed, self.o, skey)
+          local seed = core.rng.derive_seed(self.o.seed, vt.kind == "base" and 0
+            or (vt.kind == "boot" and 1 or vt.kind == "smear" and 2 or 3) * 1000 + vt.index)
+          local key = job_key(vt, which, k, seed, o, skey)
           local group = ("/%s/%s/member_%04d"):format(vt.name, which, k)
           local done = false
           if h5.exists(w.file, group) == true then
@@ -428,7 +445,7 @@ S.flows = {
           if not done then
             if h5.exists(w.file, group) == true then h5.delete(w.file, group) end
             local t0 = wtime()
-            local f, hist = pipeline.train_flow(which, x, v, self.o, seed, k)
+            local f, hist = pipeline.train_flow(which, x, v, o, seed, k)
             f:save(w.file, group)
             h5.set_attrs(w.file, group, {job_key = key, kind = vt.kind, index = vt.index, member = k,
               seed = seed, best_val = hist.best_val or 0/0, epochs = hist.epochs or #(hist.val or {})})
@@ -663,9 +680,10 @@ S.baryons = {
 function P:budget(file, path)
   local central = rd(file, "/base/" .. path)
   local groups = {flow = {}, stat = {}, meas = {}}
+  local syst = {}
   for _, d in ipairs(self.variant_names or {}) do
     local g = d.kind == "member" and groups.flow or d.kind == "boot" and groups.stat
-              or d.kind == "smear" and groups.meas or nil
+              or d.kind == "smear" and groups.meas or d.kind == "syst" and syst or nil
     if g then g[#g + 1] = rd(file, "/" .. d.name .. "/" .. path) end
   end
   local sig = {}
@@ -682,6 +700,16 @@ function P:budget(file, path)
     sig[kind] = s
     total = total + s:square()
   end
+  -- systematic: RMS deviation from the central value of the ensembles trained on the same
+  -- stars with other settings (preset.systematics: architectures, sphere-map radii)
+  local ss = central * 0
+  if #syst > 0 then
+    for _, a in ipairs(syst) do ss = ss + (a - central):square() end
+    ss = ss * (1 / #syst)
+    total = total + ss
+    ss = ss:sqrt()
+  end
+  sig.syst = ss
   return central, total:sqrt(), sig
 end
 
@@ -708,7 +736,7 @@ S.darkmatter = {
       local dm, edm = darkmatter.subtract(rho, sig, rb, eb)
       w.put("/rho/" .. n, rho); w.put("/rho_err/" .. n, sig)
       w.put("/rho_err_flow/" .. n, parts.flow); w.put("/rho_err_stat/" .. n, parts.stat)
-      w.put("/rho_err_meas/" .. n, parts.meas)
+      w.put("/rho_err_meas/" .. n, parts.meas); w.put("/rho_err_syst/" .. n, parts.syst)
       w.put("/rho_dm/" .. n, dm); w.put("/rho_dm_err/" .. n, edm)
       w.put("/truth/rho/" .. n, rd(df_, "/truth/" .. n))
       w.put("/truth/rho_dm/" .. n, rd(df_, "/truth_dm/" .. n))

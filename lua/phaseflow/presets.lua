@@ -21,6 +21,9 @@ presets.paper = {
   resample_members = 100,   -- flows per bootstrap / smeared resample
   bootstraps = 10,          -- statistical error
   smears = 10,              -- measurement error
+  -- systematic error: one flow pair per entry, trained on the same stars with these settings
+  -- replaced (sigma_syst = RMS deviation from the central value); the paper has none
+  systematics = {},
   flow = {transforms = 8, hidden = 64, blocks = 2},
   train = {batch = 10000, lr = 1e-3, patience = 50, max_epochs = 1000},
   finetune = {epochs = 0},  -- the paper trains in one stage
@@ -62,6 +65,7 @@ presets.test = {
   members = 2, resample_members = 1, bootstraps = 2, smears = 2,
   flow = {transforms = 2, hidden = 8, blocks = 1},
   train = {batch = 512, lr = 3e-3, patience = 2, max_epochs = 2},
+  systematics = {{map_radius = 4.4}, {flow = {transforms = 3, hidden = 8, blocks = 1}}},
   nv = 24, nv_density = 6, kernel_points = 8, ball_points = 2, dlnf_n = 500,
   geometry = {n_line = 3, n_phi = 3, n_arc = 5, n_density = 3, independent_s = {-0.85, 0, 0.85}},
   mcmc = {walkers = 8, steps = 200},

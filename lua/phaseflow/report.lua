@@ -207,9 +207,22 @@ function report.write(P, w)
   end
   p("")
   p("## Error budget")
-  p("sigma = sqrt(sigma_flow^2 + sigma_stat^2 + sigma_meas^2): spread over the ensemble's members,")
-  p("over bootstrap resamples and over error-smeared resamples (standard deviations; a source with")
-  p("fewer than 2 realisations contributes 0). Bands in the figures are 1 and 2 sigma.")
+  p("sigma = sqrt(sigma_flow^2 + sigma_stat^2 + sigma_meas^2 + sigma_syst^2): spread over the ensemble's")
+  p("members, over bootstrap resamples and over error-smeared resamples (standard deviations; a source")
+  p("with fewer than 2 realisations contributes 0), and sigma_syst, the RMS deviation from the central")
+  p("value of flow pairs trained on the same stars with other settings (the preset's `systematics`:")
+  p("other architectures and survey-sphere map radii; estimated without the truth). Bands in the")
+  p("figures are 1 and 2 sigma.")
+  local _, _, parts = P:budget(af, "sun")
+  local A = units.acc_to_1e10
+  p("")
+  p("| a_r at the Sun, 1e-10 m/s^2 | flow | stat | meas | syst |"); p("|---|---|---|---|---|")
+  p(("| sigma | %s | %s | %s | %s |"):format(fmt(A(parts.flow:get(1))), fmt(A(parts.stat:get(1))),
+    fmt(A(parts.meas:get(1))), fmt(A(parts.syst:get(1)))))
+  local c2 = units.rho_to_1e2
+  local function g1(name) return rd(dmf, "/" .. name .. "/sun"):get(1) end
+  p(("| rho_sun sigma, 1e-2 Msun/pc^3 | %s | %s | %s | %s |"):format(fmt(c2(g1("rho_err_flow"))),
+    fmt(c2(g1("rho_err_stat"))), fmt(c2(g1("rho_err_meas"))), fmt(c2(g1("rho_err_syst")))))
   p("")
   p("## Time per step (seconds; 0 = up to date, skipped)")
   p("| step | seconds |"); p("|---|---|")
