@@ -46,8 +46,9 @@ presets.paper = {
 presets.quick = {
   name = "quick",
   mock = {stars = 1000000, radius = 10, seed = 1},
-  radius = 4, n_train = 0,
-  members = 3, resample_members = 1, bootstraps = 2, smears = 0,
+  radius = 4, n_train = 25000,
+  members = 2, resample_members = 1, bootstraps = 2, smears = 0,
+  systematics = {{map_radius = 4.8}},
   flow = {transforms = 4, hidden = 32, blocks = 1},
   train = {batch = 1024, lr = 3e-3, patience = 8, max_epochs = 30},
   finetune = {epochs = 8, lr_factor = 0.1, patience = 4},
