@@ -68,14 +68,28 @@ describe("pf.pipeline on the test preset", function()
     assert.is_true(t1[1][3] < 0) -- the truth a_r points to the centre
     local t2 = pf.h5.read(dir .. "/results.h5", "/table2"):totable()
     assert.are.equal(4, #t2)
-    for _, r in ipairs(t2) do for k = 1, 4 do assert.is_true(r[k] == r[k] and math.abs(r[k]) < math.huge) end end
+    for i, r in ipairs(t2) do
+      -- value, sigma, truth (and the pull, except for the exact baryon model: sigma 0)
+      for k = 1, i == 2 and 3 or 4 do assert.is_true(r[k] == r[k] and math.abs(r[k]) < math.huge, i .. "," .. k) end
+    end
+    -- truth from MWPotential2014's parts: total > baryons > dark matter > 0 at the Sun
+    assert.is_true(t2[1][3] > t2[2][3] and t2[2][3] > t2[3][3] and t2[3][3] > 0.5 and t2[3][3] < 1.0)
+    assert.are.near(t2[3][3], t2[4][3], 0.05) -- the DM truth along r = r_sun is the Sun's (spherical halo)
     assert.is_true(t2[4][5] == t2[4][5]) -- chi2_nu of the average
     local g = pf.h5.read(dir .. "/results.h5", "/gnfw"):totable()
-    for _, r in ipairs(g) do for k = 1, 4 do assert.is_true(r[k] == r[k]) end end
+    for _, r in ipairs(g) do for k = 1, 6 do assert.is_true(r[k] == r[k], k) end end
+    -- the gNFW truth: the NFW halo (beta 1, rs 16 kpc, rho0 = amp / (4 pi a^3) in 1e-2 Msun/pc^3)
+    assert.are.equal(1, g[3][5]); assert.are.equal(16, g[2][5])
+    local nfw = pf.potential.nfw{a = 16, amp = pf.potential.mwpotential2014():components()[3].amp}
+    local r = 8.122
+    local direct = pf.units.rho_to_1e2(nfw:density(pf.array.from{{r, 0, 0}}):get(1))
+    assert.are.near(direct, g[1][5] / ((r / 16) * (1 + r / 16) ^ 2), 1e-9 * direct)
     local rep = assert(io.open(dir .. "/report.md")):read("a")
     assert.truthy(rep:find("Table I", 1, true))
     assert.truthy(rep:find("rho_DM(r_sun)", 1, true))
     assert.truthy(rep:find("-2.32", 1, true)) -- the quasar value beside ours
+    assert.truthy(rep:find("| 7 | d < 4 kpc |", 1, true)) -- the paper's cut table
+    assert.truthy(rep:find("mock's own baryon model", 1, true))
   end)
 
   it("writes every figure, PNG and PDF, non-empty", function()
@@ -117,6 +131,15 @@ describe("pf.pipeline on the test preset", function()
   it("records the curves and provenance in results.h5", function()
     local a = pf.h5.read(dir .. "/results.h5", "/curves/acc/arc/truth")
     assert.are.equal(5, (a:shape()))
+    -- the systematic term: two extra flow pairs (map radius 4.4 kpc, 3 transforms), RMS
+    -- deviation from the central value, part of the total in quadrature
+    local f = dir .. "/steps/darkmatter.h5"
+    local sy, fl = pf.h5.read(f, "/rho_err_syst/sun"):get(1), pf.h5.read(f, "/rho_err_flow/sun"):get(1)
+    local st, me = pf.h5.read(f, "/rho_err_stat/sun"):get(1), pf.h5.read(f, "/rho_err_meas/sun"):get(1)
+    local tot = pf.h5.read(f, "/rho_err/sun"):get(1)
+    assert.is_true(sy > 0)
+    assert.are.near(tot, math.sqrt(sy ^ 2 + fl ^ 2 + st ^ 2 + me ^ 2), 1e-9 * tot)
+    assert.is_true(pf.h5.exists(dir .. "/steps/flows.h5", "/syst_002/n_x/member_0001"))
     local attrs = pf.h5.attrs(dir .. "/results.h5", "/")
     assert.truthy(attrs.git_commit)
     assert.truthy(attrs.preset:find("test", 1, true))
@@ -150,8 +173,78 @@ describe("pf.pipeline on the test preset", function()
     assert.are.equal("skipped", s.gnfw)
   end)
 
+  it("made the mock once, in a folder keyed by its options, and reads it through pf.gaia", function()
+    local c = pf.h5.read(dir .. "/steps/catalogue.h5", "/cutflow/counts"):totable()
+    assert.are.equal(7, #c)
+    local x = pf.h5.read(dir .. "/steps/catalogue.h5", "/stars/x")
+    assert.are.equal(c[7][2], (x:shape()))
+    for i = 2, 7 do assert.are.equal(c[i - 1][2], c[i][1]) end
+    assert.is_true(c[7][2] > 1000 and c[7][2] < c[6][2])
+    local s10 = pf.h5.read(dir .. "/steps/catalogue.h5", "/sample10/parallax")
+    assert.are.equal(c[5][2], s10:size(1))
+    local rc = pf.h5.read(dir .. "/steps/catalogue.h5", "/stars/red_clump_fraction"):get(1)
+    assert.is_true(rc > 0.6 and rc < 0.8)
+    local attrs = pf.h5.attrs(dir .. "/steps/catalogue.h5", "/")
+    assert.truthy(attrs.mockdir:find(dir .. "/mock/", 1, true))
+    assert.is_true(size(attrs.mockdir .. "/DONE") > 0)
+  end)
+
   it("rejects an unknown step and an unknown preset", function()
     assert.has_error(function() fresh():run{only = "nope"} end)
     assert.has_error(function() pf.presets.get("huge") end, "pf.presets: no preset 'huge' (have: test, quick, paper)")
+  end)
+end)
+
+describe("pf.pipeline on Gaia files given as inputs", function()
+  local fixture = "fixtures/GaiaSource_000000-000012.csv.gz"
+  it("runs the catalogue step on an archive file: the paper's cut table, no truth", function()
+    local dir = tmpdir()
+    local P = pf.pipeline.new{out = dir, preset = pf.presets.get("test"), inputs = {fixture}, quiet = true}
+    assert.are.equal("ran", status(P:run{only = "catalogue"}).catalogue)
+    local c = pf.h5.read(dir .. "/steps/catalogue.h5", "/cutflow/counts"):totable()
+    -- the same counts as pf.gaia.select_files on the file
+    local _, flow = pf.gaia.select_files(fixture, {cov = false, print = false})
+    assert.are.equal(7, #c)
+    for i, f in ipairs(flow) do assert.are.same({f.before, f.after}, c[i]) end
+    assert.are.same({12, 8}, c[1])
+    assert.is_false(P:is_mock())
+    local attrs = pf.h5.attrs(dir .. "/steps/catalogue.h5", "/")
+    assert.truthy(attrs.source:find("Gaia archive files (1)", 1, true))
+    assert.is_nil(attrs.mockdir)
+    assert.is_falsy(os.execute("test -d '" .. dir .. "/mock'")) -- no mock was made
+  end)
+
+  it("runs catalogue and selection on a folder of mock files (as real data): smeared resamples re-cut", function()
+    local mdir, dir = tmpdir(), tmpdir()
+    pf.mock.make_files{out = mdir, stars = 6000, normalize = false, seed = 3}
+    local P = pf.pipeline.new{out = dir, preset = pf.presets.get("test"), inputs = {mdir .. "/gaia"}, quiet = true}
+    local s = status(P:run{only = "catalogue"})
+    assert.are.equal("ran", s.catalogue)
+    s = status(P:run{only = "selection"})
+    assert.are.equal("ran", s.selection)
+    assert.are.equal("skipped", s.catalogue)
+    local c = pf.h5.read(dir .. "/steps/catalogue.h5", "/cutflow/counts"):totable()
+    local _, flow = pf.gaia.select_files(mdir .. "/gaia", {cov = false, print = false})
+    for i, f in ipairs(flow) do assert.are.same({f.before, f.after}, c[i]) end
+    assert.is_false(P:is_mock())
+    local n4 = c[7][2]
+    assert.is_true(n4 > 200)
+    assert.are.equal(math.min(n4, 1000), (pf.h5.read(dir .. "/steps/selection.h5", "/train/base/x"):shape()))
+    -- a smeared resample: every 10 kpc star redrawn from its errors, then the cuts again:
+    -- about as many stars, not the same positions
+    local x0 = pf.h5.read(dir .. "/steps/catalogue.h5", "/stars/x")
+    local sm = pf.h5.read(dir .. "/steps/selection.h5", "/train/smear_001/x")
+    local ns = (sm:shape())
+    assert.is_true(math.abs(ns - math.min(n4, 1000)) < 0.2 * n4)
+    assert.is_true(math.abs(sm:get(1, 1) - x0:get(1, 1)) > 0 or math.abs(sm:get(1, 3) - x0:get(1, 3)) > 0)
+    local d = pf.array.from{pf.geometry.SUN}
+    local r = (sm - pf.array.ones(ns, 1):matmul(d)):square():sum(2):sqrt()
+    assert.is_true(r:max() < 4)
+  end)
+
+  it("names a missing input", function()
+    local dir = tmpdir()
+    local P = pf.pipeline.new{out = dir, preset = pf.presets.get("test"), inputs = {dir .. "/nope.csv.gz"}, quiet = true}
+    assert.has_error(function() P:run{only = "catalogue"} end)
   end)
 end)

@@ -60,4 +60,41 @@ function Mock:slab(k, z0, z1, r0, r1) return self.c:slab(k, z0, z1, r0, r1) end
 -- The exact phase-space density: the C object already has the df interface.
 function Mock:df() return self.c end
 
+--- Make the embedded default data in folder `out` (scripts/make-mock.lua and the
+--- pipeline's catalogue step): a mock galaxy (default populations, MWPotential2014 unless
+--- `potential` is given), `stars` stars within `radius` kpc of the Sun, observed Gaia-like
+--- (pf.observe) and written as out/gaia/GaiaSource_*.csv.gz plus the truth out/mock.h5.
+--- Options: stars (1e6), radius (10), seed (1), rows (250000 per file), errors (true),
+--- dust (false), normalize (true), potential, stage (function(name, f) -> f(): timing
+--- hook). Returns {mock, files, catalogue, truth, x, v, labels, info, h5}.
+function M.make_files(o)
+  o = o or {}
+  local observe = require "phaseflow.observe"
+  local out = assert(o.out, "pf.mock.make_files: option 'out' (a folder) is required")
+  local stage = o.stage or function(_, f) return f() end
+  local q = out:gsub("'", "'\\''")
+  os.execute(("mkdir -p '%s/gaia'"):format(q))
+  os.execute(("rm -f '%s'/gaia/GaiaSource_*.csv.gz '%s/mock.h5'"):format(q, q))
+  local nstars, radius, seed = o.stars or 1000000, o.radius or 10, o.seed or 1
+  local mock = stage("mock galaxy (normalisation)", function()
+    return M.galaxy{ potential = o.potential or potential.mwpotential2014(), radius = radius,
+      seed = seed, normalize = o.normalize ~= false }
+  end)
+  local x, v, labels, info = stage("sampling x, v", function() return mock:sample(nstars, { seed = seed }) end)
+  local cat, tr = stage("observation (magnitudes, errors)", function()
+    return observe.observe(x, v, { seed = seed, errors = o.errors ~= false, dust = o.dust == true })
+  end)
+  local files = stage("writing GaiaSource_*.csv.gz", function()
+    return observe.write_gaia(out .. "/gaia", cat, { rows_per_file = math.max(1, o.rows or 250000) })
+  end)
+  local h5file = out .. "/mock.h5"
+  stage("writing truth (mock.h5)", function()
+    observe.write_truth(h5file, tr, { x = x, v = v, labels = labels, info = {
+      stars = nstars, radius = radius, seed = seed, sampler_violations = info and info.violations or -1,
+      script = o.script or "pf.mock.make_files", observed = cat.n } })
+  end)
+  return { mock = mock, files = files, catalogue = cat, truth = tr, x = x, v = v, labels = labels,
+           info = info, h5 = h5file }
+end
+
 return M

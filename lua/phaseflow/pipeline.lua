@@ -21,7 +21,12 @@ local core = require "phaseflow.core"
 local h5 = require "phaseflow.h5"
 local serialize = require "phaseflow.serialize"
 local geometry = require "phaseflow.geometry"
-local isomock = require "phaseflow.isomock"
+local mockmod = require "phaseflow.mock"
+local gaia = require "phaseflow.gaia"
+local select = require "phaseflow.select"
+local observe = require "phaseflow.observe"
+local truth = require "phaseflow.truth"
+local potential = require "phaseflow.potential"
 local flowmod = require "phaseflow.flow"
 local trainmod = require "phaseflow.train"
 local df = require "phaseflow.df"
@@ -56,7 +61,8 @@ function pipeline.new(opts)
                              quiet = opts.quiet, times = {}, ran = {}, keys = {}}, P)
   os.execute(("mkdir -p '%s/steps'"):format(self.out))
   self.geom = geometry.paper(self.o.geometry)
-  self.mock = isomock.new{sigma = self.o.mock_sigma or 150}
+  self.mock_cache = opts.mock_cache or (self.out .. "/mock")
+  self.potential = potential.mwpotential2014()
   return self
 end
 
@@ -112,42 +118,163 @@ local function rd(file, path) return (h5.read(file, path)) end
 local S = {}
 pipeline.step_functions = S
 
--- catalogue: the mock (stand-in isothermal tracer in MWPotential2014) out to gen_radius.
+-- catalogue: Gaia archive files through the real-data path (pf.gaia.select_files with the
+-- paper's cut flow, lua/phaseflow/select.lua). Without inputs the files are the embedded
+-- mock (pf.mock.make_files with the preset's `mock` options), made once into a cache folder
+-- keyed by those options (default DIR/mock/KEY, or opts.mock_cache/KEY). The cut flow runs
+-- in two parts: up to the speed cut (the 10 kpc sample, kept with its observables and
+-- errors for the error-smeared resamples), then the completeness and d < 4 kpc cuts.
+local SAMPLE10_COLUMNS = {"ra", "dec", "parallax", "pmra", "pmdec", "radial_velocity",
+  "ra_error", "dec_error", "parallax_error", "pmra_error", "pmdec_error", "radial_velocity_error",
+  "ra_dec_corr", "ra_parallax_corr", "ra_pmra_corr", "ra_pmdec_corr", "dec_parallax_corr",
+  "dec_pmra_corr", "dec_pmdec_corr", "parallax_pmra_corr", "parallax_pmdec_corr", "pmra_pmdec_corr",
+  "phot_g_mean_mag", "grvs_mag", "parallax_over_error"}
+
+local function split_steps()
+  local all = select.paper_steps()
+  local first, second = {}, {}
+  for _, st in ipairs(all) do
+    if st.name == "completeness" or st.name == "d4" then second[#second + 1] = st else first[#first + 1] = st end
+  end
+  return first, second, all
+end
+
+-- The mock's folder: made when absent (a DONE file is written last).
+function P:mock_files()
+  local mo = self.o.mock
+  local dir = ("%s/%s"):format(self.mock_cache, serialize.hash{mo = mo}:sub(1, 16))
+  local done = dir .. "/DONE"
+  if not file_exists(done) then
+    log(self, "catalogue: making the mock (%d stars within %g kpc) in %s", mo.stars, mo.radius, dir)
+    mockmod.make_files{out = dir, stars = mo.stars, radius = mo.radius, seed = mo.seed or self.o.seed,
+      errors = mo.errors, normalize = mo.normalize, rows = mo.rows, script = "pf.pipeline (catalogue)",
+      stage = function(name, f)
+        local t0 = wtime()
+        local a, b, c, d = f()
+        log(self, "catalogue: mock: %s %.1f s", name, wtime() - t0)
+        return a, b, c, d
+      end}
+    local fh = assert(io.open(done, "w"))
+    fh:write(serialize.dump(mo), "\n")
+    fh:close()
+  end
+  return dir
+end
+
 S.catalogue = {
-  options = function(self) return {n = self.o.n_stars, r = self.o.gen_radius, seed = self.o.seed,
-                                    sigma = self.mock.sigma, inputs = self.inputs} end,
+  options = function(self)
+    local ins = {}
+    for i, f in ipairs(self.inputs) do ins[i] = f end
+    return {inputs = ins, mock = #ins == 0 and self.o.mock or nil}
+  end,
   run = function(self, w)
+    local files, source
     if #self.inputs > 0 then
-      error("pf.pipeline: Gaia inputs are read by pf.gaia.select_files; the pipeline's Gaia path "
-            .. "is not wired yet (see docs/pipeline.md)", 0)
+      files = gaia.expand(self.inputs)
+      source = ("Gaia archive files (%d): %s"):format(#files, table.concat(self.inputs, ", "))
+    else
+      local dir = self:mock_files()
+      files = gaia.expand(dir .. "/gaia")
+      w.mockdir = dir
+      local mo = self.o.mock
+      source = ("the embedded mock (pf.mock: disk + halo populations in MWPotential2014, %d stars "
+        .. "within %g kpc of the Sun, seed %d, observed Gaia-like by pf.observe) in %s"):format(
+        mo.stars, mo.radius, mo.seed or self.o.seed, dir)
     end
-    local x, v = self.mock:sample(self.o.n_stars, self.o.gen_radius, core.rng.derive_seed(self.o.seed, 11))
-    w.put("/stars/x", x, {unit = "kpc"})
-    w.put("/stars/v", v, {unit = "km/s"})
-    return {source = "isomock (isothermal tracer, sigma = " .. self.mock.sigma .. " km/s, MWPotential2014)"}
+    local s1, s2 = split_steps()
+    local s10, f1 = gaia.select_files(files, {steps = s1, cov = false, print = false})
+    local s4, f2 = select.run(s10, {steps = s2, cov = false})
+    local flow = {}
+    for _, f in ipairs(f1) do flow[#flow + 1] = f end
+    for _, f in ipairs(f2) do flow[#flow + 1] = f end
+    if not self.quiet then io.stderr:write(select.format(flow)) end
+    local counts, labels = {}, {}
+    for i, f in ipairs(flow) do counts[i] = {f.before, f.after}; labels[i] = f.label end
+    w.put("/cutflow/counts", counts)
+    h5.set_attrs(w.file, "/cutflow/counts", {labels = table.concat(labels, "|")})
+    if s4.n == 0 then error("pf.pipeline: no star passes the paper's cuts within 4 kpc", 0) end
+    w.put("/stars/x", s4.x, {unit = "kpc"})
+    w.put("/stars/v", s4.v, {unit = "km/s"})
+    w.put("/sample10/x", s10.x, {unit = "kpc"})
+    for _, c in ipairs(SAMPLE10_COLUMNS) do
+      if s10[c] then w.put("/sample10/" .. c, s10[c]) end
+    end
+    local info = {source = source, files = #files, is_mock = #self.inputs == 0 and 1 or 0}
+    if #self.inputs == 0 then
+      info.mockdir = w.mockdir
+      -- red-clump fraction of the final sample (source_id = 1e18 + truth index)
+      local kind = rd(w.mockdir .. "/mock.h5", "/truth/kind")
+      local rc = 0
+      for _, id in ipairs(s4.source_id) do
+        if kind:get(id - observe.SOURCE_ID_BASE + 1) == 0 then rc = rc + 1 end
+      end
+      info.red_clump = rc / #s4.source_id
+      w.put("/stars/red_clump_fraction", {info.red_clump})
+    end
+    w.put("/info/is_mock", {info.is_mock})
+    return info
   end,
 }
+
+-- the 10 kpc sample as a catalogue (for smearing)
+function P:sample10()
+  local cf = self:file("catalogue")
+  local c = {}
+  for _, name in ipairs(SAMPLE10_COLUMNS) do
+    local ok, a = pcall(rd, cf, "/sample10/" .. name)
+    if ok then c[name] = a end
+  end
+  c.n = c.ra:size(1)
+  return c
+end
+
+-- MWPotential2014's parts: baryons (bulge + disk) and dark matter (the NFW halo)
+function P:components()
+  if not self._comps then
+    local c = self.potential:components()
+    local parts = {}
+    for _, t in ipairs(c) do parts[t.type] = potential.component(t) end
+    self._comps = {baryons = parts.power_cutoff + parts.miyamoto_nagai, dm = parts.nfw, nfw = c[3]}
+  end
+  return self._comps
+end
+
+-- Truth densities at x0 (n0 x 3): kernel-smoothed total (pf.truth.at), dark matter and
+-- baryons, all with the same kernel points.
+function P:truth_densities(x0, points)
+  local t = truth.at(x0, {potential = self.potential, points = points, seed = self.o.seed})
+  local pts = poisson.kernel_points(x0, {points = points, seed = self.o.seed})
+  local c = self:components()
+  return {total = t.density_smoothed, dm = poisson.smooth(c.dm:density(pts.x), pts),
+          baryons = poisson.smooth(c.baryons:density(pts.x), pts)}
+end
+
+-- The gNFW truth of the mock: its NFW halo is gNFW with beta = 1, rs = a, and
+-- rho0 = amp / (4 pi a^3) (galpy's normalisation; checked against its density).
+function P:gnfw_truth()
+  local nfw = self:components().nfw
+  local a = nfw.a
+  local rho0 = nfw.amp / (4 * math.pi * a ^ 3)
+  return {rho0 = units.rho_to_1e2(rho0), rs = a, beta = 1}
+end
+
+-- The mock's exact phase-space density (built on demand: the normalisation takes seconds).
+function P:exact_df()
+  if not self._mock then
+    local mo = self.o.mock
+    self._mock = mockmod.galaxy{potential = self.potential, radius = mo.radius, seed = mo.seed or self.o.seed,
+                                normalize = mo.normalize ~= false}
+  end
+  return self._mock:df()
+end
+
+function P:is_mock()
+  return rd(self:file("catalogue"), "/info/is_mock"):get(1) == 1
+end
 
 local function dist_sun(x)
   local d = x - array.ones((x:shape()), 1):matmul(array.from{geometry.SUN})
   return d:square():sum(2):sqrt(), d
-end
-
--- Gaia-like measurement errors of the mock: distance error d^2 * 0.025 mas (parallax),
--- velocity error 2 km/s isotropic (FACTS.md, Gaia DR3 uncertainties).
-local function smear(x, v, rng)
-  local n = (x:shape())
-  local d, rel = dist_sun(x)
-  local dt, xt, vt, rt = d:totable(), x:totable(), v:totable(), rel:totable()
-  for i = 1, n do
-    local sd = dt[i] ^ 2 * 0.025
-    local k = sd * rng:normal() / math.max(dt[i], 1e-6)
-    for j = 1, 3 do
-      xt[i][j] = xt[i][j] + rt[i][j] * k
-      vt[i][j] = vt[i][j] + 2 * rng:normal()
-    end
-  end
-  return array.from(xt), array.from(vt)
 end
 
 -- Mean and standard deviation (3 each) of the survey-sphere map w = artanh(|u|) u/|u|,
@@ -171,12 +298,6 @@ function pipeline.sphere_moments(x, centre, radius)
     sd[j] = math.sqrt(math.max(s2[j] / n - m[j] ^ 2, 1e-300) * n / math.max(n - 1, 1))
   end
   return m, sd
-end
-
-local function cut(x, v, radius)
-  local d = dist_sun(x)
-  local m = d:lt(radius)
-  return x:select(m), v:select(m)
 end
 
 local function subsample(x, v, n, rng, replace)
@@ -204,39 +325,49 @@ function P:variants()
   local out = {{kind = "base", index = 0, members = o.members}}
   for b = 1, o.bootstraps do out[#out + 1] = {kind = "boot", index = b, members = o.resample_members} end
   for s = 1, o.smears do out[#out + 1] = {kind = "smear", index = s, members = o.resample_members} end
+  for s, alt in ipairs(o.systematics or {}) do
+    out[#out + 1] = {kind = "syst", index = s, members = 1, alt = alt}
+  end
   for _, vt in ipairs(out) do vt.name = vt.kind == "base" and "base" or ("%s_%03d"):format(vt.kind, vt.index) end
   return out
 end
 
--- selection: cut flow (generated -> d < radius), training sets of every resample.
+-- selection: the training sets of every resample: the base sample (all 4 kpc stars or
+-- n_train of them), bootstrap resamples of it, and error-smeared resamples (every star of
+-- the 10 kpc sample redrawn from its errors and correlations, pf.gaia.smear, then the
+-- paper's whole cut flow applied again).
 S.selection = {
   inputs = {"catalogue"},
-  options = function(self) return {radius = self.o.radius, n_train = self.o.n_train, seed = self.o.seed,
+  options = function(self) return {n_train = self.o.n_train, seed = self.o.seed,
                                     b = self.o.bootstraps, s = self.o.smears} end,
   run = function(self, w)
     local cf = self:file("catalogue")
-    local x, v = rd(cf, "/stars/x"), rd(cf, "/stars/v")
-    local n0 = (x:shape())
-    local xs, vs = cut(x, v, self.o.radius)
+    local xs, vs = rd(cf, "/stars/x"), rd(cf, "/stars/v")
     local n1 = (xs:shape())
-    w.put("/cutflow/counts", {n0, n1})
-    h5.set_attrs(w.file, "/cutflow/counts", {labels = ("generated within %g kpc,d < %g kpc"):format(self.o.gen_radius, self.o.radius)})
     w.put("/selected/x", xs)
     w.put("/selected/v", vs)
+    local s10
     for _, vt in ipairs(self:variants()) do
       local rng = core.rng.new(core.rng.derive_seed(self.o.seed, 100 + (vt.kind == "boot" and 1000 or vt.kind == "smear" and 2000 or 0) + vt.index))
       local tx, tv
-      if vt.kind == "base" then
+      if vt.kind == "syst" then
+        tx = nil -- trained on the base sample
+      elseif vt.kind == "base" then
         tx, tv = subsample(xs, vs, self.o.n_train, rng, false)
       elseif vt.kind == "boot" then
         tx, tv = subsample(xs, vs, math.min(self.o.n_train > 0 and self.o.n_train or n1, n1), rng, true)
       else
-        local sx, sv = smear(x, v, rng)
-        sx, sv = cut(sx, sv, self.o.radius)
-        tx, tv = subsample(sx, sv, self.o.n_train, rng, false)
+        s10 = s10 or self:sample10()
+        local sm = gaia.smear(s10, {rng = rng})
+        local sel = select.run(sm, {cov = false})
+        if sel.n == 0 then error(("pf.pipeline: smeared resample %d: no star passes the cuts"):format(vt.index), 0) end
+        tx, tv = subsample(sel.x, sel.v, self.o.n_train, rng, false)
+        collectgarbage()
       end
-      w.put("/train/" .. vt.name .. "/x", tx)
-      w.put("/train/" .. vt.name .. "/v", tv)
+      if tx then
+        w.put("/train/" .. vt.name .. "/x", tx)
+        w.put("/train/" .. vt.name .. "/v", tv)
+      end
     end
   end,
 }
@@ -244,7 +375,7 @@ S.selection = {
 -- flows: one job per (kind, index, member, seed) and per flow (n_x, p_v); each writes its
 -- own group /KIND_IDX/n_x/member_K with the job's key, and a finished job is not redone.
 local function job_key(vt, which, k, seed, o, skey)
-  return serialize.hash{vt.kind, vt.index, which, k, seed, o.flow, o.train, o.finetune, skey}
+  return serialize.hash{vt.kind, vt.index, which, k, seed, o.flow, o.train, o.finetune, skey, o.map_radius}
 end
 
 -- train_flow(which, x, v, o, seed, k) -> flow, history: member k of the n(x) ("n_x") or
@@ -256,14 +387,15 @@ end
 -- split): the learned ln n needs ~1e-3-nat accuracy for its gradient (accuracy study).
 function pipeline.train_flow(which, x, v, o, seed, k)
   local radius = o.radius
+  local mr = o.map_radius or radius * 1.0001
   local fo = {dim = 3, transforms = o.flow.transforms, hidden = o.flow.hidden, blocks = o.flow.blocks}
   if which == "n_x" then
-    local m, sd = pipeline.sphere_moments(x, geometry.SUN, radius * 1.0001)
-    fo.preprocess = {input = {sphere = true, centre = geometry.SUN, radius = radius * 1.0001, mean = m, std = sd}}
+    local m, sd = pipeline.sphere_moments(x, geometry.SUN, mr)
+    fo.preprocess = {input = {sphere = true, centre = geometry.SUN, radius = mr, mean = m, std = sd}}
   else
     fo.context = 3
     fo.preprocess = {input = {mean = v:mean(1):totable(), std = v:std(1, 1):totable()},
-                     context = {sphere = true, centre = geometry.SUN, radius = radius * 1.0001}}
+                     context = {sphere = true, centre = geometry.SUN, radius = mr}}
   end
   local data, ctx = which == "n_x" and x or v, which == "p_v" and x or nil
   local f, hist = flowmod.train_member{member = k, seed = seed, x = data, context = ctx, flow = fo, train = o.train}
@@ -283,18 +415,27 @@ end
 S.flows = {
   inputs = {"selection"},
   options = function(self) return {flow = self.o.flow, train = self.o.train, ft = self.o.finetune, seed = self.o.seed,
-                                    m = self.o.members, rm = self.o.resample_members} end,
+                                    m = self.o.members, rm = self.o.resample_members, sy = self.o.systematics} end,
   keep_file = true, -- jobs inside are reused when their own keys match
   run = function(self, w)
     local sf = self:file("selection")
     local skey = self.keys.selection
     for _, vt in ipairs(self:variants()) do
-      local x = rd(sf, "/train/" .. vt.name .. "/x")
-      local v = rd(sf, "/train/" .. vt.name .. "/v")
+      local tname = vt.kind == "syst" and "base" or vt.name
+      local x = rd(sf, "/train/" .. tname .. "/x")
+      local v = rd(sf, "/train/" .. tname .. "/v")
+      -- a systematic variant: the base sample trained with another setting (alt: flow, map_radius)
+      local o = self.o
+      if vt.alt then
+        o = {}
+        for key, val in pairs(self.o) do o[key] = val end
+        for key, val in pairs(vt.alt) do o[key] = val end
+      end
       for k = 1, vt.members do
         for _, which in ipairs({"n_x", "p_v"}) do
-          local seed = core.rng.derive_seed(self.o.seed, vt.kind == "base" and 0 or (vt.kind == "boot" and 1 or 2) * 1000 + vt.index)
-          local key = job_key(vt, which, k, seed, self.o, skey)
+          local seed = core.rng.derive_seed(self.o.seed, vt.kind == "base" and 0
+            or (vt.kind == "boot" and 1 or vt.kind == "smear" and 2 or 3) * 1000 + vt.index)
+          local key = job_key(vt, which, k, seed, o, skey)
           local group = ("/%s/%s/member_%04d"):format(vt.name, which, k)
           local done = false
           if h5.exists(w.file, group) == true then
@@ -304,7 +445,7 @@ S.flows = {
           if not done then
             if h5.exists(w.file, group) == true then h5.delete(w.file, group) end
             local t0 = wtime()
-            local f, hist = pipeline.train_flow(which, x, v, self.o, seed, k)
+            local f, hist = pipeline.train_flow(which, x, v, o, seed, k)
             f:save(w.file, group)
             h5.set_attrs(w.file, group, {job_key = key, kind = vt.kind, index = vt.index, member = k,
               seed = seed, best_val = hist.best_val or 0/0, epochs = hist.epochs or #(hist.val or {})})
@@ -370,10 +511,22 @@ S.accelerations = {
       for name, a in pairs(accel_set(self, d.f, self.o.seed)) do w.put(("/%s/%s"):format(d.name, name), a) end
       log(self, "accelerations: %s (%d s)", d.name, os.time() - t0)
     end
+    -- truth: the mock potential's exact accelerations (NaN for real data); the Sun's is
+    -- averaged over the same ball points as the flows'
     local g = self.geom
-    w.put("/truth/sun", self.mock.potential:acceleration(array.from{g.ball.center}):reshape(3))
+    local mock = self:is_mock()
+    local function tr(x) local a = self.potential:acceleration(x) return mock and a or a * (0 / 0) end
+    local bp = cbe.ball_points(array.from{g.ball.center}, g.ball.radius, self.o.ball_points, 7)
+    w.put("/truth/sun", tr(bp):mean(1):reshape(3))
     for _, name in ipairs(g.curve_names) do
-      w.put("/truth/" .. name, self.mock.potential:acceleration(g.curves[name].x))
+      local t = tr(g.curves[name].x)
+      if name == "arc" then
+        for _, i in ipairs(g.arc_ball) do
+          local m = tr(cbe.ball_points(g.curves[name].x:rows(i, i):copy(), g.ball.radius, self.o.ball_points, 7)):mean(1)
+          for j = 1, 3 do t:set(i, j, m:get(j)) end
+        end
+      end
+      w.put("/truth/" .. name, t)
     end
   end,
 }
@@ -388,9 +541,12 @@ S.equilibrium = {
     local a = rd(af, "/base/sun"):reshape(1, 3)
     local vals = equilibrium.dlnf_dt(base, x0, a, {n = self.o.dlnf_n, seed = self.o.seed})
     w.put("/dlnf_dt/flows", vals)
-    local exact = self.mock:df()
-    local tv = equilibrium.dlnf_dt(exact, x0, rd(af, "/truth/sun"):reshape(1, 3), {n = self.o.dlnf_n, seed = self.o.seed})
-    w.put("/dlnf_dt/truth", tv)
+    if self:is_mock() then
+      local tv = equilibrium.dlnf_dt(self:exact_df(), x0, self.potential:acceleration(x0), {n = self.o.dlnf_n, seed = self.o.seed})
+      w.put("/dlnf_dt/truth", tv)
+    else
+      w.put("/dlnf_dt/truth", vals * (0 / 0))
+    end
     -- North-South ratios along r and phi (base ensemble)
     for _, ax in ipairs({"r", "phi"}) do
       local xn = self.geom.curves[ax .. "_north"].x
@@ -443,7 +599,7 @@ pipeline.kernel_reach = kernel_reach
 -- point uses the same QMC velocity base points (seed_stride = 0): the velocity noise of
 -- neighbouring points is then correlated and largely cancels in the divergence.
 S.densities = {
-  inputs = {"flows"},
+  inputs = {"flows", "catalogue"},
   options = function(self) return {kp = self.o.kernel_points, nv = self.o.nv_density, g = self.o.geometry,
                                     tk = self.o.truth_kernel_points, seed = self.o.seed,
                                     edge = self.o.density_edge, cs = 0} end,
@@ -473,24 +629,50 @@ S.densities = {
       for k, part in ipairs(split(rho, blocks)) do w.put(("/%s/%s"):format(d.name, names[k]), part) end
       log(self, "densities: %s (%d s)", d.name, os.time() - t0)
     end
-    local trho = poisson.density(self.mock.potential, x0, {points = self.o.truth_kernel_points, seed = self.o.seed})
-    for k, part in ipairs(split(trho, blocks)) do w.put("/truth/" .. names[k], part) end
+    -- truth (mock): the kernel-smoothed total density of MWPotential2014 (pf.truth) and its
+    -- components: dark matter = the NFW halo, baryons = bulge + Miyamoto-Nagai disk
+    local t = self:truth_densities(x0, self.o.truth_kernel_points)
+    local nan = not self:is_mock() and (0 / 0) or 1
+    for _, q in ipairs({"total", "dm", "baryons"}) do
+      for k, part in ipairs(split(t[q] * nan, blocks)) do
+        w.put((q == "total" and "/truth/" or "/truth_" .. q .. "/") .. names[k], part)
+      end
+    end
   end,
 }
 
+-- Baryons subtracted: for real data the McKee et al. (2015) model (pf.baryons); for the
+-- mock by default its own baryons (MWPotential2014's bulge + Miyamoto-Nagai disk, exact, no
+-- error) smoothed with the same kernel points -- the mock's "baryon model". The preset's
+-- baryons = "mckee" subtracts the McKee model from the mock too.
+function P:baryon_model()
+  if self:is_mock() and (self.o.baryons or "mock") == "mock" then return "mock" end
+  return "mckee"
+end
+
 S.baryons = {
-  inputs = {},
+  inputs = {"catalogue"},
   options = function(self) return {kp = self.o.kernel_points, g = self.o.geometry, seed = self.o.seed,
-                                    comps = baryons.components} end,
+                                    comps = baryons.components, model = self.o.baryons or "mock"} end,
   run = function(self, w)
     local x0, names, blocks = self:density_points()
     local pts = poisson.kernel_points(x0, {points = math.max(self.o.kernel_points, 400), seed = self.o.seed})
-    local rho, err = baryons.smoothed(pts)
+    local model = self:baryon_model()
+    local rho, err
+    if model == "mock" then
+      -- the densities step's kernel points: their QMC error cancels in rho - rho_b
+      local dpts = poisson.kernel_points(x0, {points = self.o.kernel_points, seed = self.o.seed})
+      rho = poisson.smooth(self:components().baryons:density(dpts.x), dpts)
+      err = rho * 0
+    else
+      rho, err = baryons.smoothed(pts)
+    end
     local pr, pe = split(rho, blocks), split(err, blocks)
     for k, n in ipairs(names) do
       w.put("/rho_b/" .. n, pr[k])
       w.put("/err_b/" .. n, pe[k])
     end
+    return {model = model}
   end,
 }
 
@@ -498,9 +680,10 @@ S.baryons = {
 function P:budget(file, path)
   local central = rd(file, "/base/" .. path)
   local groups = {flow = {}, stat = {}, meas = {}}
+  local syst = {}
   for _, d in ipairs(self.variant_names or {}) do
     local g = d.kind == "member" and groups.flow or d.kind == "boot" and groups.stat
-              or d.kind == "smear" and groups.meas or nil
+              or d.kind == "smear" and groups.meas or d.kind == "syst" and syst or nil
     if g then g[#g + 1] = rd(file, "/" .. d.name .. "/" .. path) end
   end
   local sig = {}
@@ -517,6 +700,16 @@ function P:budget(file, path)
     sig[kind] = s
     total = total + s:square()
   end
+  -- systematic: RMS deviation from the central value of the ensembles trained on the same
+  -- stars with other settings (preset.systematics: architectures, sphere-map radii)
+  local ss = central * 0
+  if #syst > 0 then
+    for _, a in ipairs(syst) do ss = ss + (a - central):square() end
+    ss = ss * (1 / #syst)
+    total = total + ss
+    ss = ss:sqrt()
+  end
+  sig.syst = ss
   return central, total:sqrt(), sig
 end
 
@@ -543,11 +736,10 @@ S.darkmatter = {
       local dm, edm = darkmatter.subtract(rho, sig, rb, eb)
       w.put("/rho/" .. n, rho); w.put("/rho_err/" .. n, sig)
       w.put("/rho_err_flow/" .. n, parts.flow); w.put("/rho_err_stat/" .. n, parts.stat)
-      w.put("/rho_err_meas/" .. n, parts.meas)
+      w.put("/rho_err_meas/" .. n, parts.meas); w.put("/rho_err_syst/" .. n, parts.syst)
       w.put("/rho_dm/" .. n, dm); w.put("/rho_dm_err/" .. n, edm)
-      local tr = rd(df_, "/truth/" .. n)
-      w.put("/truth/rho/" .. n, tr)
-      w.put("/truth/rho_dm/" .. n, tr - rb)
+      w.put("/truth/rho/" .. n, rd(df_, "/truth/" .. n))
+      w.put("/truth/rho_dm/" .. n, rd(df_, "/truth_dm/" .. n))
     end
   end,
 }

@@ -12,14 +12,18 @@ end
 -- The paper's settings (Lim et al. 2023) for big machines.
 presets.paper = {
   name = "paper",
-  n_stars = 6000000,        -- mock stars generated within gen_radius (Gaia: all selected stars)
-  gen_radius = 10,          -- kpc: smearing is applied to this sample, then re-selected
-  radius = 4,               -- kpc: the survey sphere the flows are trained in
+  -- the embedded mock (pf.mock.make_files): stars sampled within `radius` kpc of the Sun
+  -- (~7% pass the paper's cuts within 4 kpc); smearing is applied to the 10 kpc sample
+  mock = {stars = 6000000, radius = 10, seed = 1},
+  radius = 4,               -- kpc: the survey sphere the flows are trained in (the d4 cut)
   n_train = 0,              -- 0: all selected stars
   members = 100,            -- flows per ensemble (flow-fit error)
   resample_members = 100,   -- flows per bootstrap / smeared resample
   bootstraps = 10,          -- statistical error
   smears = 10,              -- measurement error
+  -- systematic error: one flow pair per entry, trained on the same stars with these settings
+  -- replaced (sigma_syst = RMS deviation from the central value); the paper has none
+  systematics = {},
   flow = {transforms = 8, hidden = 64, blocks = 2},
   train = {batch = 10000, lr = 1e-3, patience = 50, max_epochs = 1000},
   finetune = {epochs = 0},  -- the paper trains in one stage
@@ -41,8 +45,10 @@ presets.paper = {
 -- (the mock's 2 km/s velocity errors are 1% of its 150 km/s dispersion).
 presets.quick = {
   name = "quick",
-  n_stars = 50000, gen_radius = 4.5, radius = 4, n_train = 0,
-  members = 3, resample_members = 1, bootstraps = 2, smears = 0,
+  mock = {stars = 1000000, radius = 10, seed = 1},
+  radius = 4, n_train = 25000,
+  members = 2, resample_members = 1, bootstraps = 2, smears = 0,
+  systematics = {{map_radius = 4.8}},
   flow = {transforms = 4, hidden = 32, blocks = 1},
   train = {batch = 1024, lr = 3e-3, patience = 8, max_epochs = 30},
   finetune = {epochs = 8, lr_factor = 0.1, patience = 4},
@@ -55,10 +61,12 @@ presets.quick = {
 -- The test suite: seconds. Numbers are meaningless; every code path runs.
 presets.test = {
   name = "test",
-  n_stars = 3000, gen_radius = 4.5, radius = 4, n_train = 1500,
+  mock = {stars = 20000, radius = 10, seed = 1, normalize = false},
+  radius = 4, n_train = 1000,
   members = 2, resample_members = 1, bootstraps = 2, smears = 2,
   flow = {transforms = 2, hidden = 8, blocks = 1},
   train = {batch = 512, lr = 3e-3, patience = 2, max_epochs = 2},
+  systematics = {{map_radius = 4.4}, {flow = {transforms = 3, hidden = 8, blocks = 1}}},
   nv = 24, nv_density = 6, kernel_points = 8, ball_points = 2, dlnf_n = 500,
   geometry = {n_line = 3, n_phi = 3, n_arc = 5, n_density = 3, independent_s = {-0.85, 0, 0.85}},
   mcmc = {walkers = 8, steps = 200},

@@ -22,7 +22,10 @@ end
 -- Gaia EDR3 quasars (Klioner et al. 2021, as quoted in the paper's Table I), 1e-10 m/s^2
 report.QUASAR = {{-2.32, 0.16}, {0.04, 0.16}, {-0.14, 0.19}, {2.32, 0.16}}
 
-local function fmt(x, d) return (("%." .. (d or 3) .. "f"):format(x)) end
+local function fmt(x, d)
+  if x ~= x then return "-" end
+  return (("%." .. (d or 3) .. "f"):format(x))
+end
 
 --- Builds every table as rows {label, value, sigma, truth, pull, ...} (numbers), writes
 -- results.h5, report.md and the figures. Returns the tables.
@@ -59,6 +62,7 @@ function report.write(P, w)
   local srho = rd(dmf, "/rho_err/sun"):get(1)
   local trho = rd(dmf, "/truth/rho/sun"):get(1)
   local rb = rd(P:file("baryons"), "/rho_b/sun"):get(1)
+  local trb = rd(P:file("densities"), "/truth_baryons/sun"):get(1)
   local sb = rd(P:file("baryons"), "/err_b/sun"):get(1)
   local dm = rd(dmf, "/rho_dm/sun"):get(1)
   local sdm = rd(dmf, "/rho_dm_err/sun"):get(1)
@@ -68,7 +72,7 @@ function report.write(P, w)
   local c = units.rho_to_1e2
   tables.table2 = {
     {"rho_sun", c(rho), c(srho), c(trho), pull(rho, trho, srho)},
-    {"rho_b,sun", c(rb), c(sb), c(rb), 0},
+    {"rho_b,sun", c(rb), c(sb), c(trb), sb > 0 and pull(rb, trb, sb) or 0 / 0},
     {"rho_DM,sun", c(dm), c(sdm), c(tdm), pull(dm, tdm, sdm)},
     {"rho_DM(r_sun)", c(avg[1]), c(avg[2]), c(tavg), pull(avg[1], tavg, avg[2]), avg[3]},
   }
@@ -77,8 +81,11 @@ function report.write(P, w)
   local med, lo, hi, map = rd(gf, "/summary/median"):totable(), rd(gf, "/summary/p16"):totable(),
     rd(gf, "/summary/p84"):totable(), rd(gf, "/summary/map"):totable()
   tables.gnfw = {}
+  local gt = P:is_mock() and P:gnfw_truth() or {}
   for j, name in ipairs(gnfw.names) do
-    tables.gnfw[j] = {name, med[j], med[j] - lo[j], hi[j] - med[j], map[j]}
+    local t = gt[name] or 0 / 0
+    local s = t > med[j] and hi[j] - med[j] or med[j] - lo[j]
+    tables.gnfw[j] = {name, med[j], med[j] - lo[j], hi[j] - med[j], map[j], t, pull(med[j], t, s)}
   end
 
   -- results.h5: every number and every curve (central, sigma, truth)
@@ -93,7 +100,7 @@ function report.write(P, w)
       m[i] = nums
     end
     h5.write(res, "/" .. name, array.from(m), {rows = table.concat(labels, ","),
-      columns = name == "gnfw" and "median,minus,plus,map" or "value,sigma,truth,pull,ref,ref_sigma_or_chi2"})
+      columns = name == "gnfw" and "median,minus,plus,map,truth,pull" or "value,sigma,truth,pull,ref,ref_sigma_or_chi2"})
   end
   for _, cname in ipairs(P.geom.curve_names) do
     local v, s = P:budget(af, cname)
@@ -122,9 +129,8 @@ function report.write(P, w)
   local function p(s) L[#L + 1] = s end
   p("# phaseflow report: " .. P.o.name .. " preset")
   p("")
-  p(("Input: %s. Preset `%s`."):format(#P.inputs > 0 and table.concat(P.inputs, ", ")
-    or "the embedded stand-in mock (isothermal tracer population, sigma = " .. P.mock.sigma
-       .. " km/s, in MWPotential2014; exact equilibrium)", P.o.name))
+  local cinfo = h5.attrs(P:file("catalogue"), "/")
+  p(("Input: %s. Preset `%s`."):format(cinfo.source or table.concat(P.inputs, ", "), P.o.name))
   p("")
   p("## Scale of this run (paper in brackets)")
   local pp = require("phaseflow.presets").paper
@@ -134,7 +140,8 @@ function report.write(P, w)
     p(("| %s | %s | %s |"):format(label, tostring(v), tostring(q)))
   end
   p("| setting | this run | paper |"); p("|---|---|---|")
-  row("stars generated", "n_stars"); row("training stars per flow (0 = all)", "n_train")
+  if P:is_mock() then row("mock stars sampled (within 10 kpc)", "mock", "stars") end
+  row("training stars per flow (0 = all)", "n_train")
   row("flows per ensemble", "members"); row("flows per resample", "resample_members")
   row("bootstrap resamples", "bootstraps"); row("smeared resamples", "smears")
   row("MAF transforms", "flow", "transforms"); row("hidden units", "flow", "hidden")
@@ -147,9 +154,18 @@ function report.write(P, w)
   row("kernel points", "kernel_points"); row("points in the 100 pc ball", "ball_points")
   row("MCMC steps", "mcmc", "steps")
   p("")
-  local cf = rd(sf, "/cutflow/counts"):totable()
-  p(("Cut flow: %d stars generated within %g kpc -> %d within %g kpc of the Sun."):format(
-    cf[1], P.o.gen_radius, cf[2], P.o.radius))
+  local cff = P:file("catalogue")
+  local cf = rd(cff, "/cutflow/counts"):totable()
+  local labels = {}
+  for l in (h5.attrs(cff, "/cutflow/counts").labels or ""):gmatch("[^|]+") do labels[#labels + 1] = l end
+  p("## The paper's cut flow (pf.gaia.select_files, lua/phaseflow/select.lua)")
+  p("| # | cut | before | after | removed |"); p("|---|---|---|---|---|")
+  for i, r in ipairs(cf) do
+    p(("| %d | %s | %d | %d | %d |"):format(i, labels[i] or "?", r[1], r[2], r[1] - r[2]))
+  end
+  if cinfo.red_clump then p(("\nRed-clump fraction of the final sample (mock truth): %.3f."):format(cinfo.red_clump)) end
+  local nsel = (rd(sf, "/selected/x"):shape())
+  p(("Training sample: %d stars within %g kpc of the Sun."):format(nsel, P.o.radius))
   p("")
   p("## Table I: acceleration at the Sun (100 pc ball), 1e-10 m/s^2")
   p("| component | this work | truth | pull | Gaia EDR3 quasars |"); p("|---|---|---|---|---|")
@@ -165,20 +181,48 @@ function report.write(P, w)
       fmt(r[4]), fmt(r[5], 2), r[6] and fmt(r[6], 2) or ""))
   end
   p("")
-  p("rho_b is the baryon model (pf.baryons, McKee et al. 2015) smoothed by the same kernel; it is an")
-  p("input, so its truth is itself. The mock's dark-matter truth is (kernel-smoothed exact density")
-  p("of MWPotential2014) minus that model: what the method can recover from this mock.")
+  if P:baryon_model() == "mock" then
+    p("Baryons subtracted: the mock's own baryon model (MWPotential2014's bulge + Miyamoto-Nagai")
+    p("disk, exact, smoothed with the same kernel points; no error). The McKee et al. (2015) model")
+    p("(pf.baryons) is the option `baryons = \"mckee\"` of the preset (used for real data).")
+  else
+    p("Baryons subtracted: the McKee et al. (2015) model (pf.baryons) smoothed with the same kernel")
+    p("points, with its component errors.")
+  end
+  if P:is_mock() then
+    p("Truth (mock): rho = MWPotential2014's exact density smoothed by the kernel (pf.truth);")
+    p("rho_DM = its NFW halo smoothed by the kernel; rho_b = its bulge + disk smoothed.")
+  end
   p("")
   p("## gNFW posterior (rho0 in 1e-2 Msun/pc^3, rs in kpc)")
-  p("| parameter | median | -1σ | +1σ | best fit |"); p("|---|---|---|---|---|")
+  p("| parameter | median | -1σ | +1σ | best fit | truth | pull |"); p("|---|---|---|---|---|---|---|")
   for _, r in ipairs(tables.gnfw) do
-    p(("| %s | %s | %s | %s | %s |"):format(r[1], fmt(r[2], 2), fmt(r[3], 2), fmt(r[4], 2), fmt(r[5], 2)))
+    p(("| %s | %s | %s | %s | %s | %s | %s |"):format(r[1], fmt(r[2], 2), fmt(r[3], 2), fmt(r[4], 2), fmt(r[5], 2),
+      fmt(r[6], 2), fmt(r[7], 2)))
+  end
+  if P:is_mock() then
+    p("")
+    p("gNFW truth: the mock's dark matter is MWPotential2014's NFW halo: beta = 1, rs = 16 kpc,")
+    p("rho0 = amp / (4 pi rs^3) (pull: (median - truth) / the posterior half-width on the truth's side).")
   end
   p("")
   p("## Error budget")
-  p("sigma = sqrt(sigma_flow^2 + sigma_stat^2 + sigma_meas^2): spread over the ensemble's members,")
-  p("over bootstrap resamples and over error-smeared resamples (standard deviations; a source with")
-  p("fewer than 2 realisations contributes 0). Bands in the figures are 1 and 2 sigma.")
+  p("sigma = sqrt(sigma_flow^2 + sigma_stat^2 + sigma_meas^2 + sigma_syst^2): spread over the ensemble's")
+  p("members, over bootstrap resamples and over error-smeared resamples (standard deviations; a source")
+  p("with fewer than 2 realisations contributes 0), and sigma_syst, the RMS deviation from the central")
+  p("value of flow pairs trained on the same stars with other settings (the preset's `systematics`:")
+  p("other architectures and survey-sphere map radii; estimated without the truth). Bands in the")
+  p("figures are 1 and 2 sigma.")
+  local _, _, parts = P:budget(af, "sun")
+  local A = units.acc_to_1e10
+  p("")
+  p("| a_r at the Sun, 1e-10 m/s^2 | flow | stat | meas | syst |"); p("|---|---|---|---|---|")
+  p(("| sigma | %s | %s | %s | %s |"):format(fmt(A(parts.flow:get(1))), fmt(A(parts.stat:get(1))),
+    fmt(A(parts.meas:get(1))), fmt(A(parts.syst:get(1)))))
+  local c2 = units.rho_to_1e2
+  local function g1(name) return rd(dmf, "/" .. name .. "/sun"):get(1) end
+  p(("| rho_sun sigma, 1e-2 Msun/pc^3 | %s | %s | %s | %s |"):format(fmt(c2(g1("rho_err_flow"))),
+    fmt(c2(g1("rho_err_stat"))), fmt(c2(g1("rho_err_meas"))), fmt(c2(g1("rho_err_syst")))))
   p("")
   p("## Time per step (seconds; 0 = up to date, skipped)")
   p("| step | seconds |"); p("|---|---|")
