@@ -830,8 +830,9 @@ rowk_body(size_t n, int h, double *out, const double *bias, const double *x, int
         const double *xr = kx ? x + r * (size_t)kx : NULL, *cr = kc ? c + r * (size_t)kc : NULL;
         int k = 0;
         for (; k + 4 <= h; k += 4) {
-            v4d acc, wv;
-            memcpy(&acc, bias + k, sizeof acc);
+            v4d acc = {0, 0, 0, 0}, wv;
+            if (bias)
+                memcpy(&acc, bias + k, sizeof acc);
             for (int j = 0; j < kc; j++) {
                 memcpy(&wv, ct + (size_t)j * (size_t)ldt + (size_t)k, sizeof wv);
                 acc += VB(cr[j]) * wv;
@@ -843,7 +844,7 @@ rowk_body(size_t n, int h, double *out, const double *bias, const double *x, int
             memcpy(o + k, &acc, sizeof acc);
         }
         for (; k < h; k++) {
-            double acc = bias[k];
+            double acc = bias ? bias[k] : 0.0;
             for (int j = 0; j < kc; j++)
                 acc += cr[j] * ct[(size_t)j * (size_t)ldt + (size_t)k];
             for (int j = 0; j < kx; j++)
@@ -874,6 +875,64 @@ static void rowk(size_t n, int h, double *out, const double *bias, const double 
         rowk_avx2(n, h, out, bias, x, kx, xt, c, kc, ct, ldt);
     else
         rowk_plain(n, h, out, bias, x, kx, xt, c, kc, ct, ldt);
+}
+
+/* out[r, o] (ld ldo) = base[o] (or out[r, o] when base is NULL) + sum_{k < len(o)}
+ * A[r, k] W[o, k] for o < no, len(o) = min(lens ? lens[o % lmod] : la, la): products
+ * with few outputs (the MADE output layer, input and context gradients), where a GEMM
+ * with n = 3..6 wastes most of its micro-kernel. */
+static inline __attribute__((always_inline)) void
+rowdot_body(size_t n, int no, const double *A, int lda, int la, const double *W, int ldw,
+            const int *lens, int lmod, const double *base, double *out, int ldo)
+{
+    for (size_t r = 0; r < n; r++) {
+        const double *a = A + r * (size_t)lda;
+        double *o = out + r * (size_t)ldo;
+        for (int q = 0; q < no; q++) {
+            int len = lens ? lens[q % lmod] : la;
+            if (len > la)
+                len = la;
+            const double *wq = W + (size_t)q * (size_t)ldw;
+            v4d s0 = {0, 0, 0, 0}, s1 = s0, av, wv;
+            int k = 0;
+            for (; k + 8 <= len; k += 8) {
+                memcpy(&av, a + k, sizeof av);
+                memcpy(&wv, wq + k, sizeof wv);
+                s0 += av * wv;
+                memcpy(&av, a + k + 4, sizeof av);
+                memcpy(&wv, wq + k + 4, sizeof wv);
+                s1 += av * wv;
+            }
+            s0 += s1;
+            double acc = (s0[0] + s0[2]) + (s0[1] + s0[3]);
+            for (; k < len; k++)
+                acc += a[k] * wq[k];
+            o[q] = (base ? base[q] : o[q]) + acc;
+        }
+    }
+}
+
+__attribute__((target("avx2"))) static void
+rowdot_avx2(size_t n, int no, const double *A, int lda, int la, const double *W, int ldw,
+            const int *lens, int lmod, const double *base, double *out, int ldo)
+{
+    rowdot_body(n, no, A, lda, la, W, ldw, lens, lmod, base, out, ldo);
+}
+
+static void rowdot_plain(size_t n, int no, const double *A, int lda, int la, const double *W,
+                         int ldw, const int *lens, int lmod, const double *base, double *out,
+                         int ldo)
+{
+    rowdot_body(n, no, A, lda, la, W, ldw, lens, lmod, base, out, ldo);
+}
+
+static void rowdot(size_t n, int no, const double *A, int lda, int la, const double *W, int ldw,
+                   const int *lens, int lmod, const double *base, double *out, int ldo)
+{
+    if (gelu_path(0) == 2)
+        rowdot_avx2(n, no, A, lda, la, W, ldw, lens, lmod, base, out, ldo);
+    else
+        rowdot_plain(n, no, A, lda, la, W, ldw, lens, lmod, base, out, ldo);
 }
 
 /* Cout (n x h, ld h) += A (n x h, ld h) W^T for a masked hidden weight W (ld H) in the
@@ -966,9 +1025,9 @@ static void made_fwd(const pf_maf *f, ws *w, int t, size_t n, const double *X,
                     hh[r * (size_t)h + (size_t)j] + Pb[OB2(f) + (size_t)j];
         gemm_fwd_grp(f, n, h, a2, Pb + OW2(f), hn);
     }
-    fill_rows(w->out, n, (size_t)(2 * D), P + f->bo);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, 2 * D, h, 1.0,
-                Hs + (size_t)B * RH, h, P + f->Wo, H, 1.0, w->out, 2 * D);
+    /* output o sees the units of degree <= o mod D: the prefix upto[o mod D] */
+    rowdot(n, 2 * D, Hs + (size_t)B * RH, h, h, P + f->Wo, H, f->upto, D, P + f->bo, w->out,
+           2 * D);
 }
 
 /* 1 when all n context rows equal the first (bitwise). */
@@ -1043,6 +1102,7 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
         memset(w->gC, 0, n * (size_t)C * sizeof(double));
     for (int t = T - 1; t >= 0; t--) {
         const double *P = f->mp + (size_t)t * f->per;
+        const double *Mt = f->mt + (size_t)t * f->mtper;
         double *Pg = w->grad + (size_t)t * f->per;
         const double *Xt = w->X + (size_t)t * RD;
         const double *S = w->S + (size_t)t * RD, *SG = w->SIG + (size_t)t * RD;
@@ -1060,8 +1120,7 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
             }
         }
         double *gH = w->gH, *gA = w->gA, *gT = w->gT;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, 2 * D, 1.0, w->gout, 2 * D,
-                    P + f->Wo, H, 0.0, gH, H);
+        rowk(n, H, gH, NULL, w->gout, 2 * D, P + f->Wo, NULL, 0, NULL, H);
         if (pgrad) {
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2 * D, H, N, 1.0, w->gout,
                         2 * D, Hs + (size_t)B * RH, H, 1.0, Pg + f->Wo, H);
@@ -1088,8 +1147,8 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
                                 w->cp, C, 1.0, Pgb + OWC(f), C);
             }
             if (gc && C > 0)
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, H, 1.0, gT, H,
-                            Pb + OWC(f), C, 1.0, w->gC, C);
+                rowdot(n, C, gT, H, H, Mt + (size_t)(D + (b + 1) * C) * (size_t)H, H, NULL, 1,
+                       NULL, w->gC, C);
             gemm_bwd_grp(f, n, gT, Pb + OW1(f), gA);
             for (size_t i = 0; i < m; i++)
                 gH[i] += gA[i] * d1[i];
@@ -1103,10 +1162,8 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
                             C, 1.0, Pg + f->Wc0, C);
         }
         if (gc && C > 0)
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, H, 1.0, gH, H,
-                        P + f->Wc0, C, 1.0, w->gC, C);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, H, 1.0, gH, H, P + f->W0,
-                    D, 1.0, G2, D);
+            rowdot(n, C, gH, H, H, Mt + (size_t)D * (size_t)H, H, NULL, 1, NULL, w->gC, C);
+        rowdot(n, D, gH, H, H, Mt, H, NULL, 1, NULL, G2, D);
         double *tmp = G;
         G = G2;
         G2 = tmp;
