@@ -804,12 +804,6 @@ static void sync_masked(pf_maf *f)
 
 /* ---- MADE ------------------------------------------------------------------------ */
 
-static void fill_rows(double *dst, size_t n, size_t m, const double *bias)
-{
-    for (size_t r = 0; r < n; r++)
-        memcpy(dst + r * m, bias, m * sizeof(double));
-}
-
 /* dst[j] += sum_r src[r, j] (n x m) and dst = a * b or dst += a * b elementwise, in
  * 4-double vectors (same order of additions as the plain loops). */
 static inline __attribute__((always_inline)) void
@@ -883,11 +877,11 @@ static void vmul(double *dst, const double *a, const double *b, size_t m, int ac
  * in first gives identical bits). The small-K products (K = D or C) as one vector pass:
  * cheaper than a K = 3 GEMM, whose packing costs more than its arithmetic. */
 static inline __attribute__((always_inline)) void
-rowk_body(size_t n, int h, double *out, const double *bias, const double *x, int kx,
+rowk_body(size_t n, int h, double *out, int ldo, const double *bias, const double *x, int kx,
           const double *xt, const double *c, int kc, const double *ct, int ldt)
 {
     for (size_t r = 0; r < n; r++) {
-        double *o = out + r * (size_t)h;
+        double *o = out + r * (size_t)ldo;
         const double *xr = kx ? x + r * (size_t)kx : NULL, *cr = kc ? c + r * (size_t)kc : NULL;
         int k = 0;
         for (; k + 4 <= h; k += 4) {
@@ -916,26 +910,26 @@ rowk_body(size_t n, int h, double *out, const double *bias, const double *x, int
 }
 
 __attribute__((target("avx2"))) static void
-rowk_avx2(size_t n, int h, double *out, const double *bias, const double *x, int kx,
+rowk_avx2(size_t n, int h, double *out, int ldo, const double *bias, const double *x, int kx,
           const double *xt, const double *c, int kc, const double *ct, int ldt)
 {
-    rowk_body(n, h, out, bias, x, kx, xt, c, kc, ct, ldt);
+    rowk_body(n, h, out, ldo, bias, x, kx, xt, c, kc, ct, ldt);
 }
 
-static void rowk_plain(size_t n, int h, double *out, const double *bias, const double *x,
-                       int kx, const double *xt, const double *c, int kc, const double *ct,
-                       int ldt)
+static void rowk_plain(size_t n, int h, double *out, int ldo, const double *bias,
+                       const double *x, int kx, const double *xt, const double *c, int kc,
+                       const double *ct, int ldt)
 {
-    rowk_body(n, h, out, bias, x, kx, xt, c, kc, ct, ldt);
+    rowk_body(n, h, out, ldo, bias, x, kx, xt, c, kc, ct, ldt);
 }
 
-static void rowk(size_t n, int h, double *out, const double *bias, const double *x, int kx,
-                 const double *xt, const double *c, int kc, const double *ct, int ldt)
+static void rowk(size_t n, int h, double *out, int ldo, const double *bias, const double *x,
+                 int kx, const double *xt, const double *c, int kc, const double *ct, int ldt)
 {
     if (gelu_path(0) == 2)
-        rowk_avx2(n, h, out, bias, x, kx, xt, c, kc, ct, ldt);
+        rowk_avx2(n, h, out, ldo, bias, x, kx, xt, c, kc, ct, ldt);
     else
-        rowk_plain(n, h, out, bias, x, kx, xt, c, kc, ct, ldt);
+        rowk_plain(n, h, out, ldo, bias, x, kx, xt, c, kc, ct, ldt);
 }
 
 /* out[r, o] (ld ldo) = base[o] (or out[r, o] when base is NULL) + sum_{k < len(o)}
@@ -996,17 +990,20 @@ static void rowdot(size_t n, int no, const double *A, int lda, int la, const dou
         rowdot_plain(n, no, A, lda, la, W, ldw, lens, lmod, base, out, ldo);
 }
 
-/* Cout (n x h, ld h) += A (n x h, ld h) W^T for a masked hidden weight W (ld H) in the
- * degree-sorted order: group g's outputs see the prefix [0, gend[g]) of the inputs, so
- * only the nonzero blocks are multiplied (for D = 3: 3/4 of the dense product). h is a
- * prefix of whole groups. */
-static void gemm_fwd_grp(const pf_maf *f, size_t n, int h, const double *A, const double *W,
-                         double *Cout)
+/* Cout[:, h0:h1] += A W^T for a masked hidden weight W (all ld H) in the degree-sorted
+ * order: group g's outputs see the prefix [0, gend[g]) of the inputs, so only the nonzero
+ * blocks are multiplied (for D = 3: 3/4 of the dense product). [h0, h1) is a union of
+ * whole groups. */
+static void gemm_fwd_grp(const pf_maf *f, size_t n, int h0, int h1, const double *A,
+                         const double *W, double *Cout)
 {
-    for (int g = 0; g < f->ng && f->gbeg[g] < h; g++) {
-        int s = f->gbeg[g], e = f->gend[g] < h ? f->gend[g] : h;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, e - s, e, 1.0, A, h,
-                    W + (size_t)s * (size_t)f->H, f->H, 1.0, Cout + s, h);
+    const int H = f->H;
+    for (int g = 0; g < f->ng; g++) {
+        int s = f->gbeg[g], e = f->gend[g];
+        if (s < h0 || e > h1)
+            continue;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, e - s, e, 1.0, A, H,
+                    W + (size_t)s * (size_t)H, H, 1.0, Cout + s, H);
     }
 }
 
@@ -1035,59 +1032,71 @@ static void gemm_wgt_grp(const pf_maf *f, size_t n, const double *gO, const doub
     }
 }
 
-/* One MADE of transform t on n rows of X (n x D) with preprocessed context cp, using only
- * the first h hidden units (degree-sorted; h = H for the full net, upto[k] for the
- * sub-network that output k sees). Hidden states, activations and derivatives go to the
- * transform's slices of w with row stride h. When every context row of the block is the
- * same (w->cident), the context terms are folded into the biases once. */
+/* GELU on the columns [h0, h1) of n rows of stride H (d may be NULL). */
+static void gelu_cols(const double *hh, double *a, double *d, size_t n, int H, int h0, int h1)
+{
+    if (h0 == 0 && h1 == H) {
+        gelu_array(hh, a, d, n * (size_t)H);
+        return;
+    }
+    for (size_t r = 0; r < n; r++) {
+        size_t o = r * (size_t)H + (size_t)h0;
+        gelu_array(hh + o, a + o, d ? d + o : NULL, (size_t)(h1 - h0));
+    }
+}
+
+/* One MADE of transform t on n rows of X (n x D) with preprocessed context cp. Hidden
+ * states, activations and derivatives live in the transform's slices of w (row stride H,
+ * units in degree order). Only the units [h0, h1) are computed: the units [0, h0) must
+ * already hold this input's values (the inverse pass k computes only the units of degree
+ * k: units of lower degree see only inputs that pass k - 1 already had). The outputs see
+ * the units [0, h1) (output o its degree prefix); h1 = 0 leaves the biases. When every
+ * context row of the block is the same (w->cident), the context terms are folded into
+ * the biases once. */
 static void made_fwd(const pf_maf *f, ws *w, int t, size_t n, const double *X,
-                     const double *cp, int h)
+                     const double *cp, int h0, int h1)
 {
     const int D = f->D, C = f->C, H = f->H, B = f->B;
     const size_t RH = R_ROWS * (size_t)H;
     const double *P = f->mp + (size_t)t * f->per;
     const double *Mt = f->mt + (size_t)t * f->mtper;
-    if (h == 0) { /* no hidden unit reaches these outputs: biases only */
-        fill_rows(w->out, n, (size_t)(2 * D), P + f->bo);
-        return;
-    }
     double *Hs = w->Hs + (size_t)t * (size_t)(B + 1) * RH;
     double *A1 = w->A1 + (size_t)t * (size_t)B * RH, *D1 = w->D1 + (size_t)t * (size_t)B * RH;
     double *A2 = w->A2 + (size_t)t * (size_t)B * RH, *D2 = w->D2 + (size_t)t * (size_t)B * RH;
     const int ident = C > 0 && w->cident;
-    const int kc = ident ? 0 : C;
-    const double *bias = P + f->b0, *ct = Mt + (size_t)D * (size_t)H;
-    if (ident) {
-        rowk(1, h, w->cb, bias, NULL, 0, NULL, cp, C, ct, H);
-        bias = w->cb;
-    }
-    rowk(n, h, Hs, bias, X, D, Mt, cp, kc, ct, H);
-    for (int b = 0; b < B; b++) {
-        const double *Pb = P + f->blk + (size_t)b * f->blksz;
-        const double *ctb = ct + (size_t)(b + 1) * (size_t)C * (size_t)H;
-        double *hh = Hs + (size_t)b * RH, *hn = hh + RH;
-        double *a1 = A1 + (size_t)b * RH, *d1 = D1 + (size_t)b * RH;
-        double *a2 = A2 + (size_t)b * RH, *d2 = D2 + (size_t)b * RH;
-        size_t m = n * (size_t)h;
-        gelu_array(hh, a1, w->nod ? NULL : d1, m);
+    const int kc = ident ? 0 : C, hw = h1 - h0;
+    if (hw > 0) {
+        const double *bias = P + f->b0 + h0, *ct = Mt + (size_t)D * (size_t)H;
         if (ident) {
-            rowk(1, h, w->cb, Pb + OB1(f), NULL, 0, NULL, cp, C, ctb, H);
-            fill_rows(a2, n, (size_t)h, w->cb);
-        } else if (C > 0) {
-            rowk(n, h, a2, Pb + OB1(f), NULL, 0, NULL, cp, C, ctb, H);
-        } else {
-            fill_rows(a2, n, (size_t)h, Pb + OB1(f));
+            rowk(1, hw, w->cb + h0, hw, bias, NULL, 0, NULL, cp, C, ct + h0, H);
+            bias = w->cb + h0;
         }
-        gemm_fwd_grp(f, n, h, a1, Pb + OW1(f), a2);
-        gelu_array(a2, a2, w->nod ? NULL : d2, m);
-        for (size_t r = 0; r < n; r++)
-            for (int j = 0; j < h; j++)
-                hn[r * (size_t)h + (size_t)j] =
-                    hh[r * (size_t)h + (size_t)j] + Pb[OB2(f) + (size_t)j];
-        gemm_fwd_grp(f, n, h, a2, Pb + OW2(f), hn);
+        rowk(n, hw, Hs + h0, H, bias, X, D, Mt + h0, cp, kc, ct + h0, H);
+        for (int b = 0; b < B; b++) {
+            const double *Pb = P + f->blk + (size_t)b * f->blksz;
+            const double *ctb = ct + (size_t)(b + 1) * (size_t)C * (size_t)H + h0;
+            double *hh = Hs + (size_t)b * RH, *hn = hh + RH;
+            double *a1 = A1 + (size_t)b * RH, *d1 = D1 + (size_t)b * RH;
+            double *a2 = A2 + (size_t)b * RH, *d2 = D2 + (size_t)b * RH;
+            gelu_cols(hh, a1, w->nod ? NULL : d1, n, H, h0, h1);
+            if (ident) {
+                rowk(1, hw, w->cb + h0, hw, Pb + OB1(f) + h0, NULL, 0, NULL, cp, C, ctb, H);
+                for (size_t r = 0; r < n; r++)
+                    memcpy(a2 + r * (size_t)H + h0, w->cb + h0, (size_t)hw * sizeof(double));
+            } else {
+                rowk(n, hw, a2 + h0, H, Pb + OB1(f) + h0, NULL, 0, NULL, cp, C, ctb, H);
+            }
+            gemm_fwd_grp(f, n, h0, h1, a1, Pb + OW1(f), a2);
+            gelu_cols(a2, a2, w->nod ? NULL : d2, n, H, h0, h1);
+            for (size_t r = 0; r < n; r++)
+                for (int j = h0; j < h1; j++)
+                    hn[r * (size_t)H + (size_t)j] =
+                        hh[r * (size_t)H + (size_t)j] + Pb[OB2(f) + (size_t)j];
+            gemm_fwd_grp(f, n, h0, h1, a2, Pb + OW2(f), hn);
+        }
     }
     /* output o sees the units of degree <= o mod D: the prefix upto[o mod D] */
-    rowdot(n, 2 * D, Hs + (size_t)B * RH, h, h, P + f->Wo, H, f->upto, D, P + f->bo, w->out,
+    rowdot(n, 2 * D, Hs + (size_t)B * RH, H, h1, P + f->Wo, H, f->upto, D, P + f->bo, w->out,
            2 * D);
 }
 
@@ -1122,7 +1131,7 @@ static void blk_forward(const pf_maf *f, ws *w, size_t n, const double *x, const
         const double *Xt = w->X + (size_t)t * R * (size_t)D;
         double *Xn = w->X + (size_t)(t + 1) * R * (size_t)D;
         double *S = w->S + (size_t)t * R * (size_t)D, *SG = w->SIG + (size_t)t * R * (size_t)D;
-        made_fwd(f, w, t, n, Xt, w->cp, f->H);
+        made_fwd(f, w, t, n, Xt, w->cp, 0, f->H);
         for (size_t r = 0; r < n; r++) {
             const double *o = w->out + r * (size_t)(2 * D);
             double ld = 0;
@@ -1181,7 +1190,7 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
             }
         }
         double *gH = w->gH, *gA = w->gA, *gT = w->gT;
-        rowk(n, H, gH, NULL, w->gout, 2 * D, P + f->Wo, NULL, 0, NULL, H);
+        rowk(n, H, gH, H, NULL, w->gout, 2 * D, P + f->Wo, NULL, 0, NULL, H);
         if (pgrad) {
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2 * D, H, N, 1.0, w->gout,
                         2 * D, Hs + (size_t)B * RH, H, 1.0, Pg + f->Wo, H);
@@ -1351,9 +1360,10 @@ int pf_maf_forward(pf_maf *f, size_t n, const double *x, const double *ctx, doub
 }
 
 /* Inverse over one block: D MADE passes per transform (dimension i is exact after pass
- * i because output i sees only inputs < i). Pass k runs only the hidden units of degree
- * <= k (a prefix in the sorted order), the only units output k sees: for D = 3 that is
- * no network, a half-width net and the whole net, 1.25 forward passes instead of 3. */
+ * i because output i sees only inputs < i). Output k sees only hidden units of degree
+ * <= k, and those of degree < k see only inputs that pass k - 1 already had, so pass k
+ * computes only the units of degree k (one group) and keeps the rest: all D passes
+ * together cost one forward pass plus D output layers. */
 static void blk_inverse(const pf_maf *f, ws *w, size_t n, const double *z, const double *c,
                         double *x, double *logdet)
 {
@@ -1370,7 +1380,7 @@ static void blk_inverse(const pf_maf *f, ws *w, size_t n, const double *z, const
     for (int t = T - 1; t >= 0; t--) {
         memset(nx, 0, n * (size_t)D * sizeof(double));
         for (int k = 0; k < D; k++) {
-            made_fwd(f, w, t, n, nx, w->cp, f->upto[k]);
+            made_fwd(f, w, t, n, nx, w->cp, k > 0 ? f->upto[k - 1] : 0, f->upto[k]);
             for (size_t r = 0; r < n; r++) {
                 const double *o = w->out + r * (size_t)(2 * D);
                 int i0 = k == D - 1 ? 0 : k;
@@ -1434,7 +1444,7 @@ int pf_maf_made(pf_maf *f, int t, size_t n, const double *x, const double *ctx, 
             memcpy(w->cp, ctx + r0 * C, m * C * sizeof(double));
         w->cident = C > 0 && rows_ident(w->cp, m, f->C);
         w->nod = 1;
-        made_fwd(f, w, t, m, x + r0 * D, w->cp, f->H);
+        made_fwd(f, w, t, m, x + r0 * D, w->cp, 0, f->H);
         memcpy(out + r0 * 2 * D, w->out, m * 2 * D * sizeof(double));
     }
     return PF_OK;
