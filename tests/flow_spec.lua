@@ -97,6 +97,8 @@ describe("pf.flow.maf", function()
     pf.rng.new(77):fill_normal(h, 0, 6)
     h:set(1, 0); h:set(2, -0.0); h:set(3, 37.0); h:set(4, -37.0); h:set(5, -38.5)
     h:set(6, 1.0); h:set(7, -1.0)
+    -- beyond |h| = 8 the full Mills polynomial replaces the short one, lane by lane
+    h:set(8, -9.0); h:set(9, -8.5); h:set(10, 8.25); h:set(11, 7.9); h:set(12, -8.0)
     local a1, d1, p1 = pf.core.flow.gelu(h, {path = "scalar"})
     local a2, d2, p2 = pf.core.flow.gelu(h, {path = "avx2"})
     local a0 = pf.core.flow.gelu(h)
@@ -115,6 +117,12 @@ describe("pf.flow.maf", function()
     assert.is_true(math.abs(a1:get(7) + 0.1586552539314570514) <= 1e-15 * 0.1587)
     assert.are.equal(0, a1:get(1)); assert.is_true(math.abs(d1:get(1) - 0.5) <= 1e-15)
     assert.are.equal(37.0, a1:get(3)); assert.are.equal(0, a1:get(5))
+    -- tails (40-digit values): gelu(-9), gelu'(-9), gelu(-8.5), gelu'(-8.5), gelu(8.25)
+    assert.is_true(math.abs(a1:get(8) + 1.015729565358456583e-18) <= 2e-15 * 1.0157e-18)
+    assert.is_true(math.abs(d1:get(8) + 9.138937373906639251e-18) <= 2e-15 * 9.139e-18)
+    assert.is_true(math.abs(a1:get(9) + 8.057604598872820601e-17) <= 2e-15 * 8.058e-17)
+    assert.is_true(math.abs(d1:get(9) + 6.84650493869708435e-16) <= 2e-15 * 6.847e-16)
+    assert.is_true(math.abs(a1:get(10) - 8.2499999999999993466) <= 1e-15 * 8.25)
     assert.has_error(function() pf.core.flow.gelu(h, {path = "sse"}) end)
     assert.has_error(function() pf.core.flow.gelu(h, {paht = "avx2"}) end)
   end)
@@ -198,6 +206,55 @@ describe("pf.flow.maf", function()
     assert.are.equal(0, (x - x2):abs():max())
     local x3 = f:sample(50, {0.5, -1.5}, {seed = 4})
     assert.is_true((x - x3):abs():max() > 0.01)
+  end)
+
+  it("one context shared by every row gives what per-row contexts give", function()
+    -- a block whose context rows are all equal folds the context into the biases once;
+    -- appending one row with another context forces the per-row path for the same rows
+    for _, arch in ipairs{archs[2], archs[4],
+                          {dim = 3, context = 3, transforms = 2, hidden = 64, blocks = 2, seed = 9}} do
+      local f = pf.flow.maf(arch)
+      local n, C = 6, arch.context
+      local x = filled(n + 1, arch.dim, 31, 0.5)
+      local c = pf.array.zeros(n + 1, C)
+      for j = 1, C do c:col(j):fill(0.1 * j - 0.15) end
+      c:set(n + 1, 1, 0.9)
+      local lp_mixed = f:log_prob(x, c)
+      local gx_mixed, gc_mixed = f:grad_log_prob(x, c)
+      local z = filled(n + 1, arch.dim, 32)
+      local xs_mixed = f:inverse(z, c)
+      local xs, cs, zs = pf.array.zeros(n, arch.dim), pf.array.zeros(n, C), pf.array.zeros(n, arch.dim)
+      for i = 1, n do
+        for j = 1, arch.dim do xs:set(i, j, x:get(i, j)); zs:set(i, j, z:get(i, j)) end
+        for j = 1, C do cs:set(i, j, c:get(i, j)) end
+      end
+      local lp = f:log_prob(xs, cs)
+      local gx, gc = f:grad_log_prob(xs, cs)
+      local xi = f:inverse(zs, cs)
+      for i = 1, n do
+        assert.is_true(math.abs(lp:get(i) - lp_mixed:get(i)) <= 1e-13 * (1 + math.abs(lp:get(i))))
+        for j = 1, arch.dim do
+          assert.is_true(math.abs(gx:get(i, j) - gx_mixed:get(i, j)) <= 1e-12)
+          assert.is_true(math.abs(xi:get(i, j) - xs_mixed:get(i, j)) <= 1e-12)
+        end
+        for j = 1, C do assert.is_true(math.abs(gc:get(i, j) - gc_mixed:get(i, j)) <= 1e-12) end
+      end
+      -- and the shared-context path itself matches finite differences in the context
+      local h = 1e-5
+      for j = 1, C do
+        local cp, cm = pf.array.zeros(n, C), pf.array.zeros(n, C)
+        for i = 1, n do
+          for k = 1, C do
+            local v = cs:get(i, k) + (k == j and h or 0)
+            cp:set(i, k, v); cm:set(i, k, v - (k == j and 2 * h or 0))
+          end
+        end
+        local a, b = f:log_prob(xs, cp), f:log_prob(xs, cm)
+        for i = 1, n do
+          assert.is_true(relerr((a:get(i) - b:get(i)) / (2 * h), gc:get(i, j)) < 1e-6)
+        end
+      end
+    end
   end)
 
   it("save/load round trip is bit-identical", function()

@@ -28,6 +28,12 @@
  * Wc (H x C), W2 (H x H), b2 (H), then Wo (2D x H), bo (2D); matrices row-major
  * (out x in); output rows 0..D-1 are shifts, D..2D-1 raw scales.
  *
+ * Inside, hidden units are ordered by degree (the parameter vector keeps the order
+ * above), so each masked H x H weight is block lower-triangular and only its nonzero
+ * blocks go through GEMM; products with K or N <= C, D, 2D (input, context, output
+ * layers) use vector row kernels; a block whose context rows are all equal (sampling at
+ * one context) folds the context into the biases once.
+ *
  * Batches: x is N x D, c is N x C, row-major contiguous. Work is done in blocks of
  * PF_MAF_ROWS rows, spread over OpenMP threads (OMP_NUM_THREADS; BLAS runs
  * single-threaded inside each); workspaces are allocated once per thread count and

@@ -31,7 +31,9 @@ typedef struct prep {
 typedef struct ws {
     double *X, *Hs, *A1, *D1, *A2, *D2, *S, *SIG;
     double *out, *gout, *cp, *gC, *ljac, *ldet, *wt;
-    double *gH, *gA, *gT, *G, *G2, *grad;
+    double *gH, *gA, *gT, *G, *G2, *grad, *cb;
+    int cident; /* all context rows of the current block are the same */
+    int nod;    /* forward only: GELU derivatives not needed (not stored) */
 } ws;
 
 struct pf_maf {
@@ -43,39 +45,22 @@ struct pf_maf {
     ws *w;
     double *wsmem;
     double s0;
-    int *hd;              /* hidden degrees (H) */
-    /* Inverse pass k needs outputs k only, which see only hidden units of degree <= k:
-     * lev[k] is that sub-network (same layout with H = its unit count) for every
-     * transform, packed in sub (rebuilt from mp by each inverse call). */
-    double *sub;
-    size_t subn;
+    int *hd;              /* hidden degrees (H), in the order of the parameter vector */
+    /* Inside, hidden units are sorted by degree (stable): mp holds the masked parameters
+     * in that order (mp[i] = p[pidx[i]] * mask[pidx[i]]), so every masked H x H weight is
+     * block lower-triangular and the units a unit of degree k sees are a prefix. Group g
+     * holds the units [gbeg[g], gend[g]) of one degree; units of degree <= k are the
+     * prefix [0, upto[k]). Per-thread gradients are in the sorted order too and are
+     * scattered back through pidx. */
+    int *hs;              /* sorted degrees (H) */
+    size_t *pidx;         /* np: sorted-layout index -> parameter index */
+    int ng, *gbeg, *gend; /* degree groups */
+    int *upto;            /* D: units of degree <= k */
+    /* Small-K weights transposed (K x H, ld H) for the vector row kernel, rebuilt with mp:
+     * per transform W0^T (D x H), Wc0^T (C x H), then per block Wc^T (C x H). */
+    double *mt;
+    size_t mtper;
 };
-
-typedef struct lay {
-    int H;
-    size_t W0, b0, Wc0, blk, blksz, Wo, bo, per;
-} lay;
-
-static void layout(int D, int C, int H, int B, lay *L)
-{
-    size_t off = 0, h = (size_t)H;
-    L->H = H;
-    L->W0 = off; off += h * (size_t)D;
-    L->b0 = off; off += h;
-    L->Wc0 = off; off += h * (size_t)C;
-    L->blk = off;
-    L->blksz = 2 * h * h + 2 * h + h * (size_t)C;
-    off += (size_t)B * L->blksz;
-    L->Wo = off; off += 2 * (size_t)D * h;
-    L->bo = off; off += 2 * (size_t)D;
-    L->per = off;
-}
-/* offsets inside one block for hidden width h, context c */
-#define LW1(h, c) 0
-#define LB1(h, c) ((size_t)(h) * (h))
-#define LWC(h, c) (LB1(h, c) + (size_t)(h))
-#define LW2(h, c) (LWC(h, c) + (size_t)(h) * (c))
-#define LB2(h, c) (LW2(h, c) + (size_t)(h) * (h))
 
 /* offsets inside one block */
 #define OW1(f) 0
@@ -105,20 +90,69 @@ static inline double sigmoid(double a)
  *   exp carries no rounding error, and exp by 2^n e^r with |r| <= ln2/2 and the Taylor
  *   polynomial of degree 13 (truncation < 1e-17);
  *   Q(t) = 1 - Phi(t) = phi(t) M(t), t = |a|, with the Mills ratio written as
- *   M(t) = g(y)/(t + 4), y = (t - 4)/(t + 4) in [-1, 1), and g a Chebyshev series of
- *   degree 26 fitted (at 48 Chebyshev nodes, 40-digit arithmetic) for this code.
+ *   M(t) = g(y)/(t + 4), y = (t - 4)/(t + 4) in [-1, 1), and g a polynomial of degree 26
+ *   from a Chebyshev series fitted (at 48 Chebyshev nodes, 40-digit arithmetic) for this
+ *   code, evaluated by Horner's rule.
  * Measured against 40-digit values on [0, 38]: max relative error of Q 4e-16; exp
  * agrees with libm to 1 ulp. phi and Q are set to 0 beyond |a| = 37.4 (true values < 1e-304). */
-static const double MILLS_CHEB[27] = {
-    2.43256042851504040e+00, -1.88425457457948342e+00, 5.56956649096381651e-01,
-    -1.21615972144204568e-01, 1.73607081437277717e-02, -8.03621200729965658e-04,
-    -2.52034934805435310e-04, 4.73837192705811754e-05, 2.53258913659882570e-06,
-    -1.54040698399129994e-06, -8.47496063006169607e-09, 5.18533860109467214e-08,
-    -2.82812932766024969e-10, -1.94865663788910755e-09, -2.49194549682756703e-11,
-    7.95724871944884608e-11, 4.61841417915521892e-12, -3.29085612422438505e-12,
-    -4.36538404380973001e-13, 1.23007118392327740e-13, 3.24141735820867837e-14,
-    -3.05323955873256634e-15, -2.01837402757073535e-15, -7.17019550142258783e-17,
-    1.01695523980385420e-16, 1.75624422805335589e-17, -3.35806824402767619e-18};
+/* g in powers of y (its Chebyshev series re-expanded in 50-digit
+ * arithmetic): Horner takes one FMA per degree where Clenshaw took two. The re-expansion
+ * is well conditioned here (sum |a_k| = 5.04, g >= 0.5 on [-1, 1]): measured against the
+ * Chebyshev form in exact arithmetic, Horner in doubles stays within 3.4e-16 relative. */
+static const double MILLS_POLY[27] = {
+    1.8932190633084852,
+    -1.52377091081998297,
+    9.70409554867587259e-1,
+    -4.67540962998378114e-1,
+    1.51391762312507036e-1,
+    -1.89004508603048586e-2,
+    -8.72229527565847707e-3,
+    4.08785566110863753e-3,
+    3.34244632214025173e-4,
+    -5.79269143916400192e-4,
+    -4.78337293144866135e-6,
+    8.80949363205358079e-5,
+    1.7968713266322371e-6,
+    -1.48407095723204493e-5,
+    -1.58015270382697245e-6,
+    2.56317885083691808e-6,
+    6.85735659885816884e-7,
+    -3.92293252202929548e-7,
+    -2.21547035912411213e-7,
+    3.66737949934238966e-8,
+    5.72357486084061895e-8,
+    3.59197786373237774e-9,
+    -1.14570119255199803e-8,
+    -2.14229534439926336e-9,
+    1.58549135757236241e-9,
+    2.94648887628044113e-10,
+    -1.12678072545586067e-10,
+};
+
+/* For t <= 8 (y <= 1/3; nearly every activation) a shorter fit of the same g: degree 17
+ * in v = 1.5 y + 0.5 (Chebyshev fit on [-1, 1/3], 40 digits, re-expanded); Horner in
+ * doubles within 3.3e-16 of g. Lanes with t > 8 use the full polynomial. */
+#define MILLS_T1 8.0
+static const double MILLS_SHORT[18] = {
+    2.52821537572832694,
+    -1.5666000577658764,
+    6.86192052189379684e-1,
+    -2.02166285540815489e-1,
+    3.23222633421067137e-2,
+    8.61976665855488385e-4,
+    -1.36830185179914601e-3,
+    7.159931115186979e-5,
+    6.19211282298170994e-5,
+    -3.75824170043012838e-6,
+    -3.45262319119819018e-6,
+    1.18318669617867182e-8,
+    2.06609376103482781e-7,
+    2.13327996453470961e-8,
+    -1.06657126868129623e-8,
+    -2.8716675942832626e-9,
+    3.21877960767257503e-10,
+    1.94979265049216955e-10,
+};
 
 static inline __attribute__((always_inline)) double exp_neg(double x)
 {
@@ -159,38 +193,41 @@ static void gelu_scalar(const double *h, double *a, double *d, size_t m)
         double s = x * x, e = fma(x, x, -s);
         double arg = -0.5 * s;
         double keep = arg >= -700.0 ? 1.0 : 0.0;
-        double phi = 0.39894228040143267794 * exp_neg(arg >= -700.0 ? arg : -700.0) *
+        double phi = 0.39894228040143267794 * exp_neg(arg > -700.0 ? arg : -700.0) *
                      (1.0 - 0.5 * e);
         phi *= keep;
-        double inv = 1.0 / (t + 4.0), y = (t - 4.0) * inv, y2 = 2.0 * y;
-        double b1 = 0, b2 = 0;
-        for (int k = 26; k > 0; k--) {
-            double b0 = fma(y2, b1, MILLS_CHEB[k] - b2);
-            b2 = b1;
-            b1 = b0;
+        double inv = 1.0 / (t + 4.0), y = (t - 4.0) * inv, g;
+        if (t > MILLS_T1) {
+            g = MILLS_POLY[26];
+            for (int k = 25; k >= 0; k--)
+                g = fma(g, y, MILLS_POLY[k]);
+        } else {
+            double v = fma(y, 1.5, 0.5);
+            g = MILLS_SHORT[17];
+            for (int k = 16; k >= 0; k--)
+                g = fma(g, v, MILLS_SHORT[k]);
         }
-        double g = fma(y, b1, MILLS_CHEB[0] - b2);
         double q = phi * g * inv;
-        double pos = x >= 0 ? 1.0 : 0.0;
-        double Phi = fma(pos, 1.0 - 2.0 * q, q);
+        double Phi = x >= 0 ? 1.0 - q : q;
         a[i] = x * Phi;
-        d[i] = fma(x, phi, Phi);
+        if (d)
+            d[i] = fma(x, phi, Phi);
     }
 }
 
 /* The same computation on 4-double vectors (GCC vector extensions; fma from the AVX2+FMA
  * intrinsic). GU vectors are processed side by side so the long FMA chains (exp
- * polynomial, Clenshaw recurrence) of independent elements overlap in the pipeline. */
+ * polynomial, Horner for g) of independent elements overlap in the pipeline. */
 typedef double v4d __attribute__((vector_size(32)));
 typedef long long v4i __attribute__((vector_size(32)));
-#define GU 3
+#define GU 4
 
 #define VFMA(a, b, c) ((v4d)__builtin_ia32_vfmaddpd256((a), (b), (c)))
 #define VSEL(m, x, y) ((v4d)(((m) & (v4i)(x)) | (~(m) & (v4i)(y))))
 #define VB(c) ((v4d){(c), (c), (c), (c)})
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-gelu_v(const double *h, double *a, double *d)
+gelu_v(const double *h, double *a, double *d, const int wd)
 {
     const v4d L2E = VB(1.4426950408889634074), LN2_HI = VB(6.93147180369123816490e-01),
               LN2_LO = VB(1.90821492927058770002e-10), SH = VB(6755399441055744.0);
@@ -199,67 +236,86 @@ gelu_v(const double *h, double *a, double *d)
                                   1.0 / 5040.0,       1.0 / 720.0,       1.0 / 120.0,
                                   1.0 / 24.0,         1.0 / 6.0,         0.5,
                                   1.0,                1.0};
-    v4d x[GU], phi[GU], inv[GU], y[GU], y2[GU], b1[GU], b2[GU], kb[GU], r[GU], p[GU];
-    v4i keep[GU];
+    const v4i SIGN = (v4i)VB(-0.0);
+    v4d x[GU], phi[GU], inv[GU], y[GU], g[GU], kb[GU], r[GU], p[GU];
+    v4i keep[GU], far[GU], anyfar = {0, 0, 0, 0};
 #pragma GCC unroll 4
     for (int u = 0; u < GU; u++) {
         memcpy(&x[u], h + 4 * u, sizeof(v4d));
         v4d s = x[u] * x[u], e = VFMA(x[u], x[u], -s), arg = -0.5 * s;
         keep[u] = arg >= -700.0;
-        arg = VSEL(keep[u], arg, VB(-700.0));
+        arg = (v4d)__builtin_ia32_maxpd256(arg, VB(-700.0));
         kb[u] = VFMA(arg, L2E, SH);
         v4d kn = kb[u] - SH;
         r[u] = VFMA(-kn, LN2_HI, arg);
         r[u] = VFMA(-kn, LN2_LO, r[u]);
         phi[u] = 1.0 - 0.5 * e; /* exp argument correction, applied below */
         p[u] = VB(EC[0]);
-        v4d t = VSEL((v4i)(x[u] < 0.0), -x[u], x[u]);
+        v4d t = (v4d)((v4i)x[u] & ~SIGN);
+        far[u] = t > MILLS_T1;
+        anyfar |= far[u];
         inv[u] = 1.0 / (t + 4.0);
         y[u] = (t - 4.0) * inv[u];
-        y2[u] = 2.0 * y[u];
-        b1[u] = VB(0.0);
-        b2[u] = VB(0.0);
     }
 #pragma GCC unroll 13
     for (int k = 1; k < 14; k++)
 #pragma GCC unroll 4
         for (int u = 0; u < GU; u++)
             p[u] = VFMA(p[u], r[u], VB(EC[k]));
-#pragma GCC unroll 26
-    for (int k = 26; k > 0; k--)
+    v4d v[GU];
+#pragma GCC unroll 4
+    for (int u = 0; u < GU; u++) {
+        v[u] = VFMA(y[u], VB(1.5), VB(0.5));
+        g[u] = VB(MILLS_SHORT[17]);
+    }
+#pragma GCC unroll 17
+    for (int k = 16; k >= 0; k--)
+#pragma GCC unroll 4
+        for (int u = 0; u < GU; u++)
+            g[u] = VFMA(g[u], v[u], VB(MILLS_SHORT[k]));
+    if (!__builtin_ia32_ptestz256(anyfar, anyfar)) { /* rare: some |h| > 8 */
 #pragma GCC unroll 4
         for (int u = 0; u < GU; u++) {
-            v4d b0 = VFMA(y2[u], b1[u], MILLS_CHEB[k] - b2[u]);
-            b2[u] = b1[u];
-            b1[u] = b0;
+            v4d gf = VB(MILLS_POLY[26]);
+            for (int k = 25; k >= 0; k--)
+                gf = VFMA(gf, y[u], VB(MILLS_POLY[k]));
+            g[u] = VSEL(far[u], gf, g[u]);
         }
+    }
 #pragma GCC unroll 4
     for (int u = 0; u < GU; u++) {
         v4i sb = ((v4i)kb[u] - (v4i)SH + 1023) << 52;
         v4d ph = 0.39894228040143267794 * (p[u] * (v4d)sb) * phi[u];
         ph = (v4d)((v4i)ph & keep[u]); /* times keep (0 or 1); ph is finite here */
-        v4d g = VFMA(y[u], b1[u], MILLS_CHEB[0] - b2[u]);
-        v4d q = ph * g * inv[u];
-        v4d pos = (v4d)((v4i)VB(1.0) & (v4i)(x[u] >= 0.0));
-        v4d Phi = VFMA(pos, 1.0 - 2.0 * q, q);
-        v4d av = x[u] * Phi, dv = VFMA(x[u], ph, Phi);
+        v4d q = ph * g[u] * inv[u];
+        v4d Phi = (v4d)__builtin_ia32_blendvpd256(q, 1.0 - q, (v4d)(x[u] >= 0.0));
+        v4d av = x[u] * Phi;
         memcpy(a + 4 * u, &av, sizeof(v4d));
-        memcpy(d + 4 * u, &dv, sizeof(v4d));
+        if (wd) {
+            v4d dv = VFMA(x[u], ph, Phi);
+            memcpy(d + 4 * u, &dv, sizeof(v4d));
+        }
     }
 }
 
+/* d may be NULL (forward-only passes: no derivative computed or stored). */
 __attribute__((target("avx2,fma"))) static void gelu_avx2(const double *h, double *a,
                                                          double *d, size_t m)
 {
     size_t i = 0;
-    for (; i + 4 * GU <= m; i += 4 * GU)
-        gelu_v(h + i, a + i, d + i);
+    if (d)
+        for (; i + 4 * GU <= m; i += 4 * GU)
+            gelu_v(h + i, a + i, d + i, 1);
+    else
+        for (; i + 4 * GU <= m; i += 4 * GU)
+            gelu_v(h + i, a + i, NULL, 0);
     if (i < m) {
         double hb[4 * GU] = {0}, ab[4 * GU], db[4 * GU];
         memcpy(hb, h + i, (m - i) * sizeof(double));
-        gelu_v(hb, ab, db);
+        gelu_v(hb, ab, db, 1);
         memcpy(a + i, ab, (m - i) * sizeof(double));
-        memcpy(d + i, db, (m - i) * sizeof(double));
+        if (d)
+            memcpy(d + i, db, (m - i) * sizeof(double));
     }
 }
 
@@ -422,8 +478,82 @@ void pf_maf_free(pf_maf *f)
     free(f->w);
     free(f->wsmem);
     free(f->hd);
-    free(f->sub);
+    free(f->hs);
+    free(f->pidx);
+    free(f->gbeg);
+    free(f->gend);
+    free(f->upto);
+    free(f->mt);
     free(f);
+}
+
+/* The degree-sorted internal order (see struct pf_maf): permutation, groups, prefix
+ * counts, the index map pidx and the transposed small-K weights' buffer. */
+static int sort_units(pf_maf *f)
+{
+    const int D = f->D, C = f->C, H = f->H, B = f->B;
+    int *perm = malloc((size_t)H * sizeof(int));
+    f->hs = malloc((size_t)H * sizeof(int));
+    f->gbeg = malloc((size_t)H * sizeof(int));
+    f->gend = malloc((size_t)H * sizeof(int));
+    f->upto = malloc((size_t)D * sizeof(int));
+    f->pidx = malloc(f->np * sizeof(size_t));
+    f->mtper = (size_t)H * (size_t)(D + C * (B + 1));
+    f->mt = malloc(f->mtper * (size_t)f->T * sizeof(double));
+    if (!perm || !f->hs || !f->gbeg || !f->gend || !f->upto || !f->pidx || !f->mt) {
+        free(perm);
+        return PF_ENOMEM;
+    }
+    int m = 0;
+    for (int d = 0; d < D; d++)
+        for (int k = 0; k < H; k++)
+            if (f->hd[k] == d)
+                perm[m++] = k;
+    f->ng = 0;
+    for (int k = 0; k < H; k++) {
+        f->hs[k] = f->hd[perm[k]];
+        if (k == 0 || f->hs[k] != f->hs[k - 1]) {
+            f->gbeg[f->ng] = k;
+            f->ng++;
+        }
+        f->gend[f->ng - 1] = k + 1;
+    }
+    for (int d = 0; d < D; d++) {
+        int c = 0;
+        for (int k = 0; k < H; k++)
+            c += f->hs[k] <= d;
+        f->upto[d] = c;
+    }
+    const size_t h = (size_t)H, dd = (size_t)D, cc = (size_t)C;
+    for (int t = 0; t < f->T; t++) {
+        size_t base = (size_t)t * f->per, *q = f->pidx + base;
+        for (size_t k = 0; k < h; k++) {
+            size_t pk = (size_t)perm[k];
+            for (size_t j = 0; j < dd; j++)
+                q[f->W0 + k * dd + j] = base + f->W0 + pk * dd + j;
+            q[f->b0 + k] = base + f->b0 + pk;
+            for (size_t j = 0; j < cc; j++)
+                q[f->Wc0 + k * cc + j] = base + f->Wc0 + pk * cc + j;
+            for (int b = 0; b < B; b++) {
+                size_t o = f->blk + (size_t)b * f->blksz;
+                for (size_t j = 0; j < h; j++) {
+                    size_t pj = (size_t)perm[j];
+                    q[o + OW1(f) + k * h + j] = base + o + OW1(f) + pk * h + pj;
+                    q[o + OW2(f) + k * h + j] = base + o + OW2(f) + pk * h + pj;
+                }
+                q[o + OB1(f) + k] = base + o + OB1(f) + pk;
+                q[o + OB2(f) + k] = base + o + OB2(f) + pk;
+                for (size_t j = 0; j < cc; j++)
+                    q[o + OWC(f) + k * cc + j] = base + o + OWC(f) + pk * cc + j;
+            }
+            for (size_t o = 0; o < 2 * dd; o++)
+                q[f->Wo + o * h + k] = base + f->Wo + o * h + pk;
+        }
+        for (size_t o = 0; o < 2 * dd; o++)
+            q[f->bo + o] = base + f->bo + o;
+    }
+    free(perm);
+    return PF_OK;
 }
 
 static void init_uniform(gsl_rng *r, double *v, size_t n, double a)
@@ -521,6 +651,11 @@ pf_maf *pf_maf_alloc(const pf_maf_config *cfg, pf_err *err)
     gsl_rng_free(r);
     for (size_t i = 0; i < f->np; i++)
         f->p[i] *= f->mask[i];
+    if (sort_units(f) != PF_OK) {
+        pf_maf_free(f);
+        pf_err_set(err, PF_ENOMEM, "maf: out of memory");
+        return NULL;
+    }
     return f;
 }
 
@@ -601,7 +736,7 @@ static int ensure_ws(pf_maf *f, pf_err *err)
     size_t R = R_ROWS, D = (size_t)f->D, C = (size_t)f->C, H = (size_t)f->H;
     size_t T = (size_t)f->T, B = (size_t)f->B;
     size_t per = (T + 1) * R * D + T * (B + 1) * R * H + 4 * T * B * R * H + 2 * T * R * D +
-                 2 * R * 2 * D + 2 * R * C + 3 * R + 3 * R * H + 2 * R * D + f->np;
+                 2 * R * 2 * D + 2 * R * C + 3 * R + 3 * R * H + 2 * R * D + f->np + H;
     per = (per + 7) & ~(size_t)7;
     f->w = calloc((size_t)nt, sizeof(ws));
     f->wsmem = malloc(per * (size_t)nt * sizeof(double));
@@ -637,6 +772,7 @@ static int ensure_ws(pf_maf *f, pf_err *err)
         TAKE(G, R * D);
         TAKE(G2, R * D);
         TAKE(grad, f->np);
+        TAKE(cb, H);
 #undef TAKE
     }
     f->nws = nt;
@@ -645,155 +781,332 @@ static int ensure_ws(pf_maf *f, pf_err *err)
 
 static void sync_masked(pf_maf *f)
 {
+    const size_t D = (size_t)f->D, C = (size_t)f->C, H = (size_t)f->H;
     for (size_t i = 0; i < f->np; i++)
-        f->mp[i] = f->p[i] * f->mask[i];
+        f->mp[i] = f->p[f->pidx[i]] * f->mask[f->pidx[i]];
+    for (int t = 0; t < f->T; t++) {
+        const double *P = f->mp + (size_t)t * f->per;
+        double *M = f->mt + (size_t)t * f->mtper;
+        for (size_t k = 0; k < H; k++) {
+            for (size_t j = 0; j < D; j++)
+                M[j * H + k] = P[f->W0 + k * D + j];
+            for (size_t j = 0; j < C; j++)
+                M[(D + j) * H + k] = P[f->Wc0 + k * C + j];
+            for (int b = 0; b < f->B; b++) {
+                const double *Pb = P + f->blk + (size_t)b * f->blksz;
+                double *Mb = M + D * H + (size_t)(b + 1) * C * H;
+                for (size_t j = 0; j < C; j++)
+                    Mb[j * H + k] = Pb[OWC(f) + k * C + j];
+            }
+        }
+    }
 }
 
 /* ---- MADE ------------------------------------------------------------------------ */
 
-static void fill_rows(double *dst, size_t n, size_t m, const double *bias)
+/* dst[j] += sum_r src[r, j] (n x m) and dst = a * b or dst += a * b elementwise, in
+ * 4-double vectors (same order of additions as the plain loops). */
+static inline __attribute__((always_inline)) void
+colsum_body(double *dst, const double *src, size_t n, size_t m)
 {
-    for (size_t r = 0; r < n; r++)
-        memcpy(dst + r * m, bias, m * sizeof(double));
+    size_t j = 0;
+    for (; j + 4 <= m; j += 4) {
+        v4d acc, v;
+        memcpy(&acc, dst + j, sizeof acc);
+        for (size_t r = 0; r < n; r++) {
+            memcpy(&v, src + r * m + j, sizeof v);
+            acc += v;
+        }
+        memcpy(dst + j, &acc, sizeof acc);
+    }
+    for (; j < m; j++)
+        for (size_t r = 0; r < n; r++)
+            dst[j] += src[r * m + j];
+}
+
+static inline __attribute__((always_inline)) void
+vmul_body(double *dst, const double *a, const double *b, size_t m, int acc)
+{
+    size_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+        v4d x, y, z;
+        memcpy(&x, a + i, sizeof x);
+        memcpy(&y, b + i, sizeof y);
+        if (acc) {
+            memcpy(&z, dst + i, sizeof z);
+            z += x * y;
+        } else {
+            z = x * y;
+        }
+        memcpy(dst + i, &z, sizeof z);
+    }
+    for (; i < m; i++)
+        dst[i] = acc ? dst[i] + a[i] * b[i] : a[i] * b[i];
+}
+
+__attribute__((target("avx2"))) static void colsum_avx2(double *dst, const double *src,
+                                                       size_t n, size_t m)
+{
+    colsum_body(dst, src, n, m);
+}
+
+__attribute__((target("avx2"))) static void vmul_avx2(double *dst, const double *a,
+                                                     const double *b, size_t m, int acc)
+{
+    vmul_body(dst, a, b, m, acc);
 }
 
 static void colsum_add(double *dst, const double *src, size_t n, size_t m)
 {
-    for (size_t r = 0; r < n; r++)
-        for (size_t j = 0; j < m; j++)
-            dst[j] += src[r * m + j];
+    if (gelu_path(0) == 2)
+        colsum_avx2(dst, src, n, m);
+    else
+        colsum_body(dst, src, n, m);
 }
 
-/* One MADE of transform t on n rows of X (n x D) with preprocessed context cp, with the
- * parameters P laid out as L (the full net, or a degree-truncated sub-network). Hidden
- * states, activations and derivatives go to the transform's slices of w. */
-static void made_fwd_l(const pf_maf *f, ws *w, int t, size_t n, const double *X,
-                       const double *cp, const double *P, const lay *L)
+static void vmul(double *dst, const double *a, const double *b, size_t m, int acc)
 {
-    const int D = f->D, C = f->C, H = L->H, B = f->B;
-    const size_t R = R_ROWS, RH = R * (size_t)f->H;
-    if (H == 0) { /* no hidden unit reaches these outputs: biases only */
-        fill_rows(w->out, n, (size_t)(2 * D), P + L->bo);
+    if (gelu_path(0) == 2)
+        vmul_avx2(dst, a, b, m, acc);
+    else
+        vmul_body(dst, a, b, m, acc);
+}
+
+/* out[r, 0:h] = bias + sum_j c[r, j] ct[j, :] + sum_j x[r, j] xt[j, :] for n rows (out ld h,
+ * xt and ct ld ldt), in that order of additions (so a bias with the context terms folded
+ * in first gives identical bits). The small-K products (K = D or C) as one vector pass:
+ * cheaper than a K = 3 GEMM, whose packing costs more than its arithmetic. */
+static inline __attribute__((always_inline)) void
+rowk_body(size_t n, int h, double *out, int ldo, const double *bias, const double *x, int kx,
+          const double *xt, const double *c, int kc, const double *ct, int ldt)
+{
+    for (size_t r = 0; r < n; r++) {
+        double *o = out + r * (size_t)ldo;
+        const double *xr = kx ? x + r * (size_t)kx : NULL, *cr = kc ? c + r * (size_t)kc : NULL;
+        int k = 0;
+        for (; k + 4 <= h; k += 4) {
+            v4d acc = {0, 0, 0, 0}, wv;
+            if (bias)
+                memcpy(&acc, bias + k, sizeof acc);
+            for (int j = 0; j < kc; j++) {
+                memcpy(&wv, ct + (size_t)j * (size_t)ldt + (size_t)k, sizeof wv);
+                acc += VB(cr[j]) * wv;
+            }
+            for (int j = 0; j < kx; j++) {
+                memcpy(&wv, xt + (size_t)j * (size_t)ldt + (size_t)k, sizeof wv);
+                acc += VB(xr[j]) * wv;
+            }
+            memcpy(o + k, &acc, sizeof acc);
+        }
+        for (; k < h; k++) {
+            double acc = bias ? bias[k] : 0.0;
+            for (int j = 0; j < kc; j++)
+                acc += cr[j] * ct[(size_t)j * (size_t)ldt + (size_t)k];
+            for (int j = 0; j < kx; j++)
+                acc += xr[j] * xt[(size_t)j * (size_t)ldt + (size_t)k];
+            o[k] = acc;
+        }
+    }
+}
+
+__attribute__((target("avx2"))) static void
+rowk_avx2(size_t n, int h, double *out, int ldo, const double *bias, const double *x, int kx,
+          const double *xt, const double *c, int kc, const double *ct, int ldt)
+{
+    rowk_body(n, h, out, ldo, bias, x, kx, xt, c, kc, ct, ldt);
+}
+
+static void rowk_plain(size_t n, int h, double *out, int ldo, const double *bias,
+                       const double *x, int kx, const double *xt, const double *c, int kc,
+                       const double *ct, int ldt)
+{
+    rowk_body(n, h, out, ldo, bias, x, kx, xt, c, kc, ct, ldt);
+}
+
+static void rowk(size_t n, int h, double *out, int ldo, const double *bias, const double *x,
+                 int kx, const double *xt, const double *c, int kc, const double *ct, int ldt)
+{
+    if (gelu_path(0) == 2)
+        rowk_avx2(n, h, out, ldo, bias, x, kx, xt, c, kc, ct, ldt);
+    else
+        rowk_plain(n, h, out, ldo, bias, x, kx, xt, c, kc, ct, ldt);
+}
+
+/* out[r, o] (ld ldo) = base[o] (or out[r, o] when base is NULL) + sum_{k < len(o)}
+ * A[r, k] W[o, k] for o < no, len(o) = min(lens ? lens[o % lmod] : la, la): products
+ * with few outputs (the MADE output layer, input and context gradients), where a GEMM
+ * with n = 3..6 wastes most of its micro-kernel. */
+static inline __attribute__((always_inline)) void
+rowdot_body(size_t n, int no, const double *A, int lda, int la, const double *W, int ldw,
+            const int *lens, int lmod, const double *base, double *out, int ldo)
+{
+    for (size_t r = 0; r < n; r++) {
+        const double *a = A + r * (size_t)lda;
+        double *o = out + r * (size_t)ldo;
+        for (int q = 0; q < no; q++) {
+            int len = lens ? lens[q % lmod] : la;
+            if (len > la)
+                len = la;
+            const double *wq = W + (size_t)q * (size_t)ldw;
+            v4d s0 = {0, 0, 0, 0}, s1 = s0, av, wv;
+            int k = 0;
+            for (; k + 8 <= len; k += 8) {
+                memcpy(&av, a + k, sizeof av);
+                memcpy(&wv, wq + k, sizeof wv);
+                s0 += av * wv;
+                memcpy(&av, a + k + 4, sizeof av);
+                memcpy(&wv, wq + k + 4, sizeof wv);
+                s1 += av * wv;
+            }
+            s0 += s1;
+            double acc = (s0[0] + s0[2]) + (s0[1] + s0[3]);
+            for (; k < len; k++)
+                acc += a[k] * wq[k];
+            o[q] = (base ? base[q] : o[q]) + acc;
+        }
+    }
+}
+
+__attribute__((target("avx2"))) static void
+rowdot_avx2(size_t n, int no, const double *A, int lda, int la, const double *W, int ldw,
+            const int *lens, int lmod, const double *base, double *out, int ldo)
+{
+    rowdot_body(n, no, A, lda, la, W, ldw, lens, lmod, base, out, ldo);
+}
+
+static void rowdot_plain(size_t n, int no, const double *A, int lda, int la, const double *W,
+                         int ldw, const int *lens, int lmod, const double *base, double *out,
+                         int ldo)
+{
+    rowdot_body(n, no, A, lda, la, W, ldw, lens, lmod, base, out, ldo);
+}
+
+static void rowdot(size_t n, int no, const double *A, int lda, int la, const double *W, int ldw,
+                   const int *lens, int lmod, const double *base, double *out, int ldo)
+{
+    if (gelu_path(0) == 2)
+        rowdot_avx2(n, no, A, lda, la, W, ldw, lens, lmod, base, out, ldo);
+    else
+        rowdot_plain(n, no, A, lda, la, W, ldw, lens, lmod, base, out, ldo);
+}
+
+/* Cout[:, h0:h1] += A W^T for a masked hidden weight W (all ld H) in the degree-sorted
+ * order: group g's outputs see the prefix [0, gend[g]) of the inputs, so only the nonzero
+ * blocks are multiplied (for D = 3: 3/4 of the dense product). [h0, h1) is a union of
+ * whole groups. */
+static void gemm_fwd_grp(const pf_maf *f, size_t n, int h0, int h1, const double *A,
+                         const double *W, double *Cout)
+{
+    const int H = f->H;
+    for (int g = 0; g < f->ng; g++) {
+        int s = f->gbeg[g], e = f->gend[g];
+        if (s < h0 || e > h1)
+            continue;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, e - s, e, 1.0, A, H,
+                    W + (size_t)s * (size_t)H, H, 1.0, Cout + s, H);
+    }
+}
+
+/* gA (n x H) = gO (n x H) W (full width; overwrites), nonzero blocks only: the inputs of
+ * group g are seen by the outputs [gbeg[g], H). */
+static void gemm_bwd_grp(const pf_maf *f, size_t n, const double *gO, const double *W,
+                         double *gA)
+{
+    const int H = f->H;
+    for (int g = 0; g < f->ng; g++) {
+        int s = f->gbeg[g], e = f->gend[g];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, e - s, H - s, 1.0,
+                    gO + s, H, W + (size_t)s * (size_t)H + (size_t)s, H, 0.0, gA + s, H);
+    }
+}
+
+/* gW (H x H) += gO^T A over n rows, nonzero blocks only. */
+static void gemm_wgt_grp(const pf_maf *f, size_t n, const double *gO, const double *A,
+                         double *gW)
+{
+    const int H = f->H;
+    for (int g = 0; g < f->ng; g++) {
+        int s = f->gbeg[g], e = f->gend[g];
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, e - s, e, (int)n, 1.0, gO + s, H,
+                    A, H, 1.0, gW + (size_t)s * (size_t)H, H);
+    }
+}
+
+/* GELU on the columns [h0, h1) of n rows of stride H (d may be NULL). */
+static void gelu_cols(const double *hh, double *a, double *d, size_t n, int H, int h0, int h1)
+{
+    if (h0 == 0 && h1 == H) {
+        gelu_array(hh, a, d, n * (size_t)H);
         return;
     }
+    for (size_t r = 0; r < n; r++) {
+        size_t o = r * (size_t)H + (size_t)h0;
+        gelu_array(hh + o, a + o, d ? d + o : NULL, (size_t)(h1 - h0));
+    }
+}
+
+/* One MADE of transform t on n rows of X (n x D) with preprocessed context cp. Hidden
+ * states, activations and derivatives live in the transform's slices of w (row stride H,
+ * units in degree order). Only the units [h0, h1) are computed: the units [0, h0) must
+ * already hold this input's values (the inverse pass k computes only the units of degree
+ * k: units of lower degree see only inputs that pass k - 1 already had). The outputs see
+ * the units [0, h1) (output o its degree prefix); h1 = 0 leaves the biases. When every
+ * context row of the block is the same (w->cident), the context terms are folded into
+ * the biases once. */
+static void made_fwd(const pf_maf *f, ws *w, int t, size_t n, const double *X,
+                     const double *cp, int h0, int h1)
+{
+    const int D = f->D, C = f->C, H = f->H, B = f->B;
+    const size_t RH = R_ROWS * (size_t)H;
+    const double *P = f->mp + (size_t)t * f->per;
+    const double *Mt = f->mt + (size_t)t * f->mtper;
     double *Hs = w->Hs + (size_t)t * (size_t)(B + 1) * RH;
     double *A1 = w->A1 + (size_t)t * (size_t)B * RH, *D1 = w->D1 + (size_t)t * (size_t)B * RH;
     double *A2 = w->A2 + (size_t)t * (size_t)B * RH, *D2 = w->D2 + (size_t)t * (size_t)B * RH;
-    const int N = (int)n;
-    fill_rows(Hs, n, (size_t)H, P + L->b0);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, H, D, 1.0, X, D, P + L->W0, D,
-                1.0, Hs, H);
-    if (C > 0)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, H, C, 1.0, cp, C, P + L->Wc0,
-                    C, 1.0, Hs, H);
-    for (int b = 0; b < B; b++) {
-        const double *Pb = P + L->blk + (size_t)b * L->blksz;
-        double *h = Hs + (size_t)b * RH, *hn = h + RH;
-        double *a1 = A1 + (size_t)b * RH, *d1 = D1 + (size_t)b * RH;
-        double *a2 = A2 + (size_t)b * RH, *d2 = D2 + (size_t)b * RH;
-        size_t m = n * (size_t)H;
-        gelu_array(h, a1, d1, m);
-        fill_rows(a2, n, (size_t)H, Pb + LB1(H, C));
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, H, H, 1.0, a1, H,
-                    Pb + LW1(H, C), H, 1.0, a2, H);
-        if (C > 0)
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, H, C, 1.0, cp, C,
-                        Pb + LWC(H, C), C, 1.0, a2, H);
-        gelu_array(a2, a2, d2, m);
-        for (size_t r = 0; r < n; r++)
-            for (int j = 0; j < H; j++)
-                hn[r * (size_t)H + (size_t)j] =
-                    h[r * (size_t)H + (size_t)j] + Pb[LB2(H, C) + (size_t)j];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, H, H, 1.0, a2, H,
-                    Pb + LW2(H, C), H, 1.0, hn, H);
-    }
-    fill_rows(w->out, n, (size_t)(2 * D), P + L->bo);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, 2 * D, H, 1.0,
-                Hs + (size_t)B * RH, H, P + L->Wo, H, 1.0, w->out, 2 * D);
-}
-
-static void made_fwd(const pf_maf *f, ws *w, int t, size_t n, const double *X, const double *cp)
-{
-    lay L;
-    layout(f->D, f->C, f->H, f->B, &L);
-    made_fwd_l(f, w, t, n, X, cp, f->mp + (size_t)t * f->per, &L);
-}
-
-/* Units of degree <= k: count, and the sub-network layout. */
-static int level_units(const pf_maf *f, int k)
-{
-    int c = 0;
-    for (int j = 0; j < f->H; j++)
-        c += f->hd[j] <= k;
-    return c;
-}
-
-/* Pack the degree-truncated sub-networks of levels k = 0..D-1 that are neither empty
- * nor the full net (those use bias-only / full paths) from the masked parameters. */
-static int build_sub(pf_maf *f, pf_err *err)
-{
-    const int D = f->D, C = f->C, H = f->H, B = f->B;
-    size_t need = 0;
-    for (int k = 0; k < D; k++) {
-        int h = level_units(f, k);
-        if (h > 0 && h < H) {
-            lay L;
-            layout(D, C, h, B, &L);
-            need += L.per * (size_t)f->T;
+    const int ident = C > 0 && w->cident;
+    const int kc = ident ? 0 : C, hw = h1 - h0;
+    if (hw > 0) {
+        const double *bias = P + f->b0 + h0, *ct = Mt + (size_t)D * (size_t)H;
+        if (ident) {
+            rowk(1, hw, w->cb + h0, hw, bias, NULL, 0, NULL, cp, C, ct + h0, H);
+            bias = w->cb + h0;
         }
-    }
-    if (need > f->subn) {
-        free(f->sub);
-        f->sub = malloc(need * sizeof(double));
-        f->subn = f->sub ? need : 0;
-        if (!f->sub)
-            return pf_err_set(err, PF_ENOMEM, "maf: out of memory for the inverse");
-    }
-    int *idx = malloc((size_t)H * sizeof(int));
-    if (!idx)
-        return pf_err_set(err, PF_ENOMEM, "maf: out of memory for the inverse");
-    lay F;
-    layout(D, C, H, B, &F);
-    double *q = f->sub;
-    for (int k = 0; k < D; k++) {
-        int h = 0;
-        for (int j = 0; j < H; j++)
-            if (f->hd[j] <= k)
-                idx[h++] = j;
-        if (h == 0 || h == H)
-            continue;
-        lay L;
-        layout(D, C, h, B, &L);
-        for (int t = 0; t < f->T; t++, q += L.per) {
-            const double *P = f->mp + (size_t)t * f->per;
-            for (int a = 0; a < h; a++) {
-                int ja = idx[a];
-                for (int j = 0; j < D; j++)
-                    q[L.W0 + (size_t)a * D + j] = P[F.W0 + (size_t)ja * D + j];
-                q[L.b0 + a] = P[F.b0 + ja];
-                for (int j = 0; j < C; j++)
-                    q[L.Wc0 + (size_t)a * C + j] = P[F.Wc0 + (size_t)ja * C + j];
-                for (int b = 0; b < B; b++) {
-                    const double *Pb = P + F.blk + (size_t)b * F.blksz;
-                    double *Qb = q + L.blk + (size_t)b * L.blksz;
-                    for (int c2 = 0; c2 < h; c2++) {
-                        Qb[LW1(h, C) + (size_t)a * h + c2] = Pb[LW1(H, C) + (size_t)ja * H + idx[c2]];
-                        Qb[LW2(h, C) + (size_t)a * h + c2] = Pb[LW2(H, C) + (size_t)ja * H + idx[c2]];
-                    }
-                    Qb[LB1(h, C) + a] = Pb[LB1(H, C) + ja];
-                    Qb[LB2(h, C) + a] = Pb[LB2(H, C) + ja];
-                    for (int j = 0; j < C; j++)
-                        Qb[LWC(h, C) + (size_t)a * C + j] = Pb[LWC(H, C) + (size_t)ja * C + j];
-                }
-                for (int o = 0; o < 2 * D; o++)
-                    q[L.Wo + (size_t)o * h + a] = P[F.Wo + (size_t)o * H + ja];
+        rowk(n, hw, Hs + h0, H, bias, X, D, Mt + h0, cp, kc, ct + h0, H);
+        for (int b = 0; b < B; b++) {
+            const double *Pb = P + f->blk + (size_t)b * f->blksz;
+            const double *ctb = ct + (size_t)(b + 1) * (size_t)C * (size_t)H + h0;
+            double *hh = Hs + (size_t)b * RH, *hn = hh + RH;
+            double *a1 = A1 + (size_t)b * RH, *d1 = D1 + (size_t)b * RH;
+            double *a2 = A2 + (size_t)b * RH, *d2 = D2 + (size_t)b * RH;
+            gelu_cols(hh, a1, w->nod ? NULL : d1, n, H, h0, h1);
+            if (ident) {
+                rowk(1, hw, w->cb + h0, hw, Pb + OB1(f) + h0, NULL, 0, NULL, cp, C, ctb, H);
+                for (size_t r = 0; r < n; r++)
+                    memcpy(a2 + r * (size_t)H + h0, w->cb + h0, (size_t)hw * sizeof(double));
+            } else {
+                rowk(n, hw, a2 + h0, H, Pb + OB1(f) + h0, NULL, 0, NULL, cp, C, ctb, H);
             }
-            for (int o = 0; o < 2 * D; o++)
-                q[L.bo + o] = P[F.bo + o];
+            gemm_fwd_grp(f, n, h0, h1, a1, Pb + OW1(f), a2);
+            gelu_cols(a2, a2, w->nod ? NULL : d2, n, H, h0, h1);
+            for (size_t r = 0; r < n; r++)
+                for (int j = h0; j < h1; j++)
+                    hn[r * (size_t)H + (size_t)j] =
+                        hh[r * (size_t)H + (size_t)j] + Pb[OB2(f) + (size_t)j];
+            gemm_fwd_grp(f, n, h0, h1, a2, Pb + OW2(f), hn);
         }
     }
-    free(idx);
-    return PF_OK;
+    /* output o sees the units of degree <= o mod D: the prefix upto[o mod D] */
+    rowdot(n, 2 * D, Hs + (size_t)B * RH, H, h1, P + f->Wo, H, f->upto, D, P + f->bo, w->out,
+           2 * D);
+}
+
+/* 1 when all n context rows equal the first (bitwise). */
+static int rows_ident(const double *c, size_t n, int C)
+{
+    for (size_t r = 1; r < n; r++)
+        if (memcmp(c + r * (size_t)C, c, (size_t)C * sizeof(double)) != 0)
+            return 0;
+    return 1;
 }
 
 /* ---- block passes ------------------------------------------------------------------ */
@@ -813,11 +1126,12 @@ static void blk_forward(const pf_maf *f, ws *w, size_t n, const double *x, const
                 w->ljac[r] = -INFINITY;
         }
     }
+    w->cident = C > 0 && rows_ident(w->cp, n, C);
     for (int t = 0; t < T; t++) {
         const double *Xt = w->X + (size_t)t * R * (size_t)D;
         double *Xn = w->X + (size_t)(t + 1) * R * (size_t)D;
         double *S = w->S + (size_t)t * R * (size_t)D, *SG = w->SIG + (size_t)t * R * (size_t)D;
-        made_fwd(f, w, t, n, Xt, w->cp);
+        made_fwd(f, w, t, n, Xt, w->cp, 0, f->H);
         for (size_t r = 0; r < n; r++) {
             const double *o = w->out + r * (size_t)(2 * D);
             double ld = 0;
@@ -858,6 +1172,7 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
         memset(w->gC, 0, n * (size_t)C * sizeof(double));
     for (int t = T - 1; t >= 0; t--) {
         const double *P = f->mp + (size_t)t * f->per;
+        const double *Mt = f->mt + (size_t)t * f->mtper;
         double *Pg = w->grad + (size_t)t * f->per;
         const double *Xt = w->X + (size_t)t * RD;
         const double *S = w->S + (size_t)t * RD, *SG = w->SIG + (size_t)t * RD;
@@ -875,8 +1190,7 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
             }
         }
         double *gH = w->gH, *gA = w->gA, *gT = w->gT;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, 2 * D, 1.0, w->gout, 2 * D,
-                    P + f->Wo, H, 0.0, gH, H);
+        rowk(n, H, gH, H, NULL, w->gout, 2 * D, P + f->Wo, NULL, 0, NULL, H);
         if (pgrad) {
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2 * D, H, N, 1.0, w->gout,
                         2 * D, Hs + (size_t)B * RH, H, 1.0, Pg + f->Wo, H);
@@ -889,29 +1203,23 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
             const double *a2 = A2 + (size_t)b * RH, *d2 = D2 + (size_t)b * RH;
             size_t m = n * (size_t)H;
             if (pgrad) {
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, N, 1.0, gH, H, a2, H,
-                            1.0, Pgb + OW2(f), H);
+                gemm_wgt_grp(f, n, gH, a2, Pgb + OW2(f));
                 colsum_add(Pgb + OB2(f), gH, n, (size_t)H);
             }
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, H, 1.0, gH, H,
-                        Pb + OW2(f), H, 0.0, gA, H);
-            for (size_t i = 0; i < m; i++)
-                gT[i] = gA[i] * d2[i];
+            gemm_bwd_grp(f, n, gH, Pb + OW2(f), gA);
+            vmul(gT, gA, d2, m, 0);
             if (pgrad) {
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, N, 1.0, gT, H, a1, H,
-                            1.0, Pgb + OW1(f), H);
+                gemm_wgt_grp(f, n, gT, a1, Pgb + OW1(f));
                 colsum_add(Pgb + OB1(f), gT, n, (size_t)H);
                 if (C > 0)
                     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, C, N, 1.0, gT, H,
                                 w->cp, C, 1.0, Pgb + OWC(f), C);
             }
             if (gc && C > 0)
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, H, 1.0, gT, H,
-                            Pb + OWC(f), C, 1.0, w->gC, C);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, H, 1.0, gT, H,
-                        Pb + OW1(f), H, 0.0, gA, H);
-            for (size_t i = 0; i < m; i++)
-                gH[i] += gA[i] * d1[i];
+                rowdot(n, C, gT, H, H, Mt + (size_t)(D + (b + 1) * C) * (size_t)H, H, NULL, 1,
+                       NULL, w->gC, C);
+            gemm_bwd_grp(f, n, gT, Pb + OW1(f), gA);
+            vmul(gH, gA, d1, m, 1);
         }
         if (pgrad) {
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, D, N, 1.0, gH, H, Xt, D,
@@ -922,10 +1230,8 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
                             C, 1.0, Pg + f->Wc0, C);
         }
         if (gc && C > 0)
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, H, 1.0, gH, H,
-                        P + f->Wc0, C, 1.0, w->gC, C);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, H, 1.0, gH, H, P + f->W0,
-                    D, 1.0, G2, D);
+            rowdot(n, C, gH, H, H, Mt + (size_t)D * (size_t)H, H, NULL, 1, NULL, w->gC, C);
+        rowdot(n, D, gH, H, H, Mt, H, NULL, 1, NULL, G2, D);
         double *tmp = G;
         G = G2;
         G2 = tmp;
@@ -966,6 +1272,7 @@ int pf_maf_log_prob(pf_maf *f, size_t n, const double *x, const double *ctx, dou
         ws *w = &f->w[omp_get_thread_num()];
         size_t r0 = (size_t)ib * R_ROWS, m = n - r0 < R_ROWS ? n - r0 : R_ROWS;
         const double *xb = x + r0 * D, *cb = C ? ctx + r0 * C : NULL;
+        w->nod = !want_grad;
         blk_forward(f, w, m, xb, cb);
         const double *XT = w->X + (size_t)f->T * R_ROWS * D;
         for (size_t r = 0; r < m; r++) {
@@ -1005,6 +1312,7 @@ int pf_maf_nll_grad(pf_maf *f, size_t n, const double *x, const double *ctx, dou
         ws *w = &f->w[tid];
         size_t r0 = (size_t)ib * R_ROWS, m = n - r0 < R_ROWS ? n - r0 : R_ROWS;
         const double *xb = x + r0 * D, *cb = C ? ctx + r0 * C : NULL;
+        w->nod = 0;
         blk_forward(f, w, m, xb, cb);
         const double *XT = w->X + (size_t)f->T * R_ROWS * D;
         double s = 0;
@@ -1019,12 +1327,12 @@ int pf_maf_nll_grad(pf_maf *f, size_t n, const double *x, const double *ctx, dou
     for (int i = 0; i < nt; i++)
         tot += part[i];
     *loss = tot * inv;
-    memcpy(f->g, f->w[0].grad, f->np * sizeof(double));
-    for (int i = 1; i < nt; i++)
-        for (size_t k = 0; k < f->np; k++)
-            f->g[k] += f->w[i].grad[k];
-    for (size_t k = 0; k < f->np; k++)
-        f->g[k] *= f->mask[k];
+    for (size_t k = 0; k < f->np; k++) {
+        double g = f->w[0].grad[k];
+        for (int i = 1; i < nt; i++)
+            g += f->w[i].grad[k];
+        f->g[f->pidx[k]] = g * f->mask[f->pidx[k]];
+    }
     return PF_OK;
 }
 
@@ -1041,6 +1349,7 @@ int pf_maf_forward(pf_maf *f, size_t n, const double *x, const double *ctx, doub
     for (long ib = 0; ib < nblk; ib++) {
         ws *w = &f->w[omp_get_thread_num()];
         size_t r0 = (size_t)ib * R_ROWS, m = n - r0 < R_ROWS ? n - r0 : R_ROWS;
+        w->nod = 1;
         blk_forward(f, w, m, x + r0 * D, C ? ctx + r0 * C : NULL);
         memcpy(z + r0 * D, w->X + (size_t)f->T * R_ROWS * D, m * D * sizeof(double));
         if (logdet)
@@ -1051,9 +1360,10 @@ int pf_maf_forward(pf_maf *f, size_t n, const double *x, const double *ctx, doub
 }
 
 /* Inverse over one block: D MADE passes per transform (dimension i is exact after pass
- * i because output i sees only inputs < i). Pass k runs only the sub-network of hidden
- * units of degree <= k (build_sub), the only units output k sees: for D = 3 that is no
- * network, a quarter and the whole net, 1.25 forward passes instead of 3. */
+ * i because output i sees only inputs < i). Output k sees only hidden units of degree
+ * <= k, and those of degree < k see only inputs that pass k - 1 already had, so pass k
+ * computes only the units of degree k (one group) and keeps the rest: all D passes
+ * together cost one forward pass plus D output layers. */
 static void blk_inverse(const pf_maf *f, ws *w, size_t n, const double *z, const double *c,
                         double *x, double *logdet)
 {
@@ -1066,23 +1376,11 @@ static void blk_inverse(const pf_maf *f, ws *w, size_t n, const double *z, const
         if (C > 0)
             (void)prep_row(&f->pcx, C, c + r * (size_t)C, w->cp + r * (size_t)C);
     }
-    lay full;
-    layout(D, C, f->H, f->B, &full);
+    w->cident = C > 0 && rows_ident(w->cp, n, C);
     for (int t = T - 1; t >= 0; t--) {
         memset(nx, 0, n * (size_t)D * sizeof(double));
-        const double *q = f->sub;
         for (int k = 0; k < D; k++) {
-            int h = level_units(f, k);
-            if (h == f->H) {
-                made_fwd_l(f, w, t, n, nx, w->cp, f->mp + (size_t)t * f->per, &full);
-            } else {
-                lay L;
-                layout(D, C, h, f->B, &L);
-                made_fwd_l(f, w, t, n, nx, w->cp, h ? q + (size_t)t * L.per : f->mp +
-                           (size_t)t * f->per, h ? &L : &full);
-                if (h)
-                    q += (size_t)T * L.per;
-            }
+            made_fwd(f, w, t, n, nx, w->cp, k > 0 ? f->upto[k - 1] : 0, f->upto[k]);
             for (size_t r = 0; r < n; r++) {
                 const double *o = w->out + r * (size_t)(2 * D);
                 int i0 = k == D - 1 ? 0 : k;
@@ -1116,14 +1414,13 @@ int pf_maf_inverse(pf_maf *f, size_t n, const double *z, const double *ctx, doub
     if (st != PF_OK || (st = ensure_ws(f, err)) != PF_OK)
         return st;
     sync_masked(f);
-    if ((st = build_sub(f, err)) != PF_OK)
-        return st;
     const size_t D = (size_t)f->D, C = (size_t)f->C;
     long nblk = (long)((n + R_ROWS - 1) / R_ROWS);
 #pragma omp parallel for schedule(static) if (nblk > 1)
     for (long ib = 0; ib < nblk; ib++) {
         ws *w = &f->w[omp_get_thread_num()];
         size_t r0 = (size_t)ib * R_ROWS, m = n - r0 < R_ROWS ? n - r0 : R_ROWS;
+        w->nod = 1;
         blk_inverse(f, w, m, z + r0 * D, C ? ctx + r0 * C : NULL, x + r0 * D,
                     logdet ? logdet + r0 : NULL);
     }
@@ -1145,7 +1442,9 @@ int pf_maf_made(pf_maf *f, int t, size_t n, const double *x, const double *ctx, 
         size_t m = n - r0 < R_ROWS ? n - r0 : R_ROWS;
         if (C > 0)
             memcpy(w->cp, ctx + r0 * C, m * C * sizeof(double));
-        made_fwd(f, w, t, m, x + r0 * D, w->cp);
+        w->cident = C > 0 && rows_ident(w->cp, m, f->C);
+        w->nod = 1;
+        made_fwd(f, w, t, m, x + r0 * D, w->cp, 0, f->H);
         memcpy(out + r0 * 2 * D, w->out, m * 2 * D * sizeof(double));
     }
     return PF_OK;
