@@ -101,7 +101,7 @@ print(("dgemm 2000^3 peak (ours): %.1f GFLOP/s; torch sgemm 2000^3: %.1f GFLOP/s
   median(sp)))
 print("GFLOP/s: dense FLOPs of the layer shapes (masked zeros, and D full passes per transform"
   .. " for sampling, counted as plain GEMMs would do them), so an equivalent rate: the"
-  .. " degree-sorted blocks and sub-networks skip about 1/4 of them (2/3 when sampling, D = 3)")
+  .. " degree-sorted blocks and sub-networks skip about 1/4 of them (3/4 when sampling, D = 3)")
 print(("%-16s %14s %14s %8s %10s %8s"):format("case", "ours (1/s)", "torch (1/s)", "ratio",
   "GFLOP/s", "% peak"))
 for _, k in ipairs(keys) do
