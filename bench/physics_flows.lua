@@ -5,10 +5,10 @@
 -- not depend on the weights); the architecture is the default (8 transforms, 64 hidden,
 -- 2 blocks), with the survey-sphere map on n(x).
 --
---   build/phaseflow bench/physics_flows.lua [positions=4]
+--   build/phaseflow bench/physics_flows.lua [positions=2]
 local pf = require "phaseflow"
 
-local npos = tonumber(arg and arg[1]) or 4
+local npos = tonumber(arg and arg[1]) or 2
 local sun = {8.122, 0, 0.0208}
 
 local function pair(seed)
