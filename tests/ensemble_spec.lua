@@ -1,14 +1,7 @@
 local pf = require "phaseflow"
 
-local function filled(n, d, seed, scale)
-  local a = pf.array.zeros(n, d)
-  pf.rng.new(seed):fill_normal(a, 0, scale or 1)
-  return a
-end
-
-local function relerr(a, b)
-  return math.abs(a - b) / math.max(1e-3, math.abs(a), math.abs(b))
-end
+local support = require "support"
+local filled, relerr = support.filled, support.relerr
 
 local function members(ctx, shifts)
   local m = {}

@@ -93,6 +93,27 @@ static int check_path(const char *path, pf_err *err)
     return PF_OK;
 }
 
+/* Check `path`, open `file` (read-write or read-only) and make sure the object at `path`
+ * exists. On success *f is the open file; on failure nothing is left open and err says
+ * why, naming `what` ("object", "group") when the path is missing. */
+static int open_existing(const char *file, const char *path, int rw, const char *what,
+                         hid_t *f, pf_err *err)
+{
+    *f = H5I_INVALID_HID;
+    int st = check_path(path, err);
+    if (st)
+        return st;
+    *f = rw ? open_rw(file, err) : open_ro(file, err);
+    if (*f < 0)
+        return err ? err->code : PF_EIO;
+    if (!path_exists(*f, path)) {
+        H5Fclose(*f);
+        *f = H5I_INVALID_HID;
+        return pf_err_set(err, PF_ENOTFOUND, "%s: no %s '%s'", file, what, path);
+    }
+    return PF_OK;
+}
+
 /* Create a dataset at `path` (replacing an existing one), creating parent groups. */
 static int write_dataset(const char *file, const char *path, hid_t memtype, hid_t filetype,
                          int ndim, const hsize_t *dims, const void *buf, int compress,
@@ -193,18 +214,10 @@ int pf_h5_write_bytes(const char *file, const char *path, const void *buf, size_
 /* Open a dataset for reading; on failure every handle is closed and err is set. */
 static int open_dataset(const char *file, const char *path, hid_t *f, hid_t *d, pf_err *err)
 {
-    *f = *d = H5I_INVALID_HID;
-    int st = check_path(path, err);
+    *d = H5I_INVALID_HID;
+    int st = open_existing(file, path, 0, "object", f, err);
     if (st)
         return st;
-    *f = open_ro(file, err);
-    if (*f < 0)
-        return err ? err->code : PF_EIO;
-    if (!path_exists(*f, path)) {
-        H5Fclose(*f);
-        *f = H5I_INVALID_HID;
-        return pf_err_set(err, PF_ENOTFOUND, "%s: no object '%s'", file, path);
-    }
     H5O_info_t info;
     if (H5Oget_info_by_name2(*f, path, &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
         info.type != H5O_TYPE_DATASET) {
@@ -347,15 +360,11 @@ int pf_h5_exists(const char *file, const char *path)
 
 int pf_h5_delete(const char *file, const char *path, pf_err *err)
 {
-    int st = check_path(path, err);
+    hid_t f;
+    int st = open_existing(file, path, 1, "object", &f, err);
     if (st)
         return st;
-    hid_t f = open_rw(file, err);
-    if (f < 0)
-        return err ? err->code : PF_EIO;
-    if (!path_exists(f, path))
-        st = pf_err_set(err, PF_ENOTFOUND, "%s: no object '%s'", file, path);
-    else if (H5Ldelete(f, path, H5P_DEFAULT) < 0)
+    if (H5Ldelete(f, path, H5P_DEFAULT) < 0)
         st = pf_err_set(err, PF_EIO, "%s: cannot delete '%s'", file, path);
     H5Fclose(f);
     return st;
@@ -366,18 +375,10 @@ int pf_h5_delete(const char *file, const char *path, pf_err *err)
 /* Open the object at `path` in a read-write file for attribute work. */
 static int open_object_rw(const char *file, const char *path, hid_t *f, hid_t *o, pf_err *err)
 {
-    *f = *o = H5I_INVALID_HID;
-    int st = check_path(path, err);
+    *o = H5I_INVALID_HID;
+    int st = open_existing(file, path, 1, "object", f, err);
     if (st)
         return st;
-    *f = open_rw(file, err);
-    if (*f < 0)
-        return err ? err->code : PF_EIO;
-    if (!path_exists(*f, path)) {
-        H5Fclose(*f);
-        *f = H5I_INVALID_HID;
-        return pf_err_set(err, PF_ENOTFOUND, "%s: no object '%s'", file, path);
-    }
     *o = H5Oopen(*f, path, H5P_DEFAULT);
     if (*o < 0) {
         H5Fclose(*f);
@@ -502,16 +503,10 @@ int pf_h5_attrs_read(const char *file, const char *path, pf_h5_attr **out, size_
 {
     *out = NULL;
     *count = 0;
-    int st = check_path(path, err);
+    hid_t f, o = H5I_INVALID_HID;
+    int st = open_existing(file, path, 0, "object", &f, err);
     if (st)
         return st;
-    hid_t f = open_ro(file, err), o = H5I_INVALID_HID;
-    if (f < 0)
-        return err ? err->code : PF_EIO;
-    if (!path_exists(f, path)) {
-        H5Fclose(f);
-        return pf_err_set(err, PF_ENOTFOUND, "%s: no object '%s'", file, path);
-    }
     o = H5Oopen(f, path, H5P_DEFAULT);
     H5O_info_t info;
     if (o < 0 || H5Oget_info2(o, &info, H5O_INFO_NUM_ATTRS) < 0) {
@@ -586,18 +581,12 @@ int pf_h5_list(const char *file, const char *path, pf_h5_member **out, size_t *c
 {
     *out = NULL;
     *count = 0;
-    int st = check_path(path, err);
+    hid_t f, g = H5I_INVALID_HID;
+    int st = open_existing(file, path, 0, "group", &f, err);
     if (st)
         return st;
-    hid_t f = open_ro(file, err), g = H5I_INVALID_HID;
-    if (f < 0)
-        return err ? err->code : PF_EIO;
     list_ctx c = {NULL, 0, 0, H5I_INVALID_HID, 0};
     H5O_info_t oi;
-    if (!path_exists(f, path)) {
-        st = pf_err_set(err, PF_ENOTFOUND, "%s: no group '%s'", file, path);
-        goto done;
-    }
     if (H5Oget_info_by_name2(f, path, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0 ||
         oi.type != H5O_TYPE_GROUP) {
         st = pf_err_set(err, PF_EFORMAT, "%s: '%s' is not a group", file, path);

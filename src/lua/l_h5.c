@@ -155,6 +155,17 @@ static int h5_write(lua_State *L)
     return 0;
 }
 
+/* The rank and shape of a dataset, or a Lua error naming the file and path. */
+static void dataset_shape(lua_State *L, const char *fname, const char *file, const char *path,
+                          int *ndim, size_t *shape)
+{
+    pf_err err;
+    pf_err_clear(&err);
+    int st = pf_h5_shape(file, path, ndim, shape, &err);
+    if (st)
+        h5_fail(L, fname, st, &err);
+}
+
 static int h5_read(lua_State *L)
 {
     const char *file = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
@@ -162,11 +173,9 @@ static int h5_read(lua_State *L)
     size_t shape[PF_MAXDIM];
     pf_err err;
     pf_err_clear(&err);
-    int st = pf_h5_shape(file, path, &ndim, shape, &err);
-    if (st)
-        return h5_fail(L, "pf.h5.read", st, &err);
+    dataset_shape(L, "pf.h5.read", file, path, &ndim, shape);
     pf_array *a = pf_lua_newarray(L, ndim, shape);
-    st = pf_h5_read(file, path, a->data, a->size, &err);
+    int st = pf_h5_read(file, path, a->data, a->size, &err);
     if (st)
         return h5_fail(L, "pf.h5.read", st, &err);
     push_attrs(L, "pf.h5.read", file, path);
@@ -313,12 +322,10 @@ static int h5_read_int64(lua_State *L)
     size_t shape[PF_MAXDIM];
     pf_err err;
     pf_err_clear(&err);
-    int st = pf_h5_shape(file, path, &ndim, shape, &err);
-    if (st)
-        return h5_fail(L, "pf.h5.read_int64", st, &err);
+    dataset_shape(L, "pf.h5.read_int64", file, path, &ndim, shape);
     size_t n = pf_shape_size(ndim, shape);
     int64_t *v = (int64_t *)lua_newuserdatauv(L, (n ? n : 1) * sizeof(int64_t), 0);
-    st = pf_h5_read_int64(file, path, v, n, &err);
+    int st = pf_h5_read_int64(file, path, v, n, &err);
     if (st)
         return h5_fail(L, "pf.h5.read_int64", st, &err);
     lua_createtable(L, (int)n, 0);
