@@ -116,6 +116,27 @@ describe("pf.flow.maf", function()
     assert.is_true(math.abs(a1:get(9) + 8.057604598872820601e-17) <= 2e-15 * 8.058e-17)
     assert.is_true(math.abs(d1:get(9) + 6.84650493869708435e-16) <= 2e-15 * 6.847e-16)
     assert.is_true(math.abs(a1:get(10) - 8.2499999999999993466) <= 1e-15 * 8.25)
+    -- the core polynomials (|h| <= 3) and the general formula meet at |h| = 3 without a
+    -- step: 40-digit gelu and gelu' on both sides of +-3, and inside the core
+    local pts = {
+      {2.9999999999999996, 2.995950305905109267, 1.0119456472041839408},
+      {3.0000000000000004, 2.9959503059051101658, 1.0119456472041839132},
+      {-2.9999999999999996, -0.0040496940948902888849, -0.011945647204183940777},
+      {-3.0000000000000004, -0.004049694094890278275, -0.011945647204183913223},
+      {0.3, 0.18537342665668578306, 0.7323277668271098549},
+      {-2.5, -0.015524163314440337917, -0.037611085908145208238},
+      {1.7, 1.6242387133104767833, 1.1153179687821647336},
+    }
+    local hp = pf.array.zeros(#pts)
+    for i, q in ipairs(pts) do hp:set(i, q[1]) end
+    for _, path in ipairs{"scalar", "avx2"} do
+      local ap, dp = pf.core.flow.gelu(hp, {path = path})
+      for i, q in ipairs(pts) do
+        -- absolute errors on the scale max(1, |h|): what the next layer's sum sees
+        assert.is_true(math.abs(ap:get(i) - q[2]) <= 5e-16 * math.max(1, math.abs(q[1])))
+        assert.is_true(math.abs(dp:get(i) - q[3]) <= 5e-16)
+      end
+    end
     assert.has_error(function() pf.core.flow.gelu(h, {path = "sse"}) end)
     assert.has_error(function() pf.core.flow.gelu(h, {paht = "avx2"}) end)
   end)

@@ -84,8 +84,20 @@ static inline double sigmoid(double a)
 
 
 /* ---- GELU on whole arrays -------------------------------------------------------------
- * Why: libm's erfc and exp are scalar calls and were a third of the run time. Here
- * Phi and phi come from one vectorisable, branch-free pass:
+ * Why: GELU costs as much as the GEMMs around it (on a 128-bit-FMA core a 4-double
+ * vector operation is one cycle, and the general formula below takes ~60 of them), so
+ * the common case gets its own short polynomial.
+ *
+ * Core, |a| <= 3 (h^2 <= 9: 99.4% of the activations of trained flows): with
+ * t = 2 a^2/9 - 1 in [-1, 1],
+ *   Phi(a) = 1/2 + a P(t),  phi(a) = G(t),
+ * P of degree 16 and G of degree 17 interpolating (Phi(a) - 1/2)/a and phi(a) at
+ * Chebyshev nodes (50-digit arithmetic), re-expanded in powers of t (sum of |coefficients|
+ * 0.40 each, so Horner in doubles is well conditioned). Measured against 40-digit values
+ * on a 1e-3 grid of [-3, 3]: |error of gelu| <= 2.6e-16 max(1, |a|), |error of gelu'|
+ * <= 4.4e-16. Forward-only passes evaluate P alone: ~20 vector operations, not ~60.
+ *
+ * General formula (any a; used lane by lane where a^2 > 9):
  *   phi(a) = exp(-a^2/2)/sqrt(2 pi), with a^2 split exactly (FMA) so the argument of
  *   exp carries no rounding error, and exp by 2^n e^r with |r| <= ln2/2 and the Taylor
  *   polynomial of degree 13 (truncation < 1e-17);
@@ -95,6 +107,23 @@ static inline double sigmoid(double a)
  *   code, evaluated by Horner's rule.
  * Measured against 40-digit values on [0, 38]: max relative error of Q 4e-16; exp
  * agrees with libm to 1 ulp. phi and Q are set to 0 beyond |a| = 37.4 (true values < 1e-304). */
+#define GELU_CORE_S 9.0         /* a^2 bound of the core polynomials */
+#define GELU_CORE_K (2.0 / 9.0) /* t = a^2 K - 1 */
+static const double CORE_P[17] = {
+    0.22771316680397166, -0.09283247990235838, 0.0459722434896897, -0.020571115580314134,
+    0.008021489510844648, -0.0027291340792165225, 0.0008178788098865724,
+    -0.00021822865394101673, 5.236835303004565e-05, -1.1403733638594245e-05,
+    2.2711272916799614e-06, -4.165164092484012e-07, 7.075009114477624e-08,
+    -1.1160413860226233e-08, 1.651938359646136e-09, -2.4636286797076634e-10,
+    3.2034166374295814e-11};
+static const double CORE_G[18] = {
+    0.04204820699925297, -0.09460846574831894, 0.10643452396683996, -0.07982589297514187,
+    0.044902064799020265, -0.020205929159392427, 0.007577223429603148,
+    -0.0024355361034206725, 0.0006849945556932398, -0.00017124863542793538,
+    3.8530866053507574e-05, -7.881320122410808e-06, 1.477878130853683e-06,
+    -2.557794776551808e-07, 4.097817414179282e-08, -6.150796716441971e-09,
+    9.339171418559353e-10, -1.2264870208869705e-10};
+
 /* g in powers of y (its Chebyshev series re-expanded in 50-digit
  * arithmetic): Horner takes one FMA per degree where Clenshaw took two. The re-expansion
  * is well conditioned here (sum |a_k| = 5.04, g >= 0.5 on [-1, 1]): measured against the
@@ -186,10 +215,10 @@ static inline __attribute__((always_inline)) double exp_neg(double x)
 
 /* Scalar GELU (portable fallback). Every step is the same IEEE operation as in the
  * vector kernel below (fma, selects written as comparisons), so both give identical bits. */
-static void gelu_scalar(const double *h, double *a, double *d, size_t m)
+static void gelu_full_scalar(double x, double *a, double *d)
 {
-    for (size_t i = 0; i < m; i++) {
-        double x = h[i], t = fabs(x);
+    {
+        double t = fabs(x);
         double s = x * x, e = fma(x, x, -s);
         double arg = -0.5 * s;
         double keep = arg >= -700.0 ? 1.0 : 0.0;
@@ -209,9 +238,31 @@ static void gelu_scalar(const double *h, double *a, double *d, size_t m)
         }
         double q = phi * g * inv;
         double Phi = x >= 0 ? 1.0 - q : q;
-        a[i] = x * Phi;
+        *a = x * Phi;
         if (d)
-            d[i] = fma(x, phi, Phi);
+            *d = fma(x, phi, Phi);
+    }
+}
+
+static void gelu_scalar(const double *h, double *a, double *d, size_t m)
+{
+    for (size_t i = 0; i < m; i++) {
+        double x = h[i], s = x * x;
+        if (s > GELU_CORE_S) {
+            gelu_full_scalar(x, a + i, d ? d + i : NULL);
+            continue;
+        }
+        double t = fma(s, GELU_CORE_K, -1.0), p = CORE_P[16];
+        for (int k = 15; k >= 0; k--)
+            p = fma(p, t, CORE_P[k]);
+        double Phi = fma(x, p, 0.5);
+        a[i] = x * Phi;
+        if (d) {
+            double g = CORE_G[17];
+            for (int k = 16; k >= 0; k--)
+                g = fma(g, t, CORE_G[k]);
+            d[i] = fma(x, g, Phi);
+        }
     }
 }
 
@@ -226,8 +277,9 @@ typedef long long v4i __attribute__((vector_size(32)));
 #define VSEL(m, x, y) ((v4d)(((m) & (v4i)(x)) | (~(m) & (v4i)(y))))
 #define VB(c) ((v4d){(c), (c), (c), (c)})
 
+/* The general formula on nu (<= GU) vectors of h; nu and wd are constants after inlining. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-gelu_v(const double *h, double *a, double *d, const int wd)
+gelu_full_v(const double *h, double *a, double *d, const int wd, const int nu)
 {
     const v4d L2E = VB(1.4426950408889634074), LN2_HI = VB(6.93147180369123816490e-01),
               LN2_LO = VB(1.90821492927058770002e-10), SH = VB(6755399441055744.0);
@@ -240,7 +292,7 @@ gelu_v(const double *h, double *a, double *d, const int wd)
     v4d x[GU], phi[GU], inv[GU], y[GU], g[GU], kb[GU], r[GU], p[GU];
     v4i keep[GU], far[GU], anyfar = {0, 0, 0, 0};
 #pragma GCC unroll 4
-    for (int u = 0; u < GU; u++) {
+    for (int u = 0; u < nu; u++) {
         memcpy(&x[u], h + 4 * u, sizeof(v4d));
         v4d s = x[u] * x[u], e = VFMA(x[u], x[u], -s), arg = -0.5 * s;
         keep[u] = arg >= -700.0;
@@ -260,22 +312,22 @@ gelu_v(const double *h, double *a, double *d, const int wd)
 #pragma GCC unroll 13
     for (int k = 1; k < 14; k++)
 #pragma GCC unroll 4
-        for (int u = 0; u < GU; u++)
+        for (int u = 0; u < nu; u++)
             p[u] = VFMA(p[u], r[u], VB(EC[k]));
     v4d v[GU];
 #pragma GCC unroll 4
-    for (int u = 0; u < GU; u++) {
+    for (int u = 0; u < nu; u++) {
         v[u] = VFMA(y[u], VB(1.5), VB(0.5));
         g[u] = VB(MILLS_SHORT[17]);
     }
 #pragma GCC unroll 17
     for (int k = 16; k >= 0; k--)
 #pragma GCC unroll 4
-        for (int u = 0; u < GU; u++)
+        for (int u = 0; u < nu; u++)
             g[u] = VFMA(g[u], v[u], VB(MILLS_SHORT[k]));
     if (!__builtin_ia32_ptestz256(anyfar, anyfar)) { /* rare: some |h| > 8 */
 #pragma GCC unroll 4
-        for (int u = 0; u < GU; u++) {
+        for (int u = 0; u < nu; u++) {
             v4d gf = VB(MILLS_POLY[26]);
             for (int k = 25; k >= 0; k--)
                 gf = VFMA(gf, y[u], VB(MILLS_POLY[k]));
@@ -283,7 +335,7 @@ gelu_v(const double *h, double *a, double *d, const int wd)
         }
     }
 #pragma GCC unroll 4
-    for (int u = 0; u < GU; u++) {
+    for (int u = 0; u < nu; u++) {
         v4i sb = ((v4i)kb[u] - (v4i)SH + 1023) << 52;
         v4d ph = 0.39894228040143267794 * (p[u] * (v4d)sb) * phi[u];
         ph = (v4d)((v4i)ph & keep[u]); /* times keep (0 or 1); ph is finite here */
@@ -294,6 +346,72 @@ gelu_v(const double *h, double *a, double *d, const int wd)
         if (wd) {
             v4d dv = VFMA(x[u], ph, Phi);
             memcpy(d + 4 * u, &dv, sizeof(v4d));
+        }
+    }
+}
+
+/* GU vectors: the core polynomials, then the general formula for the vectors that hold a
+ * lane with a^2 > 9, blended in lane by lane (so a value's result never depends on its
+ * neighbours, and equals gelu_scalar's bit for bit). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+gelu_v(const double *h, double *a, double *d, const int wd)
+{
+    v4d x[GU], t[GU], p[GU], g[GU], Phi[GU];
+    v4i far[GU], anyfar = {0, 0, 0, 0}, allfar = ~anyfar;
+#pragma GCC unroll 4
+    for (int u = 0; u < GU; u++) {
+        memcpy(&x[u], h + 4 * u, sizeof(v4d));
+        v4d s = x[u] * x[u];
+        far[u] = s > GELU_CORE_S;
+        anyfar |= far[u];
+        allfar &= far[u];
+        t[u] = VFMA(s, VB(GELU_CORE_K), VB(-1.0));
+        p[u] = VB(CORE_P[16]);
+        g[u] = VB(CORE_G[17]);
+    }
+    if (__builtin_ia32_ptestc256(allfar, ~(v4i){0, 0, 0, 0})) {
+        /* every lane is outside the core (large activations, e.g. an untrained flow fed
+         * raw coordinates): the general formula alone */
+        gelu_full_v(h, a, d, wd, GU);
+        return;
+    }
+#pragma GCC unroll 16
+    for (int k = 15; k >= 0; k--)
+#pragma GCC unroll 4
+        for (int u = 0; u < GU; u++)
+            p[u] = VFMA(p[u], t[u], VB(CORE_P[k]));
+#pragma GCC unroll 4
+    for (int u = 0; u < GU; u++) {
+        Phi[u] = VFMA(x[u], p[u], VB(0.5));
+        v4d av = x[u] * Phi[u];
+        memcpy(a + 4 * u, &av, sizeof(v4d));
+    }
+    if (wd) {
+#pragma GCC unroll 17
+        for (int k = 16; k >= 0; k--)
+#pragma GCC unroll 4
+            for (int u = 0; u < GU; u++)
+                g[u] = VFMA(g[u], t[u], VB(CORE_G[k]));
+#pragma GCC unroll 4
+        for (int u = 0; u < GU; u++) {
+            v4d dv = VFMA(x[u], g[u], Phi[u]);
+            memcpy(d + 4 * u, &dv, sizeof(v4d));
+        }
+    }
+    if (__builtin_ia32_ptestz256(anyfar, anyfar))
+        return;
+    for (int u = 0; u < GU; u++) { /* rare: some |h| > 3 */
+        if (__builtin_ia32_ptestz256(far[u], far[u]))
+            continue;
+        v4d fa, fd, ca, cd; /* from x[u]: a may alias h, already overwritten */
+        gelu_full_v((const double *)&x[u], (double *)&fa, (double *)&fd, wd, 1);
+        memcpy(&ca, a + 4 * u, sizeof ca);
+        ca = VSEL(far[u], fa, ca);
+        memcpy(a + 4 * u, &ca, sizeof ca);
+        if (wd) {
+            memcpy(&cd, d + 4 * u, sizeof cd);
+            cd = VSEL(far[u], fd, cd);
+            memcpy(d + 4 * u, &cd, sizeof cd);
         }
     }
 }
