@@ -16,6 +16,7 @@
 #include <gsl/gsl_rng.h>
 #include <omp.h>
 #include "phaseflow/maf.h"
+#include "phaseflow/panel.h"
 
 #define R_ROWS PF_MAF_ROWS
 #define SCALE_MIN 1e-3
@@ -60,6 +61,13 @@ struct pf_maf {
      * per transform W0^T (D x H), Wc0^T (C x H), then per block Wc^T (C x H). */
     double *mt;
     size_t mtper;
+    /* The hidden H x H weights packed for pf_panel_gemm (CPUs with AVX2+FMA; others use
+     * cblas_dgemm on mp), rebuilt with mp: per (transform, block, layer) and degree group
+     * g, the forward block W[s:e, 0:e]^T (e x (e-s)) and the backward block W[s:H, s:e]
+     * ((H-s) x (e-s)). pko[((t*B + b)*2 + layer)*2*ng + dir*ng + g] is its offset. */
+    int panels;
+    double *pk;
+    size_t *pko;
 };
 
 /* offsets inside one block */
@@ -598,6 +606,8 @@ void pf_maf_free(pf_maf *f)
     free(f->hd);
     free(f->hs);
     free(f->pidx);
+    free(f->pk);
+    free(f->pko);
     free(f->gbeg);
     free(f->gend);
     free(f->upto);
@@ -671,6 +681,25 @@ static int sort_units(pf_maf *f)
             q[f->bo + o] = base + f->bo + o;
     }
     free(perm);
+    /* panel offsets (see struct pf_maf) */
+    size_t nslot = (size_t)f->T * (size_t)B * 4 * (size_t)f->ng, tot = 0;
+    f->panels = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (f->panels && nslot > 0) {
+        f->pko = malloc(nslot * sizeof(size_t));
+        if (!f->pko)
+            return PF_ENOMEM;
+        for (size_t i = 0; i < nslot; i++) {
+            int g = (int)(i % (size_t)f->ng), dir = (int)(i / (size_t)f->ng % 2);
+            int s = f->gbeg[g], e = f->gend[g];
+            f->pko[i] = tot;
+            tot += pf_panel_size(dir ? H - s : e, e - s);
+        }
+        f->pk = malloc((tot + 1) * sizeof(double));
+        if (!f->pk)
+            return PF_ENOMEM;
+    } else {
+        f->panels = 0;
+    }
     return PF_OK;
 }
 
@@ -897,11 +926,37 @@ static int ensure_ws(pf_maf *f, pf_err *err)
     return PF_OK;
 }
 
-static void sync_masked(pf_maf *f)
+/* The panel of (transform t, block b, layer 0 = W1 / 1 = W2, dir 0 = forward /
+ * 1 = backward, group g). */
+static inline const double *panel(const pf_maf *f, int t, int b, int layer, int dir, int g)
+{
+    size_t slot = (((size_t)t * (size_t)f->B + (size_t)b) * 2 + (size_t)layer) * 2 + (size_t)dir;
+    return f->pk + f->pko[slot * (size_t)f->ng + (size_t)g];
+}
+
+/* Rebuild the masked sorted parameters mp, the transposed small-K weights mt, and the
+ * forward (and, when bwd, backward) panels from the parameter vector. */
+static void sync_masked(pf_maf *f, int bwd)
 {
     const size_t D = (size_t)f->D, C = (size_t)f->C, H = (size_t)f->H;
     for (size_t i = 0; i < f->np; i++)
         f->mp[i] = f->p[f->pidx[i]] * f->mask[f->pidx[i]];
+    for (int t = 0; f->panels && t < f->T; t++)
+        for (int b = 0; b < f->B; b++)
+            for (int layer = 0; layer < 2; layer++) {
+                const double *Wl = f->mp + (size_t)t * f->per + f->blk + (size_t)b * f->blksz +
+                                   (layer ? OW2(f) : OW1(f));
+                for (int dir = 0; dir <= bwd; dir++)
+                    for (int g = 0; g < f->ng; g++) {
+                        size_t s = (size_t)f->gbeg[g];
+                        int e = f->gend[g], w = e - (int)s;
+                        double *P = (double *)panel(f, t, b, layer, dir, g);
+                        if (dir == 0) /* B[k, j] = W[s + j, k], k < e */
+                            pf_panel_pack(e, w, Wl + s * H, 1, H, P);
+                        else /* B[k, j] = W[s + k, s + j], k < H - s */
+                            pf_panel_pack((int)(H - s), w, Wl + s * H + s, H, 1, P);
+                    }
+            }
     for (int t = 0; t < f->T; t++) {
         const double *P = f->mp + (size_t)t * f->per;
         double *M = f->mt + (size_t)t * f->mtper;
@@ -1113,13 +1168,18 @@ static void rowdot(size_t n, int no, const double *A, int lda, int la, const dou
  * blocks are multiplied (for D = 3: 3/4 of the dense product). [h0, h1) is a union of
  * whole groups. */
 static void gemm_fwd_grp(const pf_maf *f, size_t n, int h0, int h1, const double *A,
-                         const double *W, double *Cout)
+                         const double *W, double *Cout, int t, int b, int layer)
 {
     const int H = f->H;
     for (int g = 0; g < f->ng; g++) {
         int s = f->gbeg[g], e = f->gend[g];
         if (s < h0 || e > h1)
             continue;
+        if (f->panels) {
+            pf_panel_gemm(2, n, e, e - s, A, (size_t)H, panel(f, t, b, layer, 0, g), Cout + s,
+                          (size_t)H, 1);
+            continue;
+        }
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, e - s, e, 1.0, A, H,
                     W + (size_t)s * (size_t)H, H, 1.0, Cout + s, H);
     }
@@ -1128,11 +1188,16 @@ static void gemm_fwd_grp(const pf_maf *f, size_t n, int h0, int h1, const double
 /* gA (n x H) = gO (n x H) W (full width; overwrites), nonzero blocks only: the inputs of
  * group g are seen by the outputs [gbeg[g], H). */
 static void gemm_bwd_grp(const pf_maf *f, size_t n, const double *gO, const double *W,
-                         double *gA)
+                         double *gA, int t, int b, int layer)
 {
     const int H = f->H;
     for (int g = 0; g < f->ng; g++) {
         int s = f->gbeg[g], e = f->gend[g];
+        if (f->panels) {
+            pf_panel_gemm(2, n, H - s, e - s, gO + s, (size_t)H, panel(f, t, b, layer, 1, g),
+                          gA + s, (size_t)H, 0);
+            continue;
+        }
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, e - s, H - s, 1.0,
                     gO + s, H, W + (size_t)s * (size_t)H + (size_t)s, H, 0.0, gA + s, H);
     }
@@ -1204,13 +1269,13 @@ static void made_fwd(const pf_maf *f, ws *w, int t, size_t n, const double *X,
             } else {
                 rowk(n, hw, a2 + h0, H, Pb + OB1(f) + h0, NULL, 0, NULL, cp, C, ctb, H);
             }
-            gemm_fwd_grp(f, n, h0, h1, a1, Pb + OW1(f), a2);
+            gemm_fwd_grp(f, n, h0, h1, a1, Pb + OW1(f), a2, t, b, 0);
             gelu_cols(a2, a2, w->nod ? NULL : d2, n, H, h0, h1);
             for (size_t r = 0; r < n; r++)
                 for (int j = h0; j < h1; j++)
                     hn[r * (size_t)H + (size_t)j] =
                         hh[r * (size_t)H + (size_t)j] + Pb[OB2(f) + (size_t)j];
-            gemm_fwd_grp(f, n, h0, h1, a2, Pb + OW2(f), hn);
+            gemm_fwd_grp(f, n, h0, h1, a2, Pb + OW2(f), hn, t, b, 1);
         }
     }
     /* output o sees the units of degree <= o mod D: the prefix upto[o mod D] */
@@ -1324,7 +1389,7 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
                 gemm_wgt_grp(f, n, gH, a2, Pgb + OW2(f));
                 colsum_add(Pgb + OB2(f), gH, n, (size_t)H);
             }
-            gemm_bwd_grp(f, n, gH, Pb + OW2(f), gA);
+            gemm_bwd_grp(f, n, gH, Pb + OW2(f), gA, t, b, 1);
             vmul(gT, gA, d2, m, 0);
             if (pgrad) {
                 gemm_wgt_grp(f, n, gT, a1, Pgb + OW1(f));
@@ -1336,7 +1401,7 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
             if (gc && C > 0)
                 rowdot(n, C, gT, H, H, Mt + (size_t)(D + (b + 1) * C) * (size_t)H, H, NULL, 1,
                        NULL, w->gC, C);
-            gemm_bwd_grp(f, n, gT, Pb + OW1(f), gA);
+            gemm_bwd_grp(f, n, gT, Pb + OW1(f), gA, t, b, 0);
             vmul(gH, gA, d1, m, 1);
         }
         if (pgrad) {
@@ -1381,7 +1446,7 @@ int pf_maf_log_prob(pf_maf *f, size_t n, const double *x, const double *ctx, dou
     int st = check_args(f, n, x, ctx, err);
     if (st != PF_OK || (st = ensure_ws(f, err)) != PF_OK)
         return st;
-    sync_masked(f);
+    sync_masked(f, gx || gc);
     const size_t D = (size_t)f->D, C = (size_t)f->C;
     long nblk = (long)((n + R_ROWS - 1) / R_ROWS);
     int want_grad = gx || gc;
@@ -1414,7 +1479,7 @@ int pf_maf_nll_grad(pf_maf *f, size_t n, const double *x, const double *ctx, dou
         return st;
     if (n == 0)
         return pf_err_set(err, PF_EINVAL, "maf: empty batch");
-    sync_masked(f);
+    sync_masked(f, 1);
     const size_t D = (size_t)f->D, C = (size_t)f->C;
     long nblk = (long)((n + R_ROWS - 1) / R_ROWS);
     int nt = f->nws;
@@ -1460,7 +1525,7 @@ int pf_maf_forward(pf_maf *f, size_t n, const double *x, const double *ctx, doub
     int st = check_args(f, n, x, ctx, err);
     if (st != PF_OK || (st = ensure_ws(f, err)) != PF_OK)
         return st;
-    sync_masked(f);
+    sync_masked(f, 0);
     const size_t D = (size_t)f->D, C = (size_t)f->C;
     long nblk = (long)((n + R_ROWS - 1) / R_ROWS);
 #pragma omp parallel for schedule(static) if (nblk > 1)
@@ -1531,7 +1596,7 @@ int pf_maf_inverse(pf_maf *f, size_t n, const double *z, const double *ctx, doub
     int st = check_args(f, n, z, ctx, err);
     if (st != PF_OK || (st = ensure_ws(f, err)) != PF_OK)
         return st;
-    sync_masked(f);
+    sync_masked(f, 0);
     const size_t D = (size_t)f->D, C = (size_t)f->C;
     long nblk = (long)((n + R_ROWS - 1) / R_ROWS);
 #pragma omp parallel for schedule(static) if (nblk > 1)
@@ -1553,7 +1618,7 @@ int pf_maf_made(pf_maf *f, int t, size_t n, const double *x, const double *ctx, 
         return st;
     if (t < 0 || t >= f->T)
         return pf_err_set(err, PF_EINVAL, "maf: transform %d outside 0..%d", t, f->T - 1);
-    sync_masked(f);
+    sync_masked(f, 0);
     const size_t D = (size_t)f->D, C = (size_t)f->C;
     ws *w = &f->w[0];
     for (size_t r0 = 0; r0 < n; r0 += R_ROWS) {
