@@ -68,6 +68,12 @@ struct pf_maf {
     int panels;
     double *pk;
     size_t *pko;
+    /* The parameters mp, mt and the panels were last built from (np doubles), and what
+     * was built: a call with unchanged parameters skips the rebuild, which costs more than
+     * a small batch (parameters may be written through pf_maf_params at any time, so the
+     * comparison is by content). */
+    double *psnap;
+    int synced, synced_bwd;
 };
 
 /* offsets inside one block */
@@ -608,6 +614,7 @@ void pf_maf_free(pf_maf *f)
     free(f->pidx);
     free(f->pk);
     free(f->pko);
+    free(f->psnap);
     free(f->gbeg);
     free(f->gend);
     free(f->upto);
@@ -681,6 +688,9 @@ static int sort_units(pf_maf *f)
             q[f->bo + o] = base + f->bo + o;
     }
     free(perm);
+    f->psnap = malloc(f->np * sizeof(double));
+    if (!f->psnap)
+        return PF_ENOMEM;
     /* panel offsets (see struct pf_maf) */
     size_t nslot = (size_t)f->T * (size_t)B * 4 * (size_t)f->ng, tot = 0;
     f->panels = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -939,14 +949,23 @@ static inline const double *panel(const pf_maf *f, int t, int b, int layer, int 
 static void sync_masked(pf_maf *f, int bwd)
 {
     const size_t D = (size_t)f->D, C = (size_t)f->C, H = (size_t)f->H;
-    for (size_t i = 0; i < f->np; i++)
-        f->mp[i] = f->p[f->pidx[i]] * f->mask[f->pidx[i]];
+    int same = f->synced && memcmp(f->psnap, f->p, f->np * sizeof(double)) == 0;
+    if (same && (!bwd || f->synced_bwd))
+        return;
+    int dir0 = same ? 1 : 0; /* unchanged: only the backward panels are missing */
+    if (!same) {
+        for (size_t i = 0; i < f->np; i++)
+            f->mp[i] = f->p[f->pidx[i]] * f->mask[f->pidx[i]];
+        memcpy(f->psnap, f->p, f->np * sizeof(double));
+        f->synced = 1;
+    }
+    f->synced_bwd = bwd;
     for (int t = 0; f->panels && t < f->T; t++)
         for (int b = 0; b < f->B; b++)
             for (int layer = 0; layer < 2; layer++) {
                 const double *Wl = f->mp + (size_t)t * f->per + f->blk + (size_t)b * f->blksz +
                                    (layer ? OW2(f) : OW1(f));
-                for (int dir = 0; dir <= bwd; dir++)
+                for (int dir = dir0; dir <= bwd; dir++)
                     for (int g = 0; g < f->ng; g++) {
                         size_t s = (size_t)f->gbeg[g];
                         int e = f->gend[g], w = e - (int)s;
@@ -957,6 +976,8 @@ static void sync_masked(pf_maf *f, int bwd)
                             pf_panel_pack((int)(H - s), w, Wl + s * H + s, H, 1, P);
                     }
             }
+    if (same)
+        return;
     for (int t = 0; t < f->T; t++) {
         const double *P = f->mp + (size_t)t * f->per;
         double *M = f->mt + (size_t)t * f->mtper;
@@ -1431,6 +1452,20 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
 
 /* ---- public batch operations --------------------------------------------------------- */
 
+/* Rows per block: PF_MAF_ROWS, or fewer when that would leave threads idle (a batch
+ * of 200 rows goes to two threads as 2 x 100). A row's result does not depend on its
+ * block (row-wise kernels, the context folded in the same order), so only the
+ * parameter-gradient sums see the split, which depends on n and the thread count alone. */
+static size_t block_rows(const pf_maf *f, size_t n)
+{
+    size_t nt = (size_t)f->nws;
+    if (nt <= 1 || n >= nt * R_ROWS)
+        return R_ROWS;
+    size_t r = (n + nt - 1) / nt;
+    r = (r + 3) & ~(size_t)3;
+    return r < 4 ? 4 : r > R_ROWS ? R_ROWS : r;
+}
+
 static int check_args(const pf_maf *f, size_t n, const double *x, const double *ctx, pf_err *err)
 {
     if (n > 0 && !x)
@@ -1448,12 +1483,13 @@ int pf_maf_log_prob(pf_maf *f, size_t n, const double *x, const double *ctx, dou
         return st;
     sync_masked(f, gx || gc);
     const size_t D = (size_t)f->D, C = (size_t)f->C;
-    long nblk = (long)((n + R_ROWS - 1) / R_ROWS);
+    const size_t rows = block_rows(f, n);
+    long nblk = (long)((n + rows - 1) / rows);
     int want_grad = gx || gc;
 #pragma omp parallel for schedule(static) if (nblk > 1)
     for (long ib = 0; ib < nblk; ib++) {
         ws *w = &f->w[omp_get_thread_num()];
-        size_t r0 = (size_t)ib * R_ROWS, m = n - r0 < R_ROWS ? n - r0 : R_ROWS;
+        size_t r0 = (size_t)ib * rows, m = n - r0 < rows ? n - r0 : rows;
         const double *xb = x + r0 * D, *cb = C ? ctx + r0 * C : NULL;
         w->nod = !want_grad;
         blk_forward(f, w, m, xb, cb);
@@ -1481,7 +1517,8 @@ int pf_maf_nll_grad(pf_maf *f, size_t n, const double *x, const double *ctx, dou
         return pf_err_set(err, PF_EINVAL, "maf: empty batch");
     sync_masked(f, 1);
     const size_t D = (size_t)f->D, C = (size_t)f->C;
-    long nblk = (long)((n + R_ROWS - 1) / R_ROWS);
+    const size_t rows = block_rows(f, n);
+    long nblk = (long)((n + rows - 1) / rows);
     int nt = f->nws;
     double part[256] = {0};
     if (nt > 256)
@@ -1493,7 +1530,7 @@ int pf_maf_nll_grad(pf_maf *f, size_t n, const double *x, const double *ctx, dou
     for (long ib = 0; ib < nblk; ib++) {
         int tid = omp_get_thread_num();
         ws *w = &f->w[tid];
-        size_t r0 = (size_t)ib * R_ROWS, m = n - r0 < R_ROWS ? n - r0 : R_ROWS;
+        size_t r0 = (size_t)ib * rows, m = n - r0 < rows ? n - r0 : rows;
         const double *xb = x + r0 * D, *cb = C ? ctx + r0 * C : NULL;
         w->nod = 0;
         blk_forward(f, w, m, xb, cb);
@@ -1527,11 +1564,12 @@ int pf_maf_forward(pf_maf *f, size_t n, const double *x, const double *ctx, doub
         return st;
     sync_masked(f, 0);
     const size_t D = (size_t)f->D, C = (size_t)f->C;
-    long nblk = (long)((n + R_ROWS - 1) / R_ROWS);
+    const size_t rows = block_rows(f, n);
+    long nblk = (long)((n + rows - 1) / rows);
 #pragma omp parallel for schedule(static) if (nblk > 1)
     for (long ib = 0; ib < nblk; ib++) {
         ws *w = &f->w[omp_get_thread_num()];
-        size_t r0 = (size_t)ib * R_ROWS, m = n - r0 < R_ROWS ? n - r0 : R_ROWS;
+        size_t r0 = (size_t)ib * rows, m = n - r0 < rows ? n - r0 : rows;
         w->nod = 1;
         blk_forward(f, w, m, x + r0 * D, C ? ctx + r0 * C : NULL);
         memcpy(z + r0 * D, w->X + (size_t)f->T * R_ROWS * D, m * D * sizeof(double));
@@ -1598,11 +1636,12 @@ int pf_maf_inverse(pf_maf *f, size_t n, const double *z, const double *ctx, doub
         return st;
     sync_masked(f, 0);
     const size_t D = (size_t)f->D, C = (size_t)f->C;
-    long nblk = (long)((n + R_ROWS - 1) / R_ROWS);
+    const size_t rows = block_rows(f, n);
+    long nblk = (long)((n + rows - 1) / rows);
 #pragma omp parallel for schedule(static) if (nblk > 1)
     for (long ib = 0; ib < nblk; ib++) {
         ws *w = &f->w[omp_get_thread_num()];
-        size_t r0 = (size_t)ib * R_ROWS, m = n - r0 < R_ROWS ? n - r0 : R_ROWS;
+        size_t r0 = (size_t)ib * rows, m = n - r0 < rows ? n - r0 : rows;
         w->nod = 1;
         blk_inverse(f, w, m, z + r0 * D, C ? ctx + r0 * C : NULL, x + r0 * D,
                     logdet ? logdet + r0 : NULL);
