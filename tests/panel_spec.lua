@@ -60,6 +60,48 @@ describe("pf.core.panel.gemm", function()
     assert.has_error(function() pf.core.panel.gemm(A, Bt, {paht = "avx2"}) end)
   end)
 
+  it("starts from a bias row, or from C plus a bias row", function()
+    local A, B = support.filled(7, 9, 11), support.filled(9, 13, 12)
+    local bias = support.filled(13, 1, 13):reshape(13)
+    local C0 = support.filled(7, 13, 14)
+    local plain = reference(A, B)
+    local got = pf.core.panel.gemm(A, B, {bias = bias})
+    local C = C0:copy()
+    pf.core.panel.gemm(A, B, {C = C, bias = bias})
+    local worst = 0
+    for i = 1, 7 do
+      for j = 1, 13 do
+        local b = bias:get(j)
+        worst = math.max(worst, math.abs(got:get(i, j) - (plain:get(i, j) + b)),
+                         math.abs(C:get(i, j) - (plain:get(i, j) + C0:get(i, j) + b)))
+      end
+    end
+    assert.is_true(worst < 1e-13)
+  end)
+
+  it("gemm_tn adds X^T Y in place on every tail (the weight-gradient product)", function()
+    local worst = 0
+    for _, path in ipairs{"avx2", "portable"} do
+      for _, n in ipairs{1, 5, 64} do
+        for _, M in ipairs{1, 3, 4, 6} do
+          for _, N in ipairs{1, 7, 8, 12} do
+            local X, Y = support.filled(n, M, n + M), support.filled(n, N, 3 * n + N)
+            local C0 = support.filled(M, N, M * N)
+            local C = C0:copy()
+            local _, used = pf.core.panel.gemm_tn(X, Y, C, {path = path})
+            assert.is_true(used == path or used == "portable")
+            local want = reference(X:T():copy(), Y, C0)
+            worst = math.max(worst, maxrel(C, want))
+          end
+        end
+      end
+    end
+    assert.is_true(worst < 1e-14)
+    assert.has_error(function()
+      pf.core.panel.gemm_tn(support.filled(3, 2, 1), support.filled(4, 2, 1), pf.array.zeros(2, 2))
+    end, "pf.core.panel.gemm_tn: X has 3 rows but Y has 4")
+  end)
+
   it("gives the same bits whatever the row count (a row's result is independent of its tile)", function()
     local A = support.filled(13, 37, 5)
     local B = support.filled(37, 19, 6)

@@ -29,11 +29,21 @@ size_t pf_panel_size(int K, int N);
 /* Pack B (K x N; element (k, j) at B[k*rs + j*cs]) into P (pf_panel_size(K, N) doubles). */
 void pf_panel_pack(int K, int N, const double *B, size_t rs, size_t cs, double *P);
 
-/* C[i, j] = (acc ? C[i, j] : 0) + sum_k A[i, k] B[k, j] for i < n, j < N; A has row
- * stride lda, C row stride ldc. Uses the AVX2+FMA kernel when the CPU has it, else a
- * portable loop (plain multiply-adds, so its last bits may differ). path: 0 = best,
- * 1 = portable, 2 = AVX2 (falls back when absent); returns the path used. */
+/* C[i, j] = start(i, j) + sum_k A[i, k] B[k, j] for i < n, j < N, where start is
+ * base[i*ldb + j] + bias[j] (either may be NULL: then it is left out; both NULL: 0), so
+ * a layer's bias and residual input enter without a separate pass; base may be C itself
+ * (accumulate in place). A has row stride lda, C row stride ldc. Uses the AVX2+FMA kernel
+ * when the CPU has it, else a portable loop (plain multiply-adds, so its last bits may
+ * differ). path: 0 = best, 1 = portable, 2 = AVX2 (falls back when absent); returns the
+ * path used. */
 int pf_panel_gemm(int path, size_t n, int K, int N, const double *A, size_t lda,
-                  const double *P, double *C, size_t ldc, int acc);
+                  const double *P, double *C, size_t ldc, const double *base, size_t ldb,
+                  const double *bias);
+
+/* C[i, j] += sum_r X[r, i] Y[r, j] for i < M, j < N over n rows (X row stride ldx, Y ldy,
+ * C ldc): the weight gradient gW += gOut^T In of a layer, with no packing (both operands
+ * are read row by row). Paths as above. */
+int pf_panel_gemm_tn(int path, size_t n, int M, int N, const double *X, size_t ldx,
+                     const double *Y, size_t ldy, double *C, size_t ldc);
 
 #endif

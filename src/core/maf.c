@@ -1189,18 +1189,25 @@ static void rowdot(size_t n, int no, const double *A, int lda, int la, const dou
  * blocks are multiplied (for D = 3: 3/4 of the dense product). [h0, h1) is a union of
  * whole groups. */
 static void gemm_fwd_grp(const pf_maf *f, size_t n, int h0, int h1, const double *A,
-                         const double *W, double *Cout, int t, int b, int layer)
+                         const double *W, double *Cout, const double *base,
+                         const double *bias, int t, int b, int layer)
 {
     const int H = f->H;
     for (int g = 0; g < f->ng; g++) {
         int s = f->gbeg[g], e = f->gend[g];
         if (s < h0 || e > h1)
             continue;
+        const double *bs = base ? base + s : NULL, *bb = bias ? bias + s : NULL;
         if (f->panels) {
             pf_panel_gemm(2, n, e, e - s, A, (size_t)H, panel(f, t, b, layer, 0, g), Cout + s,
-                          (size_t)H, 1);
+                          (size_t)H, bs, (size_t)H, bb);
             continue;
         }
+        for (size_t r = 0; r < n && (bs || bb); r++)
+            for (int j = 0; j < e - s; j++) {
+                size_t o = r * (size_t)H + (size_t)j;
+                Cout[s + o] = bs && bb ? bs[o] + bb[j] : bs ? bs[o] : bb[j];
+            }
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, e - s, e, 1.0, A, H,
                     W + (size_t)s * (size_t)H, H, 1.0, Cout + s, H);
     }
@@ -1216,7 +1223,7 @@ static void gemm_bwd_grp(const pf_maf *f, size_t n, const double *gO, const doub
         int s = f->gbeg[g], e = f->gend[g];
         if (f->panels) {
             pf_panel_gemm(2, n, H - s, e - s, gO + s, (size_t)H, panel(f, t, b, layer, 1, g),
-                          gA + s, (size_t)H, 0);
+                          gA + s, (size_t)H, NULL, 0, NULL);
             continue;
         }
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, e - s, H - s, 1.0,
@@ -1231,6 +1238,11 @@ static void gemm_wgt_grp(const pf_maf *f, size_t n, const double *gO, const doub
     const int H = f->H;
     for (int g = 0; g < f->ng; g++) {
         int s = f->gbeg[g], e = f->gend[g];
+        if (f->panels) {
+            pf_panel_gemm_tn(2, n, e - s, e, gO + s, (size_t)H, A, (size_t)H,
+                             gW + (size_t)s * (size_t)H, (size_t)H);
+            continue;
+        }
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, e - s, e, (int)n, 1.0, gO + s, H,
                     A, H, 1.0, gW + (size_t)s * (size_t)H, H);
     }
@@ -1283,20 +1295,21 @@ static void made_fwd(const pf_maf *f, ws *w, int t, size_t n, const double *X,
             double *a1 = A1 + (size_t)b * RH, *d1 = D1 + (size_t)b * RH;
             double *a2 = A2 + (size_t)b * RH, *d2 = D2 + (size_t)b * RH;
             gelu_cols(hh, a1, w->nod ? NULL : d1, n, H, h0, h1);
+            /* the first layer starts from its bias row (with a shared context folded in) or,
+             * with a context per row, from the rows of bias + context terms */
+            const double *base1 = NULL, *bias1 = Pb + OB1(f);
             if (ident) {
                 rowk(1, hw, w->cb + h0, hw, Pb + OB1(f) + h0, NULL, 0, NULL, cp, C, ctb, H);
-                for (size_t r = 0; r < n; r++)
-                    memcpy(a2 + r * (size_t)H + h0, w->cb + h0, (size_t)hw * sizeof(double));
-            } else {
+                bias1 = w->cb;
+            } else if (C > 0) {
                 rowk(n, hw, a2 + h0, H, Pb + OB1(f) + h0, NULL, 0, NULL, cp, C, ctb, H);
+                base1 = a2;
+                bias1 = NULL;
             }
-            gemm_fwd_grp(f, n, h0, h1, a1, Pb + OW1(f), a2, t, b, 0);
+            gemm_fwd_grp(f, n, h0, h1, a1, Pb + OW1(f), a2, base1, bias1, t, b, 0);
             gelu_cols(a2, a2, w->nod ? NULL : d2, n, H, h0, h1);
-            for (size_t r = 0; r < n; r++)
-                for (int j = h0; j < h1; j++)
-                    hn[r * (size_t)H + (size_t)j] =
-                        hh[r * (size_t)H + (size_t)j] + Pb[OB2(f) + (size_t)j];
-            gemm_fwd_grp(f, n, h0, h1, a2, Pb + OW2(f), hn, t, b, 1);
+            /* residual: h_next = h + b2 + W2 gelu(t) */
+            gemm_fwd_grp(f, n, h0, h1, a2, Pb + OW2(f), hn, hh, Pb + OB2(f), t, b, 1);
         }
     }
     /* output o sees the units of degree <= o mod D: the prefix upto[o mod D] */

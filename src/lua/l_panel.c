@@ -5,13 +5,27 @@
 #include "pf_lua.h"
 #include "phaseflow/panel.h"
 
+static const char *const paths[] = {"auto", "portable", "avx2", NULL};
+
+static int opt_path(lua_State *L, int idx)
+{
+    int path = 0;
+    if (lua_istable(L, idx)) {
+        lua_getfield(L, idx, "path");
+        if (!lua_isnil(L, -1))
+            path = luaL_checkoption(L, -1, NULL, paths);
+        lua_pop(L, 1);
+    }
+    return path;
+}
+
 /* gemm(A (n x K), B (K x N) [, {path = "auto"|"portable"|"avx2", C = n x N array,
- * transposed = false}]) -> C, path used. With C given, the product is added to it (in
- * place); transposed = true reads B as N x K and multiplies by its transpose. */
+ * bias = N array, transposed = false}]) -> C, path used. With C given, the product is
+ * added to it (in place); bias is added to every row; transposed = true reads B as N x K
+ * and multiplies by its transpose. */
 static int panel_gemm(lua_State *L)
 {
-    static const char *const opts[] = {"path", "C", "transposed", NULL};
-    static const char *const paths[] = {"auto", "portable", "avx2", NULL};
+    static const char *const opts[] = {"path", "C", "bias", "transposed", NULL};
     lua_settop(L, 3);
     pf_array *A = pf_lua_contiguous(L, 1);
     pf_array *B = pf_lua_contiguous(L, 2);
@@ -24,13 +38,16 @@ static int panel_gemm(lua_State *L)
     if (kb != K)
         return luaL_error(L, "pf.core.panel.gemm: A has %d columns but B has %d rows", (int)K,
                           (int)kb);
-    int path = 0;
-    pf_array *C = NULL;
+    int path = opt_path(L, 3);
+    pf_array *C = NULL, *bias = NULL;
     if (lua_istable(L, 3)) {
-        lua_getfield(L, 3, "path");
-        if (!lua_isnil(L, -1))
-            path = luaL_checkoption(L, -1, NULL, paths);
-        lua_pop(L, 1);
+        lua_getfield(L, 3, "bias");
+        if (!lua_isnil(L, -1)) {
+            bias = pf_lua_checkshape(L, -1, 1, N, PF_ANY);
+            luaL_argcheck(L, pf_array_is_contiguous(bias), 3, "bias must be contiguous");
+        } else {
+            lua_pop(L, 1);
+        }
         lua_getfield(L, 3, "C");
         if (!lua_isnil(L, -1)) {
             C = pf_lua_checkshape(L, -1, 2, n, N);
@@ -46,8 +63,33 @@ static int panel_gemm(lua_State *L)
     if (!P)
         return luaL_error(L, "pf.core.panel.gemm: out of memory");
     pf_panel_pack((int)K, (int)N, B->data, tr ? 1 : N, tr ? K : 1, P);
-    int used = pf_panel_gemm(path, n, (int)K, (int)N, A->data, K, P, C->data, N, acc);
+    int used = pf_panel_gemm(path, n, (int)K, (int)N, A->data, K, P, C->data, N,
+                             acc ? C->data : NULL, N, bias ? bias->data : NULL);
     free(P);
+    lua_pushstring(L, used == 2 ? "avx2" : "portable");
+    return 2;
+}
+
+/* gemm_tn(X (n x M), Y (n x N), C (M x N) [, {path = ...}]) -> C, path used:
+ * C += X^T Y in place (the weight-gradient product). */
+static int panel_gemm_tn(lua_State *L)
+{
+    static const char *const opts[] = {"path", NULL};
+    lua_settop(L, 4);
+    pf_array *X = pf_lua_contiguous(L, 1);
+    pf_array *Y = pf_lua_contiguous(L, 2);
+    luaL_argcheck(L, X->ndim == 2, 1, "X must be 2-D");
+    luaL_argcheck(L, Y->ndim == 2, 2, "Y must be 2-D");
+    size_t n = X->shape[0], M = X->shape[1], N = Y->shape[1];
+    if (Y->shape[0] != n)
+        return luaL_error(L, "pf.core.panel.gemm_tn: X has %d rows but Y has %d", (int)n,
+                          (int)Y->shape[0]);
+    pf_array *C = pf_lua_checkshape(L, 3, 2, M, N);
+    luaL_argcheck(L, pf_array_is_contiguous(C), 3, "C must be contiguous");
+    pf_lua_checkopts(L, 4, "pf.core.panel.gemm_tn", opts);
+    int used = pf_panel_gemm_tn(opt_path(L, 4), n, (int)M, (int)N, X->data, M, Y->data, N,
+                                C->data, N);
+    lua_settop(L, 3);
     lua_pushstring(L, used == 2 ? "avx2" : "portable");
     return 2;
 }
@@ -55,7 +97,7 @@ static int panel_gemm(lua_State *L)
 int pf_open_panel(lua_State *L);
 int pf_open_panel(lua_State *L)
 {
-    static const luaL_Reg f[] = {{"gemm", panel_gemm}, {NULL, NULL}};
+    static const luaL_Reg f[] = {{"gemm", panel_gemm}, {"gemm_tn", panel_gemm_tn}, {NULL, NULL}};
     luaL_newlib(L, f);
     return 1;
 }
