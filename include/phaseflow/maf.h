@@ -32,11 +32,14 @@
  * above), so each masked H x H weight is block lower-triangular and only its nonzero
  * blocks go through GEMM; products with K or N <= C, D, 2D (input, context, output
  * layers) use vector row kernels; a block whose context rows are all equal (sampling at
- * one context) folds the context into the biases once.
+ * one context) folds the context into the biases once. The hidden-layer GEMMs are
+ * pf_panel_gemm / pf_panel_gemm_tn (phaseflow/panel.h) on CPUs with AVX2+FMA, with the
+ * weights packed once per call, and cblas_dgemm elsewhere. The masked weights and panels
+ * are rebuilt only when the parameter vector's content changed since the last call.
  *
  * Batches: x is N x D, c is N x C, row-major contiguous. Work is done in blocks of
- * PF_MAF_ROWS rows, spread over OpenMP threads (OMP_NUM_THREADS; BLAS runs
- * single-threaded inside each); workspaces are allocated once per thread count and
+ * PF_MAF_ROWS rows (fewer when a small batch would leave threads idle), spread over
+ * OpenMP threads (OMP_NUM_THREADS; BLAS runs single-threaded inside each); workspaces are allocated once per thread count and
  * reused. A flow is not safe to use from two threads at once. Results are
  * bit-identical for the same thread count.
  */
