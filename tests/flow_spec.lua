@@ -280,6 +280,8 @@ describe("pf.flow.maf", function()
     local c = filled(20, 2, 2)
     assert.are.equal(0, (f:log_prob(x, c) - g:log_prob(x, c)):abs():max())
     assert.has_error(function() pf.flow.load(file, "/flows/missing") end)
+    assert.has_error(function() pf.flow.load(file, "flows/p_v") end,
+                     "pf.flow.load: group path must be absolute (start with '/'), got 'flows/p_v'")
     assert.has_error(function() pf.flow.load(file .. ".none", "/flows/p_v") end)
     os.remove(file)
   end)

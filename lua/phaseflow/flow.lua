@@ -348,6 +348,10 @@ function flow.train_ensemble(make_flow, x, opts)
 end
 
 function flow.load(file, group)
+  if type(group) ~= "string" or group:sub(1, 1) ~= "/" then
+    error(("pf.flow.load: group path must be absolute (start with '/'), got %s"):format(
+      type(group) == "string" and ("'" .. group .. "'") or type(group)), 2)
+  end
   if h5.exists(file, group .. "/params") ~= true then
     if h5.exists(file, group) == true then return load_ensemble(file, group) end
     error(("pf.flow.load: no flow at '%s' in %s"):format(group, file), 2)
