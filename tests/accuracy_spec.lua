@@ -1,4 +1,4 @@
--- Issue 6, learned density (#slow: ~10-20 minutes on 2 cores): flows trained on a mock of
+-- Issue 6, learned density (about 2 minutes on 2 cores): flows trained on a mock of
 -- ~200,000 stars give the acceleration at the Sun within 5% of the truth.
 -- Mock: the real one (pf.mock.galaxy: disk + halo populations in MWPotential2014, the
 -- pipeline's default), 200,000 stars sampled exactly within the 4 kpc survey sphere around
@@ -16,7 +16,7 @@ local pf = require "phaseflow"
 local function wt() return pf.wtime and pf.wtime() or os.clock() end
 
 describe("learned accelerations (issue 6)", function()
-  it("#slow flows trained on 200,000 mock stars give a at the Sun within 5% of the truth", function()
+  it("flows trained on 200,000 mock stars give a at the Sun within 5% of the truth", function()
     local pot = pf.potential.mwpotential2014()
     local mock = pf.mock.galaxy{potential = pot, radius = 4, seed = 2024}
     local sun = pf.array.from{pf.geometry.SUN}
