@@ -19,20 +19,7 @@ end
 function support.phaseflow(args, env)
   local q = {}
   for i, a in ipairs(args) do q[i] = quote(a) end
-  --- An n x d array of normal draws (seeded), scaled by `scale` (default 1).
-function support.filled(n, d, seed, scale)
-  local pf = require "phaseflow"
-  local a = pf.array.zeros(n, d)
-  pf.rng.new(seed):fill_normal(a, 0, scale or 1)
-  return a
-end
-
---- Relative difference of two numbers, with a floor of 1e-3 on the scale.
-function support.relerr(a, b)
-  return math.abs(a - b) / math.max(1e-3, math.abs(a), math.abs(b))
-end
-
-return support.run((env or "") .. " " .. quote(support.exe) .. " " .. table.concat(q, " "))
+  return support.run((env or "") .. " " .. quote(support.exe) .. " " .. table.concat(q, " "))
 end
 
 --- Write `text` to a new temporary file; return its name.

@@ -34,7 +34,8 @@
  * layers) use vector row kernels; a block whose context rows are all equal (sampling at
  * one context) folds the context into the biases once. The hidden-layer GEMMs are
  * pf_panel_gemm / pf_panel_gemm_tn (phaseflow/panel.h) on CPUs with AVX2+FMA, with the
- * weights packed once per call, and cblas_dgemm elsewhere. The masked weights and panels
+ * weights packed once per call, and cblas_dgemm elsewhere or when the environment variable
+ * PHASEFLOW_MAF_GEMM=blas is set when the flow is made. The masked weights and panels
  * are rebuilt only when the parameter vector's content changed since the last call.
  *
  * Batches: x is N x D, c is N x C, row-major contiguous. Work is done in blocks of

@@ -693,7 +693,10 @@ static int sort_units(pf_maf *f)
         return PF_ENOMEM;
     /* panel offsets (see struct pf_maf) */
     size_t nslot = (size_t)f->T * (size_t)B * 4 * (size_t)f->ng, tot = 0;
-    f->panels = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    /* PHASEFLOW_MAF_GEMM=blas keeps OpenBLAS for the hidden layers (for comparison) */
+    const char *gm = getenv("PHASEFLOW_MAF_GEMM");
+    f->panels = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                !(gm && strcmp(gm, "blas") == 0);
     if (f->panels && nslot > 0) {
         f->pko = malloc(nslot * sizeof(size_t));
         if (!f->pko)
