@@ -16,7 +16,7 @@ local pf = require "phaseflow"
 local function wt() return pf.wtime and pf.wtime() or os.clock() end
 
 describe("learned accelerations (issue 6)", function()
-  it("flows trained on 200,000 mock stars give a at the Sun within 5% of the truth", function()
+  it("flows trained on 200,000 mock stars give a at the Sun within 5% of the truth #long", function()
     local pot = pf.potential.mwpotential2014()
     local mock = pf.mock.galaxy{potential = pot, radius = 4, seed = 2024}
     local sun = pf.array.from{pf.geometry.SUN}

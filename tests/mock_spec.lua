@@ -213,13 +213,13 @@ describe("pf.mock distribution functions", function()
     assert.is_true(info.proposals >= 100000 and info.proposals < 2.5e5, "proposals " .. info.proposals)
   end)
 
-  it("1e6 stars of the default mixture in a 10 kpc sphere: no violation", function()
+  it("1e6 stars of the default mixture in a 10 kpc sphere: no violation #long", function()
     local m = pf.mock.galaxy { normalize = false, radius = 10 }
     local _, _, _, info = m:sample(1000000, { seed = 22 })
     assert.are.equal(0, info.violations)
   end)
 
-  it("sampled positions follow the exact n(x) in (R, z) bins (chi-square)", function()
+  it("sampled positions follow the exact n(x) in (R, z) bins (chi-square) #long", function()
     local m = pf.mock.galaxy { normalize = false, radius = 1.5,
       populations = { { type = "disk", weight = 0.8 }, { type = "halo", weight = 0.2 } } }
     local N = 100000
@@ -294,7 +294,7 @@ describe("pf.mock distribution functions", function()
     assert.is_true(h > 0.15 and h < 0.5, "scale height " .. h)
   end)
 
-  it("sampled heights follow the exact n(x) (chi-square over z slabs)", function()
+  it("sampled heights follow the exact n(x) (chi-square over z slabs) #long", function()
     local m = pf.mock.galaxy { normalize = false, radius = 1.5, populations = { { type = "disk" } } }
     local N = 20000
     local x, _, _, info = m:sample(N, { seed = 11 })

@@ -78,7 +78,7 @@ describe("pf.train", function()
     assert.has_error(function() pf.train(f, pf.array.zeros(10, 1), {bacth = 3}) end)
   end)
 
-  it("learns a conditional Gaussian v ~ N(A x + b, Sigma(x)) to within 0.05 nats", function()
+  it("learns a conditional Gaussian v ~ N(A x + b, Sigma(x)) to within 0.05 nats #long", function()
     -- Sigma(x) = L L^T with L = [[s1, 0, 0], [0.3 s2, s2, 0], [0, 0.25, s3]], s_j = exp(0.3 x_j)
     local A = {{0.8, -0.3, 0.1}, {0.2, 0.5, -0.4}, {-0.6, 0.1, 0.3}}
     local b = {1.5, -0.7, 0.25}
@@ -114,7 +114,7 @@ describe("pf.train", function()
     assert.is_true(gap < 0.05 and gap > -0.02)
   end)
 
-  it("learns a correlated 3-D Gaussian mixture to within 0.05 nats", function()
+  it("learns a correlated 3-D Gaussian mixture to within 0.05 nats #long", function()
     local n = 50000
     local rng = pf.rng.new(11)
     local function draw(m)
