@@ -173,6 +173,21 @@ describe("pf.pipeline on the test preset", function()
     assert.are.equal("skipped", s.gnfw)
   end)
 
+  it("says which reused steps another build made (their provenance names its commit)", function()
+    local f = dir .. "/steps/equilibrium.h5"
+    local was = pf.h5.attrs(f, "/").git_commit
+    assert.are.equal(pf.config().git, was)
+    pf.h5.set_attrs(f, "/", {git_commit = "0123abc"})
+    local by = {}
+    for _, e in ipairs(pf.pipeline.new{out = dir, preset = pf.presets.get("test"), quiet = true}:run()) do
+      by[e.step] = e
+    end
+    assert.are.equal("skipped", by.equilibrium.status)
+    assert.are.equal("0123abc", by.equilibrium.made_by)
+    assert.is_nil(by.densities.made_by)
+    pf.h5.set_attrs(f, "/", {git_commit = was})
+  end)
+
   it("made the mock once, in a folder keyed by its options, and reads it through pf.gaia", function()
     local c = pf.h5.read(dir .. "/steps/catalogue.h5", "/cutflow/counts"):totable()
     assert.are.equal(7, #c)

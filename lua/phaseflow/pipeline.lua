@@ -90,7 +90,7 @@ function P:verify(step, key, datasets)
   for _, name in ipairs(datasets or {}) do
     if not pcall(h5.read, file, name) then return false, "missing " .. name end
   end
-  return true
+  return true, nil, attrs
 end
 
 -- A writer collecting dataset names, sealed with the key last (a crash before the seal
@@ -839,7 +839,7 @@ function P:run(opts)
     local key = self:key(step)
     self.keys[step] = key
     local selected = (only == nil or only == i) and i >= first
-    local ok, why = self:verify(step, key)
+    local ok, why, attrs = self:verify(step, key)
     if selected and (opts.force or not ok) then
       log(self, "%s: running (%s)", step, opts.force and "forced" or why)
       local t0 = wt()
@@ -858,8 +858,18 @@ function P:run(opts)
     elseif not ok and (only ~= nil or i < first) and i <= (only or first) then
       error(("pf.pipeline: step '%s' must be run first (%s)"):format(step, why), 2)
     else
-      done[#done + 1] = {step = step, status = ok and "skipped" or "not selected", seconds = 0}
-      if ok then log(self, "%s: up to date", step) end
+      local entry = {step = step, status = ok and "skipped" or "not selected", seconds = 0}
+      done[#done + 1] = entry
+      -- Keys hold inputs and options, not the code: a result made by another build is
+      -- reused, and said so (its provenance names the commit).
+      local made, this = ok and attrs.git_commit, core.config.config().git
+      if ok and made ~= nil and made ~= this then
+        entry.made_by = made
+        log(self, "%s: up to date, made by git %s (this build: git %s; --force redoes it)",
+          step, tostring(made), tostring(this))
+      elseif ok then
+        log(self, "%s: up to date", step)
+      end
     end
   end
   self.ran = done
