@@ -45,6 +45,23 @@ describe("pf.train", function()
     assert.is_true(h.best_val < h.val[1])
   end)
 
+  it("progress = true reports epochs, losses and the best epoch", function()
+    local support = require "support"
+    local script = [[
+      local pf = require "phaseflow"
+      local f = pf.flow.maf{dim = 2, transforms = 1, hidden = 4, blocks = 0, seed = 1}
+      local x = pf.array.zeros(200, 2); pf.rng.new(1):fill_normal(x)
+      local h = pf.train(f, x, {max_epochs = 3, batch = 50, progress = true, seed = 1})
+      print(("best %.4f @%d"):format(h.best_val, h.best_epoch))
+    ]]
+    local out, rc = support.phaseflow({"-e", script})
+    assert.are.equal(0, rc, out)
+    local best, at = out:match("best (%S+) @(%d+)\n")
+    assert.is_truthy(best, out)
+    assert.is_truthy(out:find("train  3/3 100%", 1, true), out)
+    assert.is_truthy(out:find(("best val %s @%s"):format(best, at), 1, true), out)
+  end)
+
   it("same seed gives bit-identical parameters", function()
     local x = data(500, 3)
     local a = pf.flow.maf{dim = 2, transforms = 2, hidden = 8, seed = 4}

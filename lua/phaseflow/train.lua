@@ -91,7 +91,7 @@ local function train(flow, x, opts)
     epoch0 = st.epoch
   end
   local bar = opts.progress and core.progress and core.progress.new and
-    core.progress.new(max_epochs, {label = "train"}) or nil
+    core.progress.new{total = max_epochs, label = "train"} or nil
   local stopped = false
   local epoch = epoch0
   while epoch < max_epochs and not stopped do
@@ -114,7 +114,10 @@ local function train(flow, x, opts)
       hist.best_val, hist.best_epoch = vl, epoch
       best = p:copy()
     end
-    if bar and bar.update then bar:update(epoch) end
+    if bar then
+      bar:update(epoch, ("loss %.4f  val %.4f  best %.4f @%d"):format(hist.train[epoch], vl,
+        hist.best_val, hist.best_epoch))
+    end
     if epoch - hist.best_epoch >= patience then stopped = true end
     if ck and opts.checkpoint_every and epoch % opts.checkpoint_every == 0 then
       local m, v, step = adam:state()
@@ -124,7 +127,10 @@ local function train(flow, x, opts)
     end
     if opts.stop_after and epoch >= opts.stop_after then break end
   end
-  if bar and bar.finish then bar:finish() end
+  if bar then
+    bar:finish(("best val %.4f @%d%s"):format(hist.best_val, hist.best_epoch,
+      stopped and ", stopped early" or ""))
+  end
   hist.epochs = epoch
   hist.stopped_early = stopped
   flow:set_params(best)
