@@ -7,23 +7,48 @@
 -- only the steps whose inputs or options changed are redone.
 local pf = require "phaseflow"
 
+local USAGE = [[
+usage: phaseflow scripts/paper.lua [--preset test|quick|paper] [--out DIR] [--only STEP]
+                                   [--from STEP] [--force] [--quiet] [inputs...]
+inputs: Gaia archive files, directories or globs (CSV, ECSV, gzip, FITS); none: the mock
+steps: ]] .. table.concat(pf.pipeline.steps, ", ")
+
+-- A mistake on the command line: the reason and the usage, exit status 2 (no traceback).
+local function usage_error(msg)
+  io.stderr:write("paper.lua: ", msg, "\n", USAGE, "\n")
+  os.exit(2)
+end
+
 local opts = {preset = "quick", out = nil, inputs = {}}
 local i = 1
 while i <= #arg do
   local a = arg[i]
   if a == "--preset" or a == "--out" or a == "--only" or a == "--from" then
     opts[a:sub(3)] = arg[i + 1]
-    if arg[i + 1] == nil then error("paper.lua: " .. a .. " needs a value", 0) end
+    if arg[i + 1] == nil then usage_error(a .. " needs a value") end
     i = i + 2
   elseif a == "--force" or a == "--quiet" then
     opts[a:sub(3)] = true
     i = i + 1
+  elseif a == "--help" or a == "-h" then
+    print(USAGE)
+    os.exit(0)
   elseif a:sub(1, 2) == "--" then
-    error("paper.lua: unknown option " .. a, 0)
+    usage_error("unknown option " .. a)
   else
     opts.inputs[#opts.inputs + 1] = a
     i = i + 1
   end
+end
+local known = {}
+for _, name in ipairs(pf.presets.names) do known[name] = true end
+if not known[opts.preset] then
+  usage_error(("no preset '%s' (have: %s)"):format(opts.preset, table.concat(pf.presets.names, ", ")))
+end
+for _, o in ipairs{"only", "from"} do
+  local ok = opts[o] == nil
+  for _, st in ipairs(pf.pipeline.steps) do ok = ok or st == opts[o] end
+  if not ok then usage_error(("--%s: no step '%s'"):format(o, opts[o])) end
 end
 local preset = pf.presets.get(opts.preset)
 local out = opts.out or ("out/" .. preset.name)

@@ -420,6 +420,9 @@ S.flows = {
   run = function(self, w)
     local sf = self:file("selection")
     local skey = self.keys.selection
+    -- jobs in all, and the time of those trained in this run, for the ETA in the log
+    local njobs, ijob, trained, spent = 0, 0, 0, 0
+    for _, vt in ipairs(self:variants()) do njobs = njobs + 2 * vt.members end
     for _, vt in ipairs(self:variants()) do
       local tname = vt.kind == "syst" and "base" or vt.name
       local x = rd(sf, "/train/" .. tname .. "/x")
@@ -438,6 +441,7 @@ S.flows = {
           local key = job_key(vt, which, k, seed, o, skey)
           local group = ("/%s/%s/member_%04d"):format(vt.name, which, k)
           local done = false
+          ijob = ijob + 1
           if h5.exists(w.file, group) == true then
             local ok, a = pcall(h5.attrs, w.file, group)
             done = ok and a.job_key == key and pcall(flowmod.load, w.file, group)
@@ -449,8 +453,11 @@ S.flows = {
             f:save(w.file, group)
             h5.set_attrs(w.file, group, {job_key = key, kind = vt.kind, index = vt.index, member = k,
               seed = seed, best_val = hist.best_val or 0/0, epochs = hist.epochs or #(hist.val or {})})
-            log(self, "flows: %s %s member %d trained (%.1f s)", vt.name, which, k,
-                wtime() - t0)
+            local dt = wtime() - t0
+            trained, spent = trained + 1, spent + dt
+            local eta = core.progress.format_duration(spent / trained * (njobs - ijob))
+            log(self, "flows: %s %s member %d trained (%.1f s) [job %d of %d, ETA %s]", vt.name,
+                which, k, dt, ijob, njobs, eta)
           end
           w.names[#w.names + 1] = group .. "/params"
         end

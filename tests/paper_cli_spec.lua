@@ -1,0 +1,46 @@
+-- scripts/paper.lua, the main job, from the command line: a run at the test preset, a
+-- re-run that skips every step, and command-line mistakes (exit status 2 with the usage).
+local support = require "support"
+
+describe("scripts/paper.lua", function()
+  local dir = os.tmpname()
+  os.remove(dir)
+
+  it("runs the test preset end to end, logging each flow job with an ETA", function()
+    local out, rc = support.phaseflow({"../scripts/paper.lua", "--preset", "test", "--out", dir})
+    assert.are.equal(0, rc, out)
+    assert.is_truthy(out:find("[job 1 of 16, ETA", 1, true), out)
+    assert.is_truthy(out:find("report:  " .. dir .. "/report.md", 1, true), out)
+    local f = io.open(dir .. "/report.md")
+    assert.is_truthy(f)
+    local text = f:read("a")
+    f:close()
+    assert.is_truthy(text:find("a_r", 1, true))
+  end)
+
+  it("re-run: every step is up to date and skipped", function()
+    local out, rc = support.phaseflow({"../scripts/paper.lua", "--preset", "test", "--out", dir})
+    assert.are.equal(0, rc, out)
+    local skipped = 0
+    for _ in out:gmatch("\n%a+%s+skipped%s") do skipped = skipped + 1 end
+    assert.are.equal(11, skipped, out)
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+
+  it("a command-line mistake exits with status 2, the reason and the usage", function()
+    for _, case in ipairs{
+      {{"--bogus"}, "unknown option --bogus"},
+      {{"--preset", "fast"}, "no preset 'fast' (have: test, quick, paper)"},
+      {{"--only", "flow"}, "--only: no step 'flow'"},
+      {{"--out"}, "--out needs a value"},
+    } do
+      local args = {"../scripts/paper.lua"}
+      for _, a in ipairs(case[1]) do args[#args + 1] = a end
+      local out, rc = support.phaseflow(args)
+      assert.are.equal(2, rc, out)
+      assert.is_truthy(out:find("paper.lua: " .. case[2], 1, true), out)
+      assert.is_truthy(out:find("usage: phaseflow scripts/paper.lua", 1, true), out)
+      assert.is_falsy(out:find("traceback", 1, true), out)
+    end
+  end)
+end)
