@@ -37,17 +37,18 @@ presets.paper = {
   truth_kernel_points = 3200,
 }
 
--- make run: the whole analysis on the embedded mock within 10 minutes on 2 cores.
--- Sized by scripts/accuracy-study.lua (docs/accuracy.md): the error of the learned
--- acceleration and density comes from the n(x) flow's fit (velocities and kernel points
--- are converged at 400 / 48 x 48), so the stars and training go up and the resamples
--- down: all selected stars (~35,000) per flow, a fine-tuning stage, no smeared resamples
--- (the mock's 2 km/s velocity errors are 1% of its 150 km/s dispersion).
+-- make run: the whole analysis on the embedded mock in a few minutes on 2 cores (about
+-- 1.5 minutes since the flows' speed work). Sized by scripts/accuracy-study.lua
+-- (docs/accuracy.md): the error of the learned acceleration and density comes from the
+-- n(x) flow's fit (velocities and kernel points are converged at 400 / 48 x 48), so the
+-- stars and training go up and the resamples down: 25,000 selected stars per flow, a
+-- fine-tuning stage, 2 bootstrap and 2 error-smeared resamples of one flow pair each (so
+-- every term of the paper's error budget is in the report), one systematic variant.
 presets.quick = {
   name = "quick",
   mock = {stars = 1000000, radius = 10, seed = 1},
   radius = 4, n_train = 25000,
-  members = 2, resample_members = 1, bootstraps = 2, smears = 0,
+  members = 2, resample_members = 1, bootstraps = 2, smears = 2,
   systematics = {{map_radius = 4.8}},
   flow = {transforms = 4, hidden = 32, blocks = 1},
   train = {batch = 1024, lr = 3e-3, patience = 8, max_epochs = 30},
