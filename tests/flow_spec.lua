@@ -301,6 +301,34 @@ describe("pf.flow.maf", function()
     assert.is_true(worst < 1e-12)
   end)
 
+  it("log p, its gradients and samples are bit-identical for 1, 2 and 3 threads", function()
+    -- rows are independent of the block they fall in, and blocks of 300 rows split
+    -- differently over 1, 2 and 3 threads (256 + 44, 152 + 148, 100 x 3)
+    local script = [[
+      local pf = require "phaseflow"
+      local f = pf.flow.maf{dim = 3, context = 3, transforms = 3, hidden = 24, blocks = 2, seed = 4}
+      local x, c = pf.array.zeros(300, 3), pf.array.zeros(300, 3)
+      pf.rng.new(1):fill_normal(x); pf.rng.new(2):fill_normal(c)
+      local c1 = pf.array.zeros(300, 3)
+      for j = 1, 3 do c1:col(j):fill(c:get(1, j)) end
+      local gx, gc = f:grad_log_prob(x, c)
+      local out = {}
+      for _, a in ipairs{f:log_prob(x, c), gx, gc, f:inverse(x, c), f:inverse(x, c1)} do
+        for _, v in ipairs(a:reshape(-1):totable()) do out[#out + 1] = ("%a"):format(v) end
+      end
+      print(table.concat(out, " "))
+    ]]
+    local outs = {}
+    for t = 1, 3 do
+      local out, rc = support.phaseflow({"-e", script}, "OMP_NUM_THREADS=" .. t)
+      assert.are.equal(0, rc, out)
+      outs[t] = out
+    end
+    assert.is_true(#outs[1] > 10000)
+    assert.are.equal(outs[1], outs[2])
+    assert.are.equal(outs[1], outs[3])
+  end)
+
   it("save/load round trip is bit-identical", function()
     local file = os.tmpname() .. ".h5"
     local f = pf.flow.maf(archs[2])

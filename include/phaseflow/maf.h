@@ -41,7 +41,9 @@
  * Batches: x is N x D, c is N x C, row-major contiguous. Work is done in blocks of
  * PF_MAF_ROWS rows (fewer when a small batch would leave threads idle), spread over
  * OpenMP threads (OMP_NUM_THREADS; BLAS runs single-threaded inside each); workspaces are allocated once per thread count and
- * reused. A flow is not safe to use from two threads at once. Results are
+ * reused. A flow is not safe to use from two threads at once. log p, its input and
+ * context gradients, forward and inverse are bit-identical for any thread count (a row's
+ * result does not depend on its block); parameter gradients (pf_maf_nll_grad) are
  * bit-identical for the same thread count.
  */
 #ifndef PHASEFLOW_MAF_H
