@@ -62,6 +62,37 @@ describe("pf.train", function()
     assert.is_truthy(out:find(("best val %s @%s"):format(best, at), 1, true), out)
   end)
 
+  it("refuses data it cannot learn from, naming the row, and stops a diverging run", function()
+    local f = pf.flow.maf{dim = 3, seed = 1, transforms = 1, hidden = 4, blocks = 0,
+                          preprocess = {input = {sphere = true, centre = {0, 0, 0}, radius = 3}}}
+    local x = pf.array.zeros(300, 3)
+    pf.rng.new(1):fill_normal(x, 0, 0.5)
+    local bad = x:copy()
+    bad:set(20, 2, 0 / 0)
+    assert.has_error(function() pf.train(f, bad, {max_epochs = 2}) end,
+                     "pf.train: row 20 of x is not finite (" .. ("%g"):format(x:get(20, 1))
+                     .. ", " .. ("%g"):format(0 / 0) .. ", " .. ("%g"):format(x:get(20, 3)) .. ")")
+    local out = x:copy()
+    out:set(7, 1, 3.5) -- outside the 3 kpc sphere: zero density
+    assert.has_error(function() pf.train(f, out, {max_epochs = 2}) end,
+      "pf.train: row 7 of x has zero density under the flow's preprocessing (outside its survey sphere?)")
+    assert.has_error(function() pf.train(f, pf.array.zeros(300, 2), {max_epochs = 2}) end,
+                     "pf.train: x must be an N x 3 array, got 300 x 2")
+    assert.has_error(function() pf.train(f, x, {context = x, max_epochs = 2}) end,
+                     "pf.train: the flow takes no context")
+    local c = pf.flow.maf{dim = 3, context = 2, seed = 1, transforms = 1, hidden = 4, blocks = 0}
+    assert.has_error(function() pf.train(c, x, {context = pf.array.zeros(299, 2)}) end,
+                     "pf.train: context must be a 300 x 2 array, got 299 x 2")
+    -- divergence: the error says where, and the flow keeps its best (here: initial) parameters
+    local g = pf.flow.maf{dim = 3, seed = 1}
+    local p0 = g:params()
+    local ok, msg = pcall(pf.train, g, x, {max_epochs = 20, lr = 1e3, batch = 100})
+    assert.is_false(ok)
+    assert.is_truthy(msg:find("pf.train: the loss became", 1, true), msg)
+    assert.is_truthy(msg:find("keeps the best parameters so far (epoch 0)", 1, true), msg)
+    assert.are.equal(0, (g:params() - p0):abs():max())
+  end)
+
   it("same seed gives bit-identical parameters", function()
     local x = data(500, 3)
     local a = pf.flow.maf{dim = 2, transforms = 2, hidden = 8, seed = 4}

@@ -2,6 +2,10 @@
 -- seeded shuffled mini-batches (shuffle and gather in C), a validation set, early
 -- stopping that keeps the best-validation parameters, and resumable checkpoints.
 --
+-- Data are checked first (shapes, finite values, nonzero density under the flow's
+-- preprocessing: an error names the row); a run whose loss stops being finite ends with an
+-- error and the best parameters so far in the flow.
+--
 -- opts: context, x_val, context_val, val_fraction (0.2), batch (1024), lr (1e-3),
 --       beta1, beta2, eps, weight_decay, patience (50), max_epochs (1000), seed (1),
 --       progress (false), checkpoint (file), checkpoint_every (K epochs)
@@ -17,6 +21,43 @@ local ALLOWED = {context = 1, x_val = 1, context_val = 1, val_fraction = 1, batc
 local function mean_nll(flow, x, c)
   local lp = flow:log_prob(x, c)
   return -lp:sum() / lp:size()
+end
+
+-- The first row of a (N x d) for which ok (an N-vector of 0/1) is 0.
+local function first_bad(ok)
+  for i = 1, ok:size() do
+    if ok:get(i) < 1 then return i end
+  end
+end
+
+-- Data the flow cannot learn from fail here, naming the row, instead of turning the loss
+-- into NaN or infinity: non-finite values, wrong shapes, and rows the flow gives zero
+-- density (outside the survey sphere of its preprocessing).
+local function check_data(flow, name, a, cname, c, dim, cdim)
+  if a == nil then return end
+  if a:ndim() ~= 2 or select(2, a:shape()) ~= dim then
+    error(("pf.train: %s must be an N x %d array, got %s"):format(name, dim,
+      table.concat({a:shape()}, " x ")), 4)
+  end
+  local n = a:shape()
+  if c ~= nil and (c:ndim() ~= 2 or c:shape() ~= n or select(2, c:shape()) ~= cdim) then
+    error(("pf.train: %s must be a %d x %d array, got %s"):format(cname, n, cdim,
+      table.concat({c:shape()}, " x ")), 4)
+  end
+  for _, t in ipairs{{name, a}, {cname, c}} do
+    if t[2] ~= nil and t[2]:isfinite():min() < 1 then
+      local i = first_bad(t[2]:isfinite():min(2))
+      local row = {}
+      for j = 1, select(2, t[2]:shape()) do row[j] = ("%g"):format(t[2]:get(i, j)) end
+      error(("pf.train: row %d of %s is not finite (%s)"):format(i, t[1], table.concat(row, ", ")), 4)
+    end
+  end
+  local lp = flow:log_prob(a, c)
+  if lp:min() == -math.huge then
+    local i = first_bad(lp:isfinite())
+    error(("pf.train: row %d of %s has zero density under the flow's preprocessing "
+      .. "(outside its survey sphere?)"):format(i, name), 4)
+  end
 end
 
 local function write_checkpoint(file, st)
@@ -54,6 +95,14 @@ local function train(flow, x, opts)
   local cfg = flow:config()
   local c = opts.context
   if cfg.context > 0 and c == nil then error("pf.train: the flow needs option 'context'", 2) end
+  if cfg.context == 0 and c ~= nil then error("pf.train: the flow takes no context", 2) end
+  check_data(flow, "x", x, "context", c, cfg.dim, cfg.context)
+  if opts.x_val ~= nil then
+    if cfg.context > 0 and opts.context_val == nil then
+      error("pf.train: x_val needs context_val", 2)
+    end
+    check_data(flow, "x_val", opts.x_val, "context_val", opts.context_val, cfg.dim, cfg.context)
+  end
   local n = x:shape()
   local seed = opts.seed or 1
   local xtr, ctr, xval, cval = x, c, opts.x_val, opts.context_val
@@ -110,6 +159,14 @@ local function train(flow, x, opts)
     local vl = mean_nll(flow, xval, cval)
     hist.train[epoch] = tot / ntr
     hist.val[epoch] = vl
+    if not (tot == tot and vl == vl and math.abs(tot) < math.huge and math.abs(vl) < math.huge) then
+      -- diverged (the data were checked): keep what was learned, and say so
+      flow:set_params(best)
+      if bar then bar:finish("diverged") end
+      error(("pf.train: the loss became %s (train) / %s (validation) at epoch %d; the flow "
+        .. "keeps the best parameters so far (epoch %d). A smaller lr may help."):format(
+        tostring(tot / ntr), tostring(vl), epoch, hist.best_epoch), 2)
+    end
     if vl < hist.best_val then
       hist.best_val, hist.best_epoch = vl, epoch
       best = p:copy()
