@@ -329,6 +329,20 @@ describe("pf.flow.maf", function()
     assert.are.equal(outs[1], outs[3])
   end)
 
+  it("a non-finite input or context is an argument error naming the row, not a NaN result", function()
+    local f = pf.flow.maf{dim = 3, context = 2, transforms = 1, hidden = 4, blocks = 0, seed = 1}
+    local x, c = filled(5, 3, 1), filled(5, 2, 2)
+    local bx = x:copy()
+    bx:set(4, 2, 0 / 0)
+    assert.has_error(function() f:log_prob(bx, c) end,
+      ("bad argument #1 to 'log_prob' (row 4 has a non-finite value (%g in column 2))"):format(0 / 0))
+    local bc = c:copy()
+    bc:set(2, 1, math.huge)
+    assert.has_error(function() f:grad_log_prob(x, bc) end,
+      "bad argument #2 to 'grad_log_prob' (row 2 has a non-finite value (inf in column 1))")
+    assert.has_error(function() f:inverse(bx, c) end)
+  end)
+
   it("save/load round trip is bit-identical", function()
     local file = os.tmpname() .. ".h5"
     local f = pf.flow.maf(archs[2])

@@ -5,6 +5,8 @@
  * (N x D input, N x C context) and return new arrays. The Lua facade
  * lua/phaseflow/flow.lua adds sampling, files and ensembles.
  */
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include "pf_lua.h"
 #include "phaseflow/maf.h"
@@ -61,7 +63,21 @@ static void dims(pf_maf *f, int *D, int *C)
     *C = c.context;
 }
 
-/* Check x (N x D) at 2 and ctx (N x C) at 3; returns N and data pointers. */
+/* An argument error naming the first row of a (n x d) holding NaN or infinity: a flow
+ * would turn it into a NaN result with no word. */
+static void check_finite(lua_State *L, int arg, const double *a, size_t n, int d)
+{
+    for (size_t i = 0; i < n * (size_t)d; i++)
+        if (!isfinite(a[i])) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "row %zu has a non-finite value (%g in column %d)",
+                     i / (size_t)d + 1, a[i], (int)(i % (size_t)d) + 1);
+            luaL_argerror(L, arg, msg);
+        }
+}
+
+/* Check x (N x D) at 2 and ctx (N x C) at 3 (shapes, finite values); returns N and data
+ * pointers. */
 static size_t check_xc(lua_State *L, pf_maf *f, const double **x, const double **c)
 {
     int D, C;
@@ -71,11 +87,13 @@ static size_t check_xc(lua_State *L, pf_maf *f, const double **x, const double *
     size_t n = a->shape[0];
     *x = a->data;
     *c = NULL;
+    check_finite(L, 2, *x, n, D);
     if (C > 0) {
         if (lua_isnoneornil(L, 3))
             luaL_argerror(L, 3, "context array expected (the flow is conditional)");
         pf_lua_checkshape(L, 3, 2, n, (size_t)C);
         *c = pf_lua_contiguous(L, 3)->data;
+        check_finite(L, 3, *c, n, C);
     } else if (!lua_isnoneornil(L, 3)) {
         luaL_argerror(L, 3, "the flow has no context");
     }
