@@ -97,6 +97,9 @@ describe("pf.cbe.acceleration", function()
     assert.has_error(function() pf.cbe.acceleration(df, pf.array.zeros(2, 2)) end)
     assert.has_error(function() pf.cbe.acceleration(df, sun, {form = "g"}) end)
     assert.has_error(function() pf.cbe.acceleration(df, sun, {nv = 2}) end)
+    local nanpos = pf.array.from{{8.122, 0, 0}, {8.1, 0 / 0, 0.1}}
+    assert.has_error(function() pf.cbe.acceleration(df, nanpos, {nv = 20}) end,
+      ("pf.cbe.acceleration: position 2 is not finite (8.1, %g, 0.1)"):format(0 / 0))
     local v = pf.array.zeros(6, 3)
     assert.has_error(function() pf.core.cbe.solve(v, v, v, nil, 4) end)
     assert.has_error(function() pf.core.cbe.solve(v, v, v, nil, 3) end, nil) -- f form needs log f

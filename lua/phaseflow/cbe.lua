@@ -21,6 +21,15 @@ local function as_rows(x, name)
   if #s ~= 2 or s[2] ~= 3 then
     error(("%s: array of shape Nx3 (or 3) expected, got %s"):format(name, table.concat(s, "x")), 3)
   end
+  if s[1] > 0 and x:isfinite():min() < 1 then
+    local ok = x:isfinite():min(2)
+    for i = 1, s[1] do
+      if ok:get(i) < 1 then
+        error(("%s: position %d is not finite (%g, %g, %g)"):format(name, i, x:get(i, 1),
+          x:get(i, 2), x:get(i, 3)), 3)
+      end
+    end
+  end
   return x
 end
 cbe.as_rows = as_rows
