@@ -24,6 +24,13 @@
 -- density at the Sun, and the time each stage took.
 local pf = require "phaseflow"
 
+-- A mistake on the command line: the reason, exit status 2 (no traceback).
+local function usage_error(msg)
+  io.stderr:write("make-mock.lua: ", msg, "\n",
+    "usage: phaseflow scripts/make-mock.lua [key=value ...] (see the header of the script)\n")
+  os.exit(2)
+end
+
 local defaults = { stars = "1000000", radius = "10", seed = "1", out = "out/mock", rows = "250000",
   errors = "true", dust = "false", normalize = "true" }
 local opt = {}
@@ -37,28 +44,28 @@ while arg and i <= #arg do
     k, v = a:sub(3), arg[i + 1]
     i = i + 1
   end
-  if not k or v == nil then error("make-mock.lua: arguments are key=value, got '" .. a .. "'", 0) end
+  if not k or v == nil then usage_error("arguments are key=value, got '" .. a .. "'") end
   if defaults[k] == nil then
     local known = {}
     for name in pairs(defaults) do known[#known + 1] = name end
     table.sort(known)
-    error(("make-mock.lua: unknown option '%s' (known: %s)"):format(k, table.concat(known, ", ")), 0)
+    usage_error(("unknown option '%s' (known: %s)"):format(k, table.concat(known, ", ")))
   end
   opt[k] = v
   i = i + 1
 end
 local function int(name)
   local x = math.tointeger(tonumber(opt[name]))
-  if not x or x < 0 then error(("make-mock.lua: %s must be an integer >= 0"):format(name), 0) end
+  if not x or x < 0 then usage_error(("%s must be an integer >= 0"):format(name)) end
   return x
 end
 local function bool(name)
   if opt[name] == "true" then return true elseif opt[name] == "false" then return false end
-  error(("make-mock.lua: %s must be true or false"):format(name), 0)
+  usage_error(("%s must be true or false"):format(name))
 end
 local nstars, seed, rows = int("stars"), int("seed"), int("rows")
 local radius = tonumber(opt.radius)
-if not radius or radius <= 0 then error("make-mock.lua: radius must be a positive number (kpc)", 0) end
+if not radius or radius <= 0 then usage_error("radius must be a positive number (kpc)") end
 local out = opt.out
 os.execute(("mkdir -p '%s'"):format(out:gsub("'", "'\\''")))
 local h5file = out .. "/mock.h5"

@@ -1,5 +1,6 @@
--- scripts/paper.lua, the main job, from the command line: a run at the test preset, a
--- re-run that skips every step, and command-line mistakes (exit status 2 with the usage).
+-- scripts/paper.lua (the main job) and scripts/make-mock.lua from the command line: a run
+-- at the test preset, a re-run that skips every step, and command-line mistakes (exit
+-- status 2 with the reason).
 local support = require "support"
 
 describe("scripts/paper.lua", function()
@@ -40,6 +41,22 @@ describe("scripts/paper.lua", function()
       assert.are.equal(2, rc, out)
       assert.is_truthy(out:find("paper.lua: " .. case[2], 1, true), out)
       assert.is_truthy(out:find("usage: phaseflow scripts/paper.lua", 1, true), out)
+      assert.is_falsy(out:find("traceback", 1, true), out)
+    end
+  end)
+end)
+
+describe("scripts/make-mock.lua", function()
+  it("a command-line mistake exits with status 2 and the reason, no traceback", function()
+    for _, case in ipairs{
+      {"stars=abc", "stars must be an integer >= 0"},
+      {"radius=-1", "radius must be a positive number (kpc)"},
+      {"colour=red", "unknown option 'colour' (known: dust, errors, normalize, out, radius, rows, seed, stars)"},
+      {"errors=maybe", "errors must be true or false"},
+    } do
+      local out, rc = support.phaseflow({"../scripts/make-mock.lua", case[1]})
+      assert.are.equal(2, rc, out)
+      assert.is_truthy(out:find("make-mock.lua: " .. case[2], 1, true), out)
       assert.is_falsy(out:find("traceback", 1, true), out)
     end
   end)
