@@ -227,6 +227,16 @@ static inline __attribute__((always_inline)) double exp_neg(double x)
     return p * s.d;
 }
 
+/* c[deg] t^deg + ... + c[0] by Horner's rule, one FMA per degree (the vector kernel below
+ * does the same operations in the same order). */
+static inline double horner(double t, const double *c, int deg)
+{
+    double p = c[deg];
+    for (int k = deg - 1; k >= 0; k--)
+        p = fma(p, t, c[k]);
+    return p;
+}
+
 /* Scalar GELU (portable fallback). Every step is the same IEEE operation as in the
  * vector kernel below (fma, selects written as comparisons), so both give identical bits. */
 static void gelu_full_scalar(double x, double *a, double *d)
@@ -240,16 +250,10 @@ static void gelu_full_scalar(double x, double *a, double *d)
                      (1.0 - 0.5 * e);
         phi *= keep;
         double inv = 1.0 / (t + 4.0), y = (t - 4.0) * inv, g;
-        if (t > MILLS_T1) {
-            g = MILLS_POLY[26];
-            for (int k = 25; k >= 0; k--)
-                g = fma(g, y, MILLS_POLY[k]);
-        } else {
-            double v = fma(y, 1.5, 0.5);
-            g = MILLS_SHORT[17];
-            for (int k = 16; k >= 0; k--)
-                g = fma(g, v, MILLS_SHORT[k]);
-        }
+        if (t > MILLS_T1)
+            g = horner(y, MILLS_POLY, 26);
+        else
+            g = horner(fma(y, 1.5, 0.5), MILLS_SHORT, 17);
         double q = phi * g * inv;
         double Phi = x >= 0 ? 1.0 - q : q;
         *a = x * Phi;
@@ -266,17 +270,11 @@ static void gelu_scalar(const double *h, double *a, double *d, size_t m)
             gelu_full_scalar(x, a + i, d ? d + i : NULL);
             continue;
         }
-        double t = fma(s, GELU_CORE_K, -1.0), p = CORE_P[16];
-        for (int k = 15; k >= 0; k--)
-            p = fma(p, t, CORE_P[k]);
-        double Phi = fma(x, p, 0.5);
+        double t = fma(s, GELU_CORE_K, -1.0);
+        double Phi = fma(x, horner(t, CORE_P, 16), 0.5);
         a[i] = x * Phi;
-        if (d) {
-            double g = CORE_G[17];
-            for (int k = 16; k >= 0; k--)
-                g = fma(g, t, CORE_G[k]);
-            d[i] = fma(x, g, Phi);
-        }
+        if (d)
+            d[i] = fma(x, horner(t, CORE_G, 17), Phi);
     }
 }
 
@@ -290,6 +288,21 @@ typedef long long v4i __attribute__((vector_size(32)));
 #define VFMA(a, b, c) ((v4d)__builtin_ia32_vfmaddpd256((a), (b), (c)))
 #define VSEL(m, x, y) ((v4d)(((m) & (v4i)(x)) | (~(m) & (v4i)(y))))
 #define VB(c) ((v4d){(c), (c), (c), (c)})
+
+/* acc[u] = c[deg] t[u]^deg + ... + c[0] for nu vectors, the nu Horner chains interleaved so
+ * they overlap in the pipeline (deg and nu are constants after inlining). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+horner_v(v4d *acc, const v4d *t, const double *c, const int deg, const int nu)
+{
+#pragma GCC unroll 4
+    for (int u = 0; u < nu; u++)
+        acc[u] = VB(c[deg]);
+#pragma GCC unroll 26
+    for (int k = deg - 1; k >= 0; k--)
+#pragma GCC unroll 4
+        for (int u = 0; u < nu; u++)
+            acc[u] = VFMA(acc[u], t[u], VB(c[k]));
+}
 
 /* The general formula on nu (<= GU) vectors of h; nu and wd are constants after inlining. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
@@ -330,23 +343,15 @@ gelu_full_v(const double *h, double *a, double *d, const int wd, const int nu)
             p[u] = VFMA(p[u], r[u], VB(EC[k]));
     v4d v[GU];
 #pragma GCC unroll 4
-    for (int u = 0; u < nu; u++) {
+    for (int u = 0; u < nu; u++)
         v[u] = VFMA(y[u], VB(1.5), VB(0.5));
-        g[u] = VB(MILLS_SHORT[17]);
-    }
-#pragma GCC unroll 17
-    for (int k = 16; k >= 0; k--)
+    horner_v(g, v, MILLS_SHORT, 17, nu);
+    if (!__builtin_ia32_ptestz256(anyfar, anyfar)) { /* rare: some |h| > 8 */
+        v4d gf[GU];
+        horner_v(gf, y, MILLS_POLY, 26, nu);
 #pragma GCC unroll 4
         for (int u = 0; u < nu; u++)
-            g[u] = VFMA(g[u], v[u], VB(MILLS_SHORT[k]));
-    if (!__builtin_ia32_ptestz256(anyfar, anyfar)) { /* rare: some |h| > 8 */
-#pragma GCC unroll 4
-        for (int u = 0; u < nu; u++) {
-            v4d gf = VB(MILLS_POLY[26]);
-            for (int k = 25; k >= 0; k--)
-                gf = VFMA(gf, y[u], VB(MILLS_POLY[k]));
-            g[u] = VSEL(far[u], gf, g[u]);
-        }
+            g[u] = VSEL(far[u], gf[u], g[u]);
     }
 #pragma GCC unroll 4
     for (int u = 0; u < nu; u++) {
@@ -380,8 +385,6 @@ gelu_v(const double *h, double *a, double *d, const int wd)
         anyfar |= far[u];
         allfar &= far[u];
         t[u] = VFMA(s, VB(GELU_CORE_K), VB(-1.0));
-        p[u] = VB(CORE_P[16]);
-        g[u] = VB(CORE_G[17]);
     }
     if (__builtin_ia32_ptestc256(allfar, ~(v4i){0, 0, 0, 0})) {
         /* every lane is outside the core (large activations, e.g. an untrained flow fed
@@ -389,11 +392,7 @@ gelu_v(const double *h, double *a, double *d, const int wd)
         gelu_full_v(h, a, d, wd, GU);
         return;
     }
-#pragma GCC unroll 16
-    for (int k = 15; k >= 0; k--)
-#pragma GCC unroll 4
-        for (int u = 0; u < GU; u++)
-            p[u] = VFMA(p[u], t[u], VB(CORE_P[k]));
+    horner_v(p, t, CORE_P, 16, GU);
 #pragma GCC unroll 4
     for (int u = 0; u < GU; u++) {
         Phi[u] = VFMA(x[u], p[u], VB(0.5));
@@ -401,11 +400,7 @@ gelu_v(const double *h, double *a, double *d, const int wd)
         memcpy(a + 4 * u, &av, sizeof(v4d));
     }
     if (wd) {
-#pragma GCC unroll 17
-        for (int k = 16; k >= 0; k--)
-#pragma GCC unroll 4
-            for (int u = 0; u < GU; u++)
-                g[u] = VFMA(g[u], t[u], VB(CORE_G[k]));
+        horner_v(g, t, CORE_G, 17, GU);
 #pragma GCC unroll 4
         for (int u = 0; u < GU; u++) {
             v4d dv = VFMA(x[u], g[u], Phi[u]);
@@ -1491,17 +1486,30 @@ static int check_args(const pf_maf *f, size_t n, const double *x, const double *
     return PF_OK;
 }
 
-int pf_maf_log_prob(pf_maf *f, size_t n, const double *x, const double *ctx, double *logp,
-                    double *gx, double *gc, pf_err *err)
+/* The start of every batch operation: arguments, workspaces, the weights (with the
+ * backward panels when bwd), and the split into *nblk blocks of *rows rows. */
+static int begin_batch(pf_maf *f, size_t n, const double *x, const double *ctx, int bwd,
+                       size_t *rows, long *nblk, pf_err *err)
 {
     int st = check_args(f, n, x, ctx, err);
     if (st != PF_OK || (st = ensure_ws(f, err)) != PF_OK)
         return st;
-    sync_masked(f, gx || gc);
-    const size_t D = (size_t)f->D, C = (size_t)f->C;
-    const size_t rows = block_rows(f, n);
-    long nblk = (long)((n + rows - 1) / rows);
+    sync_masked(f, bwd);
+    *rows = block_rows(f, n);
+    *nblk = (long)((n + *rows - 1) / *rows);
+    return PF_OK;
+}
+
+int pf_maf_log_prob(pf_maf *f, size_t n, const double *x, const double *ctx, double *logp,
+                    double *gx, double *gc, pf_err *err)
+{
     int want_grad = gx || gc;
+    size_t rows;
+    long nblk;
+    int st = begin_batch(f, n, x, ctx, want_grad, &rows, &nblk, err);
+    if (st != PF_OK)
+        return st;
+    const size_t D = (size_t)f->D, C = (size_t)f->C;
 #pragma omp parallel for schedule(static) if (nblk > 1)
     for (long ib = 0; ib < nblk; ib++) {
         ws *w = &f->w[omp_get_thread_num()];
@@ -1526,15 +1534,14 @@ int pf_maf_log_prob(pf_maf *f, size_t n, const double *x, const double *ctx, dou
 int pf_maf_nll_grad(pf_maf *f, size_t n, const double *x, const double *ctx, double *loss,
                     pf_err *err)
 {
-    int st = check_args(f, n, x, ctx, err);
-    if (st != PF_OK || (st = ensure_ws(f, err)) != PF_OK)
-        return st;
     if (n == 0)
         return pf_err_set(err, PF_EINVAL, "maf: empty batch");
-    sync_masked(f, 1);
+    size_t rows;
+    long nblk;
+    int st = begin_batch(f, n, x, ctx, 1, &rows, &nblk, err);
+    if (st != PF_OK)
+        return st;
     const size_t D = (size_t)f->D, C = (size_t)f->C;
-    const size_t rows = block_rows(f, n);
-    long nblk = (long)((n + rows - 1) / rows);
     int nt = f->nws;
     double part[256] = {0};
     if (nt > 256)
@@ -1575,13 +1582,12 @@ int pf_maf_nll_grad(pf_maf *f, size_t n, const double *x, const double *ctx, dou
 int pf_maf_forward(pf_maf *f, size_t n, const double *x, const double *ctx, double *z,
                    double *logdet, pf_err *err)
 {
-    int st = check_args(f, n, x, ctx, err);
-    if (st != PF_OK || (st = ensure_ws(f, err)) != PF_OK)
+    size_t rows;
+    long nblk;
+    int st = begin_batch(f, n, x, ctx, 0, &rows, &nblk, err);
+    if (st != PF_OK)
         return st;
-    sync_masked(f, 0);
     const size_t D = (size_t)f->D, C = (size_t)f->C;
-    const size_t rows = block_rows(f, n);
-    long nblk = (long)((n + rows - 1) / rows);
 #pragma omp parallel for schedule(static) if (nblk > 1)
     for (long ib = 0; ib < nblk; ib++) {
         ws *w = &f->w[omp_get_thread_num()];
@@ -1647,13 +1653,12 @@ static void blk_inverse(const pf_maf *f, ws *w, size_t n, const double *z, const
 int pf_maf_inverse(pf_maf *f, size_t n, const double *z, const double *ctx, double *x,
                    double *logdet, pf_err *err)
 {
-    int st = check_args(f, n, z, ctx, err);
-    if (st != PF_OK || (st = ensure_ws(f, err)) != PF_OK)
+    size_t rows;
+    long nblk;
+    int st = begin_batch(f, n, z, ctx, 0, &rows, &nblk, err);
+    if (st != PF_OK)
         return st;
-    sync_masked(f, 0);
     const size_t D = (size_t)f->D, C = (size_t)f->C;
-    const size_t rows = block_rows(f, n);
-    long nblk = (long)((n + rows - 1) / rows);
 #pragma omp parallel for schedule(static) if (nblk > 1)
     for (long ib = 0; ib < nblk; ib++) {
         ws *w = &f->w[omp_get_thread_num()];

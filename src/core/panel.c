@@ -54,6 +54,18 @@ static void gemm_plain(size_t n, int K, int N, const double *A, size_t lda, cons
         }
 }
 
+/* Store the MR x 8 accumulators into C's real columns (lane masks m0, m1). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+store_tile(const int MR, double *C, size_t ldc, const __m256d *c0, const __m256d *c1,
+           __m256i m0, __m256i m1)
+{
+#pragma GCC unroll 4
+    for (int r = 0; r < MR; r++) {
+        _mm256_maskstore_pd(C + (size_t)r * ldc, m0, c0[r]);
+        _mm256_maskstore_pd(C + (size_t)r * ldc + 4, m1, c1[r]);
+    }
+}
+
 /* One panel for rows [0, MR) (MR = 4 or 1, a constant after inlining); m0/m1 are the lane
  * masks of the panel's two 4-column halves. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
@@ -88,11 +100,7 @@ tile(const int MR, int K, const double *A, size_t lda, const double *B, double *
             c1[r] = _mm256_fmadd_pd(a, b1, c1[r]);
         }
     }
-#pragma GCC unroll 4
-    for (int r = 0; r < MR; r++) {
-        _mm256_maskstore_pd(C + (size_t)r * ldc, m0, c0[r]);
-        _mm256_maskstore_pd(C + (size_t)r * ldc + 4, m1, c1[r]);
-    }
+    store_tile(MR, C, ldc, c0, c1, m0, m1);
 }
 
 /* Lane masks of an 8-column panel holding w (1..8) real columns. */
@@ -193,11 +201,7 @@ tn_tile(const int MR, const int full, size_t n, const double *X, size_t ldx, con
             c1[i] = _mm256_fmadd_pd(x, y1, c1[i]);
         }
     }
-#pragma GCC unroll 4
-    for (int i = 0; i < MR; i++) {
-        _mm256_maskstore_pd(C + (size_t)i * ldc, m0, c0[i]);
-        _mm256_maskstore_pd(C + (size_t)i * ldc + 4, m1, c1[i]);
-    }
+    store_tile(MR, C, ldc, c0, c1, m0, m1);
 }
 
 __attribute__((target("avx2,fma"))) static void
