@@ -18,6 +18,16 @@
 --                     density in physical units (false: faster; the sampler still treats
 --                     the weights as the populations' fractions of stars, only log f is
 --                     then unnormalised)
+--   galaxy = default  the galaxy: default (MWPotential2014, a disk and a stellar halo),
+--                     hot (a hotter, thicker disk plus a thick disk) or heavy (a heavier
+--                     dark halo plus a flattened dark component); see pf.mock.VARIANTS
+--   Galaxy knobs (change the chosen galaxy; pf.mock.KNOBS says what each does):
+--     rd, sigma0, rsigma     the disk: radial scale (kpc), dispersion at the Sun (km/s:
+--                            sets the thickness), its e-folding radius (kpc)
+--     thick_weight, thick_sigma0   a second, thicker disk: fraction of stars, km/s
+--     halo_sigma, halo_weight      the stellar halo: km/s, fraction of stars
+--     halo_mass, dark_disk   the dark matter: factor on the NFW halo's mass; a flattened
+--                            dark Miyamoto-Nagai component's share of the force at r0
 --
 -- Writes and prints: the stars passing each cut, the red-clump fraction after the
 -- completeness cut (and after d < 4 kpc), the exact acceleration and kernel-smoothed
@@ -32,7 +42,8 @@ local function usage_error(msg)
 end
 
 local defaults = { stars = "1000000", radius = "10", seed = "1", out = "out/mock", rows = "250000",
-  errors = "true", dust = "false", normalize = "true" }
+  errors = "true", dust = "false", normalize = "true", galaxy = "default" }
+for k in pairs(pf.mock.KNOBS) do defaults[k] = "" end
 local opt = {}
 for k, v in pairs(defaults) do opt[k] = v end
 local i = 1
@@ -66,6 +77,18 @@ end
 local nstars, seed, rows = int("stars"), int("seed"), int("rows")
 local radius = tonumber(opt.radius)
 if not radius or radius <= 0 then usage_error("radius must be a positive number (kpc)") end
+local knobs = { variant = opt.galaxy }
+for k in pairs(pf.mock.KNOBS) do
+  if opt[k] ~= "" then
+    local x = tonumber(opt[k])
+    if not x or x < 0 then usage_error(("%s must be a number >= 0"):format(k)) end
+    knobs[k] = x
+  end
+end
+if not pf.mock.VARIANTS[opt.galaxy] then
+  usage_error(("no galaxy '%s' (have: %s)"):format(opt.galaxy, table.concat(pf.mock.variant_names, ", ")))
+end
+local galaxy = pf.mock.galaxy_spec(knobs)
 local out = opt.out
 os.execute(("mkdir -p '%s'"):format(out:gsub("'", "'\\''")))
 local h5file = out .. "/mock.h5"
@@ -85,10 +108,10 @@ local function stage(name, f)
   return a, b, c, d
 end
 
-print(("make-mock: %d stars within %g kpc of the Sun, seed %d -> %s"):format(nstars, radius, seed, out))
-local pot = pf.potential.mwpotential2014()
+print(("make-mock: galaxy %s, %d stars within %g kpc of the Sun, seed %d -> %s"):format(
+  pf.serialize.dump(galaxy.knobs), nstars, radius, seed, out))
 local mock = stage("mock galaxy (normalisation)", function()
-  return pf.mock.galaxy{ potential = pot, radius = radius, seed = seed, normalize = bool("normalize") }
+  return pf.mock.galaxy{ galaxy = galaxy, radius = radius, seed = seed, normalize = bool("normalize") }
 end)
 local x, v, labels, info = stage("sampling x, v", function() return mock:sample(nstars, { seed = seed }) end)
 local cat, tr = stage("observation (magnitudes, errors)", function()
@@ -100,7 +123,7 @@ end)
 stage("writing truth (mock.h5)", function()
   pf.observe.write_truth(h5file, tr, { x = x, v = v, labels = labels, info = {
     stars = nstars, radius = radius, seed = seed, sampler_violations = info and info.violations or -1,
-    script = "scripts/make-mock.lua", observed = cat.n } })
+    script = "scripts/make-mock.lua", observed = cat.n, galaxy = galaxy } })
 end)
 
 -- truth at the Sun and on a small (R, z) grid in the plane y = 0

@@ -51,7 +51,9 @@ describe("scripts/make-mock.lua", function()
     for _, case in ipairs{
       {"stars=abc", "stars must be an integer >= 0"},
       {"radius=-1", "radius must be a positive number (kpc)"},
-      {"colour=red", "unknown option 'colour' (known: dust, errors, normalize, out, radius, rows, seed, stars)"},
+      {"colour=red", "unknown option 'colour' (known: dark_disk, dust, errors, galaxy, halo_mass, "
+        .. "halo_sigma, halo_weight, normalize, out, radius, rd, rows, rsigma, seed, sigma0, stars, "
+        .. "thick_sigma0, thick_weight)"},
       {"errors=maybe", "errors must be true or false"},
     } do
       local out, rc = support.phaseflow({"../scripts/make-mock.lua", case[1]})

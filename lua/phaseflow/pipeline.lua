@@ -26,7 +26,6 @@ local gaia = require "phaseflow.gaia"
 local select = require "phaseflow.select"
 local observe = require "phaseflow.observe"
 local truth = require "phaseflow.truth"
-local potential = require "phaseflow.potential"
 local flowmod = require "phaseflow.flow"
 local trainmod = require "phaseflow.train"
 local df = require "phaseflow.df"
@@ -62,7 +61,10 @@ function pipeline.new(opts)
   os.execute(("mkdir -p '%s/steps'"):format(self.out))
   self.geom = geometry.paper(self.o.geometry)
   self.mock_cache = opts.mock_cache or (self.out .. "/mock")
-  self.potential = potential.mwpotential2014()
+  -- the mock's galaxy (preset.mock.galaxy: a variant name, knobs or a galaxy table; see
+  -- pf.mock.galaxy_spec) and its exact truth: potential, baryons, dark matter
+  self.truth = mockmod.truth_model((self.o.mock or {}).galaxy)
+  self.potential = self.truth.potential
   return self
 end
 
@@ -148,7 +150,7 @@ function P:mock_files()
     log(self, "catalogue: making the mock (%d stars within %g kpc) in %s", mo.stars, mo.radius, dir)
     mockmod.make_files{out = dir, stars = mo.stars, radius = mo.radius, seed = mo.seed or self.o.seed,
       errors = mo.errors, normalize = mo.normalize, rows = mo.rows, script = "pf.pipeline (catalogue)",
-      stage = function(name, f)
+      galaxy = mo.galaxy, stage = function(name, f)
         local t0 = wtime()
         local a, b, c, d = f()
         log(self, "catalogue: mock: %s %.1f s", name, wtime() - t0)
@@ -177,9 +179,9 @@ S.catalogue = {
       files = gaia.expand(dir .. "/gaia")
       w.mockdir = dir
       local mo = self.o.mock
-      source = ("the embedded mock (pf.mock: disk + halo populations in MWPotential2014, %d stars "
+      source = ("the embedded mock (pf.mock galaxy '%s' %s: tracer populations in equilibrium, %d stars "
         .. "within %g kpc of the Sun, seed %d, observed Gaia-like by pf.observe) in %s"):format(
-        mo.stars, mo.radius, mo.seed or self.o.seed, dir)
+        self.truth.name, serialize.dump(self.truth.galaxy.knobs), mo.stars, mo.radius, mo.seed or self.o.seed, dir)
     end
     local s1, s2 = split_steps()
     local s10, f1 = gaia.select_files(files, {steps = s1, cov = false, print = false})
@@ -228,15 +230,14 @@ function P:sample10()
   return c
 end
 
--- MWPotential2014's parts: baryons (bulge + disk) and dark matter (the NFW halo)
+-- The mock galaxy's exact truth (pf.mock.truth_model): {name, galaxy, potential,
+-- baryons, dm, nfw}. For MWPotential2014: baryons = bulge + disk, dm = the NFW halo.
+function P:truth_model() return self.truth end
+
+-- The galaxy's parts: baryons and dark matter (potentials), nfw (the halo's NFW
+-- component when the dark matter is exactly one NFW, else nil)
 function P:components()
-  if not self._comps then
-    local c = self.potential:components()
-    local parts = {}
-    for _, t in ipairs(c) do parts[t.type] = potential.component(t) end
-    self._comps = {baryons = parts.power_cutoff + parts.miyamoto_nagai, dm = parts.nfw, nfw = c[3]}
-  end
-  return self._comps
+  return {baryons = self.truth.baryons, dm = self.truth.dm, nfw = self.truth.nfw}
 end
 
 -- Truth densities at x0 (n0 x 3): kernel-smoothed total (pf.truth.at), dark matter and
@@ -253,6 +254,7 @@ end
 -- rho0 = amp / (4 pi a^3) (galpy's normalisation; checked against its density).
 function P:gnfw_truth()
   local nfw = self:components().nfw
+  if not nfw then return {} end -- the dark matter is not one NFW halo: no gNFW truth
   local a = nfw.a
   local rho0 = nfw.amp / (4 * math.pi * a ^ 3)
   return {rho0 = units.rho_to_1e2(rho0), rs = a, beta = 1}
@@ -262,7 +264,7 @@ end
 function P:exact_df()
   if not self._mock then
     local mo = self.o.mock
-    self._mock = mockmod.galaxy{potential = self.potential, radius = mo.radius, seed = mo.seed or self.o.seed,
+    self._mock = mockmod.galaxy{galaxy = self.truth.galaxy, radius = mo.radius, seed = mo.seed or self.o.seed,
                                 normalize = mo.normalize ~= false}
   end
   return self._mock:df()
@@ -751,6 +753,8 @@ S.darkmatter = {
   end,
 }
 
+-- Errors for inverse-variance weights: non-positive or NaN ones raised to the smallest
+-- positive one (an array in, an array out).
 local function error_floor(e)
   local t = e:totable()
   local pos = {}
@@ -760,6 +764,7 @@ local function error_floor(e)
   for i, v in ipairs(t) do if not (v > 0) then t[i] = fl end end -- luacheck: ignore 581
   return array.from(t)
 end
+pipeline.error_floor = error_floor
 
 S.average = {
   inputs = {"darkmatter"},

@@ -76,6 +76,45 @@ presets.test = {
 
 presets.names = {"test", "quick", "paper"}
 
+--- Change one setting of preset table `p` from text, as the command line gives it:
+--- `path` is a dotted key ("n_train", "flow.hidden", "mock.stars"), `text` a number,
+--- true/false or a word. The key must exist in the preset (a typo is an error naming the
+--- keys that do exist), except inside `mock` (galaxy knobs) and `finetune`.
+function presets.set(p, path, text)
+  local t, keys = p, {}
+  for k in path:gmatch("[^.]+") do keys[#keys + 1] = k end
+  if #keys == 0 then error("pf.presets.set: empty setting name", 2) end
+  for i = 1, #keys - 1 do
+    local k = keys[i]
+    if type(t[k]) ~= "table" then
+      if t[k] == nil and (k == "galaxy" or k == "finetune") then t[k] = {} else
+        error(("pf.presets.set: '%s' is not a group of settings"):format(table.concat(keys, ".", 1, i)), 2)
+      end
+    end
+    t = t[k]
+  end
+  local last = keys[#keys]
+  local open = (keys[1] == "mock" or keys[1] == "finetune") and #keys >= 2
+  local optional = {density_edge = true, map_radius = true, baryons = true, eval_radius = true}
+  if t[last] == nil and not open and not (#keys == 1 and optional[last]) then
+    local have = {}
+    for k in pairs(t) do if type(k) == "string" then have[#have + 1] = k end end
+    table.sort(have)
+    error(("pf.presets.set: no setting '%s' (have: %s)"):format(path, table.concat(have, ", ")), 2)
+  end
+  if type(t[last]) == "table" then
+    error(("pf.presets.set: '%s' is a group of settings; set one of its keys"):format(path), 2)
+  end
+  local v
+  if text == "true" then v = true elseif text == "false" then v = false
+  else v = math.tointeger(tonumber(text)) or tonumber(text) or text end
+  if type(t[last]) == "number" and type(v) ~= "number" then
+    error(("pf.presets.set: '%s' must be a number, got '%s'"):format(path, text), 2)
+  end
+  t[last] = v
+  return p
+end
+
 --- A fresh copy of preset `name` (an error names the presets that exist).
 function presets.get(name)
   local p = presets[name]
