@@ -8,6 +8,7 @@ local h5 = require "phaseflow.h5"
 local units = require "phaseflow.units"
 local equilibrium = require "phaseflow.equilibrium"
 local gnfw = require "phaseflow.gnfw"
+local geometry = require "phaseflow.geometry"
 local array = core.array
 
 local report = {}
@@ -25,6 +26,66 @@ report.QUASAR = {{-2.32, 0.16}, {0.04, 0.16}, {-0.14, 0.19}, {2.32, 0.16}}
 local function fmt(x, d)
   if x ~= x then return "-" end
   return (("%." .. (d or 3) .. "f"):format(x))
+end
+
+-- the point seed of the ball averages: pf.cbe.ball_average's default, which the
+-- accelerations step uses for the flows and for the truth
+local BALL_POINT_SEED = 7
+
+-- The truth of a mock run (the pipeline's galaxy, pf.mock.truth_model) as pf.score takes it.
+function report.truth_model(P)
+  local m = P:truth_model()
+  return {name = ("mock galaxy '%s'"):format(tostring(m.name or "?")), potential = m.potential, dm = m.dm,
+          baryons = m.baryons}
+end
+
+--- What pf.score needs to reproduce the truth of a run, written into results.h5: the
+--- ball average at the Sun (/sun: value, sigma, truth, centre, radius, number of points,
+--- point seed), which curve points were ball-averaged (/curves/acc/NAME/ball), the density
+--- locations (/curves/density/NAME/x) and kernel (attributes of /curves/density), and the
+--- average at r_sun with its independent points and weights (/average).
+function report.write_score_inputs(P, res)
+  local g, o = P.geom, P.o
+  local af, avf = P:file("accelerations"), P:file("average")
+  local ACC = {unit = "(km/s)^2/kpc", frame = "Galactocentric Cartesian (x, y, z)"}
+  local a, sa = P:budget(af, "sun")
+  h5.write(res, "/sun/value", a:reshape(3), ACC)
+  h5.write(res, "/sun/sigma", sa:reshape(3), ACC)
+  h5.write(res, "/sun/truth", rd(af, "/truth/sun"):reshape(3), ACC)
+  h5.write(res, "/sun/center", array.from(g.ball.center), {unit = "kpc"})
+  h5.write(res, "/sun/radius", array.from{g.ball.radius}, {unit = "kpc"})
+  h5.write(res, "/sun/ball_points", array.from{o.ball_points},
+    {meaning = "points of pf.cbe.ball_points(center, radius, ball_points, point_seed) averaged"})
+  h5.write(res, "/sun/point_seed", array.from{BALL_POINT_SEED})
+  for _, cname in ipairs(g.curve_names) do
+    local flag = {}
+    for i = 1, (g.curves[cname].x:shape()) do flag[i] = 0 end
+    if cname == "arc" then for _, i in ipairs(g.arc_ball) do flag[i] = 1 end end
+    h5.write(res, "/curves/acc/" .. cname .. "/ball", array.from(flag),
+      {meaning = "1: averaged over the ball of /sun/radius, /sun/ball_points, /sun/point_seed around the point"})
+  end
+  local _, dnames, blocks = P:density_points()
+  for k, n in ipairs(dnames) do
+    h5.write(res, "/curves/density/" .. n .. "/x", blocks[k], {unit = "kpc"})
+  end
+  h5.set_attrs(res, "/curves/density", {kernel_h = geometry.KERNEL_H, kernel_truncate = geometry.KERNEL_TRUNCATE,
+    kernel_points = o.kernel_points, truth_kernel_points = o.truth_kernel_points, kernel_seed = o.seed,
+    kernel = "exp(-|u|^2/2), u = (x - x0)/h (kpc), truncated at |u| = kernel_truncate, unit-normalised"})
+  local avg = rd(avf, "/rho_dm_rsun"):totable()
+  local RHO = {unit = "Msun/kpc^3"}
+  h5.write(res, "/average/value", array.from{avg[1]}, RHO)
+  h5.write(res, "/average/sigma", array.from{avg[2]}, RHO)
+  h5.write(res, "/average/chi2", array.from{avg[3]}, {meaning = "reduced chi^2 (n - 1 dof)"})
+  h5.write(res, "/average/truth", rd(avf, "/truth/rho_dm_rsun"), RHO)
+  local n = g.independent.n
+  local idx = {}
+  for i = 1, n do idx[i] = i end
+  h5.write(res, "/average/independent", array.from(idx), {set = "gnfw",
+    meaning = "1-based indices into /curves/density/gnfw of the independent points averaged"})
+  -- the weights of the average step (pipeline.error_floor: non-positive errors raised)
+  local e = require("phaseflow.pipeline").error_floor(rd(P:file("darkmatter"), "/rho_dm_err/gnfw")):totable()
+  h5.write(res, "/average/weights_sigma", array.from({table.unpack(e, 1, n)}), {unit = "Msun/kpc^3",
+    meaning = "the errors of the inverse-variance weights (pf.darkmatter.weighted_mean)"})
 end
 
 --- Builds every table as rows {label, value, sigma, truth, pull, ...} (numbers), writes
@@ -116,9 +177,19 @@ function report.write(P, w)
         {unit = "Msun/kpc^3"})
     end
   end
+  report.write_score_inputs(P, res)
   h5.write(res, "/gnfw_samples", rd(gf, "/samples"))
   h5.write(res, "/equilibrium/dlnf_dt", rd(ef, "/dlnf_dt/flows"))
   h5.provenance(res, "/", {preset = P.o, step_times = P.times})
+
+  -- with a truth: the scorer (pf.score) on the file just written, its numbers under /score;
+  -- the run's own truth kernel points keep it as cheap as the densities step's truth
+  local scored
+  if P:is_mock() then
+    local score = require "phaseflow.score"
+    scored = score.run(res, report.truth_model(P), {kernel_points = P.o.truth_kernel_points, seed = P.o.seed})
+    score.write(res, scored, "/score")
+  end
 
   -- figures
   local plot = require "phaseflow.plot"
@@ -182,16 +253,19 @@ function report.write(P, w)
   end
   p("")
   if P:baryon_model() == "mock" then
-    p("Baryons subtracted: the mock's own baryon model (MWPotential2014's bulge + Miyamoto-Nagai")
-    p("disk, exact, smoothed with the same kernel points; no error). The McKee et al. (2015) model")
+    p("Baryons subtracted: the mock's own baryon model (its bulge + Miyamoto-Nagai disk,")
+    p("exact, smoothed with the same kernel points; no error). The McKee et al. (2015) model")
     p("(pf.baryons) is the option `baryons = \"mckee\"` of the preset (used for real data).")
   else
     p("Baryons subtracted: the McKee et al. (2015) model (pf.baryons) smoothed with the same kernel")
     p("points, with its component errors.")
   end
   if P:is_mock() then
-    p("Truth (mock): rho = MWPotential2014's exact density smoothed by the kernel (pf.truth);")
-    p("rho_DM = its NFW halo smoothed by the kernel; rho_b = its bulge + disk smoothed.")
+    local tm = P:truth_model()
+    p(("Truth (mock galaxy '%s', knobs %s): rho = its exact density smoothed by the kernel"):format(
+      tm.name, require("phaseflow.serialize").dump(tm.galaxy.knobs)))
+    p("(pf.truth); rho_DM = its dark components (NFW halo and any dark disk) smoothed by the")
+    p("kernel; rho_b = its baryons (bulge + stellar disk) smoothed.")
   end
   p("")
   p("## gNFW posterior (rho0 in 1e-2 Msun/pc^3, rs in kpc)")
@@ -202,8 +276,23 @@ function report.write(P, w)
   end
   if P:is_mock() then
     p("")
-    p("gNFW truth: the mock's dark matter is MWPotential2014's NFW halo: beta = 1, rs = 16 kpc,")
-    p("rho0 = amp / (4 pi rs^3) (pull: (median - truth) / the posterior half-width on the truth's side).")
+    if P:components().nfw then
+      p(("gNFW truth: the mock's dark matter is one NFW halo: beta = 1, rs = %g kpc,"):format(P:components().nfw.a))
+      p("rho0 = amp / (4 pi rs^3) (pull: (median - truth) / the posterior half-width on the truth's side).")
+    else
+      p("gNFW truth: none (the mock's dark matter is not one NFW halo).")
+    end
+  end
+  if scored then
+    p("")
+    p("## Scored against the truth (pf.score)")
+    p(("With the run's %d truth kernel points; every number is in results.h5 under /score. With 3,200:")
+      :format(scored.kernel_points))
+    p(("`phaseflow scripts/score.lua %s/results.h5 %s`."):format(out,
+      cinfo.mockdir and cinfo.mockdir .. "/mock.h5" or "mwpotential2014"))
+    p("```")
+    p(require("phaseflow.score").format(scored))
+    p("```")
   end
   p("")
   p("## Error budget")
