@@ -1,4 +1,5 @@
 /* progress.c -- progress lines with rate and ETA, on a terminal or in a log. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +17,14 @@ double pf_wtime(void)
 
 void pf_format_duration(double s, char *buf, size_t n)
 {
-    if (!(s >= 0) || s > 1e8) {
+    /* Long runs (cluster-scale projections) in days and years; never "?" for a finite
+     * positive time. */
+    if (!(s >= 0) || !isfinite(s)) {
         snprintf(buf, n, "?");
+    } else if (s >= 2 * 365.25 * 86400) {
+        snprintf(buf, n, "%.3g years", s / (365.25 * 86400));
+    } else if (s >= 3 * 86400) {
+        snprintf(buf, n, "%.1f days", s / 86400);
     } else if (s < 60) {
         snprintf(buf, n, "%.1fs", s);
     } else if (s < 3600) {
