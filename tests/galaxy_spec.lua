@@ -100,6 +100,8 @@ describe("pf.presets.set", function()
     assert.are.equal(0, p.n_train)
     assert.are.equal("hot", p.mock.galaxy)
     assert.are.equal(1e-3, p.train.lr)
+    pf.presets.set(p, "systematics", "none")
+    assert.are.same({}, p.systematics)
     assert.are.equal(32, pf.presets.get("quick").flow.hidden) -- the preset itself is untouched
   end)
 

@@ -340,29 +340,19 @@ describe("pf.score.truth and pf.score.read refuse bad inputs with the reason", f
     os.remove(f)
   end)
 
-  it("reads a mock truth file through pf.mock.truth_model, or without it takes MWPotential2014 with a note", function()
+  it("reads a mock truth file through pf.mock.truth_model, and takes galaxy names", function()
     local f = tmpname(".h5")
     pf.h5.write(f, "/truth/x", A.from{{8, 0, 0}})
-    local mock = require "phaseflow.mock"
-    local tm = mock.truth_model
-    mock.truth_model = nil
-    local ok, m = pcall(pf.score.truth, f)
-    mock.truth_model = tm
-    assert.is_true(ok, tostring(m))
-    assert.are.equal("MWPotential2014", m.name)
-    assert.is_truthy(m.note:find("truth_model is not in this build", 1, true))
-    local sf = synthetic()
-    local s = pf.score.run(sf, m, {kernel_points = K})
-    os.remove(sf)
-    assert.is_truthy(pf.score.format(s):find("\nNote: pf.mock.truth_model is not in this build", 1, true))
-    if tm then
-      -- a file without a recorded galaxy is the default galaxy: MWPotential2014
-      local t = pf.score.truth(f)
-      assert.is_truthy(t.name:find(f, 1, true))
-      local x = A.from{{7.5, 0.4, 0.9}}
-      assert.are.near(MW:density(x):get(1), t.potential:density(x):get(1), 1e-12 * MW:density(x):get(1))
-    end
+    -- a file without a recorded galaxy is the default galaxy: MWPotential2014
+    local t = pf.score.truth(f)
+    assert.is_truthy(t.name:find(f, 1, true))
+    local x = A.from{{7.5, 0.4, 0.9}}
+    assert.are.near(MW:density(x):get(1), t.potential:density(x):get(1), 1e-12 * MW:density(x):get(1))
     os.remove(f)
+    local h = pf.score.truth("heavy")
+    assert.are.equal("mock galaxy 'heavy'", h.name)
+    local hm = pf.mock.truth_model("heavy")
+    assert.are.equal(hm.dm:density(x):get(1), h.dm:density(x):get(1))
   end)
 
   it("names the problem with TRUTH", function()
@@ -479,7 +469,7 @@ describe("scripts/score.lua on a test-preset run", function()
     for _, case in ipairs{
       {{dir .. "/nope.h5", "mwpotential2014"}, "RESULTS '" .. dir .. "/nope.h5': no such file"},
       {{old, "mwpotential2014"}, "RESULTS '" .. old .. "' lacks /curves/density/phi0/x: it was made by an older build"},
-      {{res, "nfw2014"}, "TRUTH 'nfw2014': no such file (and not a built-in model: mwpotential2014)"},
+      {{res, "nfw2014"}, "TRUTH 'nfw2014': no such file (and not a built-in model: mwpotential2014, default, hot, heavy)"},
       {{res, badlua}, "TRUTH '" .. badlua .. "': 'potential' must be a potential object"},
       {{res, res}, "TRUTH '" .. res .. "': not a mock truth file (no /truth group"},
       {{res}, "RESULTS.h5 and TRUTH expected, got 1 argument(s)"},

@@ -78,8 +78,9 @@ presets.names = {"test", "quick", "paper"}
 
 --- Change one setting of preset table `p` from text, as the command line gives it:
 --- `path` is a dotted key ("n_train", "flow.hidden", "mock.stars"), `text` a number,
---- true/false or a word. The key must exist in the preset (a typo is an error naming the
---- keys that do exist), except inside `mock` (galaxy knobs) and `finetune`.
+--- true/false or a word; "none" empties a list (systematics=none). The key must exist in
+--- the preset (a typo is an error naming the keys that do exist), except inside `mock`
+--- (galaxy knobs) and `finetune`.
 function presets.set(p, path, text)
   local t, keys = p, {}
   for k in path:gmatch("[^.]+") do keys[#keys + 1] = k end
@@ -101,6 +102,10 @@ function presets.set(p, path, text)
     for k in pairs(t) do if type(k) == "string" then have[#have + 1] = k end end
     table.sort(have)
     error(("pf.presets.set: no setting '%s' (have: %s)"):format(path, table.concat(have, ", ")), 2)
+  end
+  if type(t[last]) == "table" and text == "none" and t[last][1] ~= nil then
+    t[last] = {}  -- an empty list (e.g. systematics=none: no systematic variants)
+    return p
   end
   if type(t[last]) == "table" then
     error(("pf.presets.set: '%s' is a group of settings; set one of its keys"):format(path), 2)

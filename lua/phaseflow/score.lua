@@ -43,7 +43,6 @@ local equilibrium = require "phaseflow.equilibrium"
 local truthmod = require "phaseflow.truth"
 local poisson = require "phaseflow.poisson"
 local darkmatter = require "phaseflow.darkmatter"
-local potential = require "phaseflow.potential"
 local units = require "phaseflow.units"
 local array = core.array
 
@@ -112,21 +111,18 @@ local function check_model(spec, m)
   return m
 end
 
---- MWPotential2014 split as the pipeline splits it (P:components()): dark matter = the NFW
---- halo, baryons = the power-law bulge + the Miyamoto-Nagai disk.
+--- MWPotential2014 split as the pipeline splits it (the default mock galaxy,
+--- pf.mock.truth_model): dark matter = the NFW halo, baryons = the bulge + the disk.
 function score.mwpotential2014()
-  local pot = potential.mwpotential2014()
-  local parts = {}
-  for _, t in ipairs(pot:components()) do parts[t.type] = potential.component(t) end
-  return {name = "MWPotential2014", potential = pot, dm = parts.nfw,
-          baryons = parts.power_cutoff + parts.miyamoto_nagai}
+  local m = require("phaseflow.mock").truth_model("default")
+  return {name = "MWPotential2014", potential = m.potential, dm = m.dm, baryons = m.baryons}
 end
 
 --- The truth a run is scored against: {name, potential, dm (or nil), baryons (or nil),
 --- note (or nil)}. `spec`: a table {potential = P, dm = Pdm, baryons = Pb, name = "..."}
---- (returned checked), the word "mwpotential2014", a Lua file returning such a table, or a
---- mock's truth file (mock.h5, read by pf.mock.truth_model; without it, MWPotential2014,
---- the embedded mock's potential, with a note).
+--- (returned checked), the word "mwpotential2014", a mock galaxy's name (pf.mock.VARIANTS:
+--- default, hot, heavy), a Lua file returning such a table, or a mock's truth file
+--- (mock.h5, whose recorded galaxy pf.mock.truth_model rebuilds).
 function score.truth(spec)
   if type(spec) == "table" then
     local m = check_model("(table)", spec)
@@ -137,9 +133,15 @@ function score.truth(spec)
     fail("TRUTH: a mock truth file, 'mwpotential2014' or a Lua file expected, got %s", type(spec))
   end
   if spec:lower() == "mwpotential2014" then return score.mwpotential2014() end
+  local mock = require "phaseflow.mock"
+  if mock.VARIANTS[spec] then
+    local m = mock.truth_model(spec)
+    return {name = ("mock galaxy '%s'"):format(spec), potential = m.potential, dm = m.dm, baryons = m.baryons}
+  end
   local q = ("'%s'"):format(spec)
   if not file_exists(spec) then
-    fail("TRUTH %s: no such file (and not a built-in model: mwpotential2014)", q)
+    fail("TRUTH %s: no such file (and not a built-in model: mwpotential2014, %s)", q,
+      table.concat(mock.variant_names, ", "))
   end
   if spec:match("%.lua$") then
     local chunk, err = loadfile(spec, "t")
@@ -152,12 +154,6 @@ function score.truth(spec)
   local okh, has = pcall(h5.exists, spec, "/truth")
   if not okh then fail("TRUTH %s: neither a Lua file nor a readable HDF5 file", q) end
   if not has then fail("TRUTH %s: not a mock truth file (no /truth group; made by scripts/make-mock.lua?)", q) end
-  local mock = require "phaseflow.mock"
-  if type(mock.truth_model) ~= "function" then
-    local m = score.mwpotential2014()
-    m.note = "pf.mock.truth_model is not in this build: the mock's truth is taken to be MWPotential2014"
-    return m
-  end
   local ok, m = pcall(mock.truth_model, spec)
   if not ok then fail("TRUTH %s: %s", q, tostring(m)) end
   m = check_model(q, m)
