@@ -263,3 +263,49 @@ describe("pf.pipeline on Gaia files given as inputs", function()
     assert.has_error(function() P:run{only = "catalogue"} end)
   end)
 end)
+
+describe("pf.pipeline systematic variants", function()
+  local dir = tmpdir()
+  local p = pf.presets.get("test")
+  p.systematics = {{refit = true}}
+  p.flow.context_std = true
+  local P = pf.pipeline.new{out = dir, preset = p, quiet = true, mock_cache = dir .. "/mock"}
+  P:run{}
+  local ff = P:file("flows")
+
+  it("refit: stars drawn from the base ensembles, as many as the base sample, inside the map's sphere, reproducible", function()
+    local n = (pf.h5.read(P:file("selection"), "/train/base/x"):shape())
+    local x, v = P:refit_sample(ff, n, 1)
+    assert.are.equal(n, (x:shape()))
+    assert.are.equal(n, (v:shape()))
+    local d = (x - pf.array.ones(n, 1):matmul(pf.array.from{pf.geometry.SUN})):square():sum(2):sqrt()
+    assert.is_true(d:max() <= p.radius * 1.0001)
+    local x2, v2 = P:refit_sample(ff, n, 1)
+    assert.are.equal(0, (x - x2):abs():max())
+    assert.are.equal(0, (v - v2):abs():max())
+    local x3 = P:refit_sample(ff, n, 2)
+    assert.is_true((x - x3):abs():max() > 0)
+  end)
+
+  it("sigma_syst of one variant is its deviation from the central value", function()
+    local af = P:file("accelerations")
+    local central, _, parts = P:budget(af, "sun")
+    local refit = pf.h5.read(af, "/syst_001/sun")
+    for j = 1, 3 do
+      assert.are.near(math.abs(refit:get(j) - central:get(j)), parts.syst:get(j), 1e-12 * math.abs(central:get(j)))
+    end
+    assert.is_true(parts.syst:max() > 0)
+  end)
+
+  it("context_std: p(v|x)'s context is standardised by the sphere-mapped stars' moments", function()
+    local f = pf.flow.load(ff, "/base/p_v/member_0001")
+    local prep = f:get_prep("context")
+    local x = pf.h5.read(P:file("selection"), "/train/base/x")
+    local m, sd = pf.pipeline.sphere_moments(x, pf.geometry.SUN, p.radius * 1.0001)
+    for j = 1, 3 do
+      assert.are.near(m[j], prep.mean[j], 1e-12)
+      assert.are.near(sd[j], prep.std[j], 1e-12)
+    end
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+end)

@@ -391,13 +391,17 @@ function pipeline.train_flow(which, x, v, o, seed, k)
   local radius = o.radius
   local mr = o.map_radius or radius * 1.0001
   local fo = {dim = 3, transforms = o.flow.transforms, hidden = o.flow.hidden, blocks = o.flow.blocks}
+  local m, sd = pipeline.sphere_moments(x, geometry.SUN, mr)
   if which == "n_x" then
-    local m, sd = pipeline.sphere_moments(x, geometry.SUN, mr)
     fo.preprocess = {input = {sphere = true, centre = geometry.SUN, radius = mr, mean = m, std = sd}}
   else
     fo.context = 3
-    fo.preprocess = {input = {mean = v:mean(1):totable(), std = v:std(1, 1):totable()},
-                     context = {sphere = true, centre = geometry.SUN, radius = mr}}
+    -- o.flow.context_std: the context standardised like n(x)'s input (the disk's thin
+    -- z-spread then spans the network's range instead of ~0.1 of it; bias-split.lua
+    -- showed p(v|x) carrying the acceleration's error without it)
+    local ctx = {sphere = true, centre = geometry.SUN, radius = mr}
+    if o.flow.context_std then ctx.mean, ctx.std = m, sd end
+    fo.preprocess = {input = {mean = v:mean(1):totable(), std = v:std(1, 1):totable()}, context = ctx}
   end
   local data, ctx = which == "n_x" and x or v, which == "p_v" and x or nil
   local f, hist = flowmod.train_member{member = k, seed = seed, x = data, context = ctx, flow = fo, train = o.train}
@@ -429,12 +433,14 @@ S.flows = {
       local tname = vt.kind == "syst" and "base" or vt.name
       local x = rd(sf, "/train/" .. tname .. "/x")
       local v = rd(sf, "/train/" .. tname .. "/v")
-      -- a systematic variant: the base sample trained with another setting (alt: flow, map_radius)
+      -- a systematic variant: the base sample trained with another setting (alt: flow, map_radius),
+      -- or (alt.refit) flows trained on stars drawn from the base ensemble itself
       local o = self.o
       if vt.alt then
         o = {}
         for key, val in pairs(self.o) do o[key] = val end
-        for key, val in pairs(vt.alt) do o[key] = val end
+        for key, val in pairs(vt.alt) do if key ~= "refit" then o[key] = val end end
+        if vt.alt.refit then x, v = self:refit_sample(w.file, (x:shape()), vt.index) end
       end
       for k = 1, vt.members do
         for _, which in ipairs({"n_x", "p_v"}) do
@@ -467,6 +473,27 @@ S.flows = {
     end
   end,
 }
+
+-- A parametric bootstrap of the flows' own bias: n stars drawn from the base ensembles
+-- (x from n(x), then v from p(v|x) at each x). Flows refitted on them see a galaxy whose
+-- truth is the base ensemble itself, so refit - base estimates the bias the fitting adds
+-- (the smoothing of n(x)'s curvature, common to every member and resample), without any
+-- truth: a systematic variant like the others (preset.systematics = {{refit = true}}).
+function P:refit_sample(file, n, index)
+  local base = {}
+  for _, which in ipairs({"n_x", "p_v"}) do
+    local list, k = {}, 1
+    while h5.exists(file, ("/base/%s/member_%04d"):format(which, k)) == true do
+      list[k] = flowmod.load(file, ("/base/%s/member_%04d"):format(which, k))
+      k = k + 1
+    end
+    base[which] = #list == 1 and list[1] or flowmod.ensemble{members = list}
+  end
+  local seed = core.rng.derive_seed(self.o.seed, 5000 + index)
+  local x = base.n_x:sample(n, {seed = seed})
+  local v = base.p_v:sample(n, x, {seed = core.rng.derive_seed(seed, 1)})
+  return x, v
+end
 
 -- the phase-space densities of every variant (base ensemble, each base member, resamples)
 function P:densities_f()

@@ -24,7 +24,7 @@ presets.paper = {
   -- systematic error: one flow pair per entry, trained on the same stars with these settings
   -- replaced (sigma_syst = RMS deviation from the central value); the paper has none
   systematics = {},
-  flow = {transforms = 8, hidden = 64, blocks = 2},
+  flow = {transforms = 8, hidden = 64, blocks = 2, context_std = false},
   train = {batch = 10000, lr = 1e-3, patience = 50, max_epochs = 1000},
   finetune = {epochs = 0},  -- the paper trains in one stage
   nv = 10000,               -- velocities per acceleration point
@@ -50,7 +50,7 @@ presets.quick = {
   radius = 4, n_train = 25000,
   members = 2, resample_members = 1, bootstraps = 2, smears = 2,
   systematics = {{map_radius = 4.8}},
-  flow = {transforms = 4, hidden = 32, blocks = 1},
+  flow = {transforms = 4, hidden = 32, blocks = 1, context_std = false},
   train = {batch = 1024, lr = 3e-3, patience = 8, max_epochs = 30},
   finetune = {epochs = 8, lr_factor = 0.1, patience = 4},
   nv = 400, nv_density = 48, kernel_points = 48, ball_points = 8, dlnf_n = 20000,
@@ -65,7 +65,7 @@ presets.test = {
   mock = {stars = 20000, radius = 10, seed = 1, normalize = false},
   radius = 4, n_train = 1000,
   members = 2, resample_members = 1, bootstraps = 2, smears = 2,
-  flow = {transforms = 2, hidden = 8, blocks = 1},
+  flow = {transforms = 2, hidden = 8, blocks = 1, context_std = false},
   train = {batch = 512, lr = 3e-3, patience = 2, max_epochs = 2},
   systematics = {{map_radius = 4.4}, {flow = {transforms = 3, hidden = 8, blocks = 1}}},
   nv = 24, nv_density = 6, kernel_points = 8, ball_points = 2, dlnf_n = 500,
