@@ -1,5 +1,5 @@
 -- The paper's analysis end to end (Lim et al. 2023):
---   phaseflow scripts/paper.lua --preset quick|test|paper --out DIR [--only STEP] [--from STEP]
+--   phaseflow scripts/paper.lua --preset test|quick|science|paper --out DIR [--only STEP] [--from STEP]
 --                               [--force] [--quiet] [--galaxy default|hot|heavy]
 --                               [--set KEY=VALUE ...] [--mock-cache DIR] [inputs...]
 -- --set changes one preset setting (dotted keys: --set n_train=0 --set flow.hidden=64
@@ -12,7 +12,7 @@
 local pf = require "phaseflow"
 
 local USAGE = [[
-usage: phaseflow scripts/paper.lua [--preset test|quick|paper] [--out DIR] [--only STEP]
+usage: phaseflow scripts/paper.lua [--preset test|quick|science|paper] [--out DIR] [--only STEP]
                                    [--from STEP] [--force] [--quiet] [--galaxy NAME]
                                    [--set KEY=VALUE ...] [--mock-cache DIR] [inputs...]
 inputs: Gaia archive files, directories or globs (CSV, ECSV, gzip, FITS); none: the mock

@@ -31,7 +31,7 @@ describe("scripts/paper.lua", function()
   it("a command-line mistake exits with status 2, the reason and the usage", function()
     for _, case in ipairs{
       {{"--bogus"}, "unknown option --bogus"},
-      {{"--preset", "fast"}, "no preset 'fast' (have: test, quick, paper)"},
+      {{"--preset", "fast"}, "no preset 'fast' (have: test, quick, science, paper)"},
       {{"--only", "flow"}, "--only: no step 'flow'"},
       {{"--out"}, "--out needs a value"},
     } do

@@ -206,7 +206,7 @@ describe("pf.pipeline on the test preset", function()
 
   it("rejects an unknown step and an unknown preset", function()
     assert.has_error(function() fresh():run{only = "nope"} end)
-    assert.has_error(function() pf.presets.get("huge") end, "pf.presets: no preset 'huge' (have: test, quick, paper)")
+    assert.has_error(function() pf.presets.get("huge") end, "pf.presets: no preset 'huge' (have: test, quick, science, paper)")
   end)
 end)
 

@@ -377,7 +377,10 @@ S.selection = {
 -- flows: one job per (kind, index, member, seed) and per flow (n_x, p_v); each writes its
 -- own group /KIND_IDX/n_x/member_K with the job's key, and a finished job is not redone.
 local function job_key(vt, which, k, seed, o, skey)
-  return serialize.hash{vt.kind, vt.index, which, k, seed, o.flow, o.train, o.finetune, skey, o.map_radius}
+  -- a refit is trained on draws from the base ensembles: it depends on their members too
+  local t = {vt.kind, vt.index, which, k, seed, o.flow, o.train, o.finetune, skey, o.map_radius}
+  if vt.alt and vt.alt.refit then t.refit_of_members = o.members end
+  return serialize.hash(t)
 end
 
 -- train_flow(which, x, v, o, seed, k) -> flow, history: member k of the n(x) ("n_x") or
@@ -489,8 +492,21 @@ function P:refit_sample(file, n, index)
     end
     base[which] = #list == 1 and list[1] or flowmod.ensemble{members = list}
   end
+  -- the survey's own cut (d < radius): a draw from the sphere map's far tail can land on
+  -- its edge (tanh rounds to 1), where the map is singular; such draws are replaced
   local seed = core.rng.derive_seed(self.o.seed, 5000 + index)
-  local x = base.n_x:sample(n, {seed = seed})
+  local got, round = 0, 0
+  local parts = {}
+  while got < n do
+    round = round + 1
+    local xs = base.n_x:sample(math.ceil((n - got) * 1.02) + 16, {seed = core.rng.derive_seed(seed, 100 + round)})
+    local keep = dist_sun(xs):lt(self.o.radius)
+    local xk = xs:select(keep)
+    parts[#parts + 1] = xk
+    got = got + (xk:shape())
+    if round > 20 then error("pf.pipeline: the refit's n(x) draws keep leaving the survey sphere", 0) end
+  end
+  local x = (#parts == 1 and parts[1] or array.vstack(parts)):rows(1, n):copy()
   local v = base.p_v:sample(n, x, {seed = core.rng.derive_seed(seed, 1)})
   return x, v
 end

@@ -37,26 +37,49 @@ presets.paper = {
   truth_kernel_points = 3200,
 }
 
--- make run: the whole analysis on the embedded mock in a few minutes on 2 cores (about
--- 1.5 minutes since the flows' speed work). Sized by scripts/accuracy-study.lua
--- (docs/accuracy.md): the error of the learned acceleration and density comes from the
--- n(x) flow's fit (velocities and kernel points are converged at 400 / 48 x 48), so the
--- stars and training go up and the resamples down: 25,000 selected stars per flow, a
--- fine-tuning stage, 2 bootstrap and 2 error-smeared resamples of one flow pair each (so
--- every term of the paper's error budget is in the report), one systematic variant.
+-- make run: the whole analysis on the embedded mock in under 10 minutes on 2 cores.
+-- Sized by the scorer on three mock galaxies (docs/accuracy.md): stars are the first lever
+-- for the accelerations, so the mock has 3 million stars and every one of the ~220,000
+-- within the survey sphere trains every flow; 6 x 48 MAFs with p(v|x)'s context
+-- standardised (the acceleration's error sat in p(v|x)); 200 kernel points x 100
+-- velocities (converged); 2-flow ensembles, 2 bootstrap and 2 error-smeared resamples
+-- (every term of the paper's error budget), and two systematic variants for the flows'
+-- own bias: a refit on stars drawn from the base ensembles and another sphere-map radius.
 presets.quick = {
   name = "quick",
-  mock = {stars = 1000000, radius = 10, seed = 1},
-  radius = 4, n_train = 25000,
+  mock = {stars = 3000000, radius = 10, seed = 1},
+  radius = 4, n_train = 0,
   members = 2, resample_members = 1, bootstraps = 2, smears = 2,
-  systematics = {{map_radius = 4.8}},
-  flow = {transforms = 4, hidden = 32, blocks = 1, context_std = false},
+  systematics = {{refit = true}, {map_radius = 4.8}},
+  flow = {transforms = 6, hidden = 48, blocks = 1, context_std = true},
   train = {batch = 1024, lr = 3e-3, patience = 8, max_epochs = 30},
   finetune = {epochs = 8, lr_factor = 0.1, patience = 4},
-  nv = 400, nv_density = 48, kernel_points = 48, ball_points = 8, dlnf_n = 20000,
+  nv = 400, nv_density = 100, kernel_points = 200, ball_points = 8, dlnf_n = 20000,
   geometry = {n_line = 9, n_phi = 9, n_arc = 13, n_density = 9},
   mcmc = {walkers = 32, steps = 3000},
   truth_kernel_points = 800,
+}
+
+-- science: the numbers to quote from a workstation, in under an hour on 2 cores. Every
+-- star of a 3-million-star mock within the survey sphere (~220,000), the paper's flow
+-- architecture, ensembles of 3, 2 bootstrap and 2 error-smeared resamples, and three
+-- systematic variants for the flows' own bias (docs/accuracy.md: a refit on stars drawn
+-- from the base ensembles, another sphere-map radius, a smaller architecture). Kernel
+-- points and velocities at their convergence (200 x 100; 1,000 per acceleration point).
+presets.science = {
+  name = "science",
+  mock = {stars = 3000000, radius = 10, seed = 1},
+  radius = 4, n_train = 0,
+  members = 3, resample_members = 1, bootstraps = 2, smears = 2,
+  systematics = {{refit = true}, {map_radius = 4.8},
+                 {flow = {transforms = 6, hidden = 48, blocks = 1, context_std = true}}},
+  flow = {transforms = 8, hidden = 64, blocks = 2, context_std = true},
+  train = {batch = 1024, lr = 3e-3, patience = 8, max_epochs = 40},
+  finetune = {epochs = 10, lr_factor = 0.1, patience = 4},
+  nv = 1000, nv_density = 100, kernel_points = 200, ball_points = 16, dlnf_n = 100000,
+  geometry = {n_line = 13, n_phi = 13, n_arc = 25, n_density = 13},
+  mcmc = {walkers = 32, steps = 5000},
+  truth_kernel_points = 1600,
 }
 
 -- The test suite: seconds. Numbers are meaningless; every code path runs.
@@ -74,7 +97,7 @@ presets.test = {
   truth_kernel_points = 16,
 }
 
-presets.names = {"test", "quick", "paper"}
+presets.names = {"test", "quick", "science", "paper"}
 
 --- Change one setting of preset table `p` from text, as the command line gives it:
 --- `path` is a dotted key ("n_train", "flow.hidden", "mock.stars"), `text` a number,
