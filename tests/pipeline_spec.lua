@@ -285,6 +285,9 @@ describe("pf.pipeline systematic variants", function()
     assert.are.equal(0, (v - v2):abs():max())
     local x3 = P:refit_sample(ff, n, 2)
     assert.is_true((x - x3):abs():max() > 0)
+    -- the paper's speed cut holds for the drawn velocities as for the stars
+    assert.is_true(v:square():sum(2):sqrt():max() < pf.select.MAX_SPEED)
+    assert.are.equal(1, v:isfinite():min())
   end)
 
   it("sigma_syst of one variant is its deviation from the central value", function()

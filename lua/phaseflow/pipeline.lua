@@ -379,7 +379,8 @@ S.selection = {
 local function job_key(vt, which, k, seed, o, skey)
   -- a refit is trained on draws from the base ensembles: it depends on their members too
   local t = {vt.kind, vt.index, which, k, seed, o.flow, o.train, o.finetune, skey, o.map_radius}
-  if vt.alt and vt.alt.refit then t.refit_of_members = o.members end
+  -- (refit_draws: the version of P:refit_sample's procedure, so a change to it retrains)
+  if vt.alt and vt.alt.refit then t.refit_of_members, t.refit_draws = o.members, 2 end
   return serialize.hash(t)
 end
 
@@ -507,8 +508,24 @@ function P:refit_sample(file, n, index)
     if round > 20 then error("pf.pipeline: the refit's n(x) draws keep leaving the survey sphere", 0) end
   end
   local x = (#parts == 1 and parts[1] or array.vstack(parts)):rows(1, n):copy()
+  -- velocities: the paper's speed cut (|v| < 1000 km/s) applies to the draws as to the
+  -- stars; an affine flow's far tail can return absurd speeds, which are drawn again
   local v = base.p_v:sample(n, x, {seed = core.rng.derive_seed(seed, 1)})
-  return x, v
+  for r = 2, 21 do
+    local speed = v:square():sum(2):sqrt()
+    local bad = {}
+    for i, s in ipairs(speed:totable()) do
+      if not (s < select.MAX_SPEED) then bad[#bad + 1] = i end -- luacheck: ignore 581 (NaN too)
+    end
+    if #bad == 0 then return x, v end
+    if r == 21 then error("pf.pipeline: the refit's p(v|x) draws keep exceeding the speed cut", 0) end
+    local idx = array.from(bad)
+    local xb = x:take(idx)
+    local vb = base.p_v:sample(#bad, #bad > 1 and xb or xb:row(1), {seed = core.rng.derive_seed(seed, r)})
+    for k, i in ipairs(bad) do
+      for j = 1, 3 do v:set(i, j, vb:get(k, j)) end
+    end
+  end
 end
 
 -- the phase-space densities of every variant (base ensemble, each base member, resamples)

@@ -23,6 +23,7 @@ local select = {}
 --- Completeness limit on the absolute RVS magnitude: a star of G_RVS = 14 (the
 --- faint limit of the RVS sample) is seen out to 4 kpc.
 select.M_G_LIMIT = 14 - (5 * math.log(4, 10) + 10)
+select.MAX_SPEED = 1000  -- km/s: the Galactic rest-frame speed cut
 
 -- helpers -----------------------------------------------------------------------
 
@@ -129,7 +130,7 @@ function select.paper_steps()
       keep = function(c, ctx)
         local g = frame_of(ctx)(c)
         c.x, c.v = g.x, g.v -- selected with the other columns at the end
-        return where(c, "speed", { { g.v, "<", 1000 } }) -- |v|: the length of each row
+        return where(c, "speed", { { g.v, "<", select.MAX_SPEED } }) -- |v|: the length of each row
       end },
     { name = "completeness", label = "M_G = G_RVS - 5 log10(d/kpc) - 10 < 0.98970",
       keep = function(c, ctx)
