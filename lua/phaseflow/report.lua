@@ -299,9 +299,19 @@ function report.write(P, w)
   p("sigma = sqrt(sigma_flow^2 + sigma_stat^2 + sigma_meas^2 + sigma_syst^2): spread over the ensemble's")
   p("members, over bootstrap resamples and over error-smeared resamples (standard deviations; a source")
   p("with fewer than 2 realisations contributes 0), and sigma_syst, the RMS deviation from the central")
-  p("value of flow pairs trained on the same stars with other settings (the preset's `systematics`:")
-  p("other architectures and survey-sphere map radii; estimated without the truth). Bands in the")
-  p("figures are 1 and 2 sigma.")
+  p("value of single flow pairs trained with other settings, for the flows' own bias, which is common")
+  p("to every member and resample (estimated without the truth). This run's systematic variants:")
+  local sy = P.o.systematics or {}
+  if #sy == 0 then p("none (sigma_syst = 0).") end
+  for i, alt in ipairs(sy) do
+    if alt.refit then
+      p(("%d. refit: a pair trained on as many stars drawn from the base ensembles (a parametric"):format(i))
+      p("   bootstrap: its truth is the base ensemble, so its deviation measures the fitting's bias);")
+    else
+      p(("%d. %s;"):format(i, require("phaseflow.serialize").dump(alt)))
+    end
+  end
+  p("Bands in the figures are 1 and 2 sigma.")
   local _, _, parts = P:budget(af, "sun")
   local A = units.acc_to_1e10
   p("")
