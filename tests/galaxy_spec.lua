@@ -102,14 +102,14 @@ describe("pf.presets.set", function()
     assert.are.equal(1e-3, p.train.lr)
     pf.presets.set(p, "systematics", "none")
     assert.are.same({}, p.systematics)
-    assert.are.equal(32, pf.presets.get("quick").flow.hidden) -- the preset itself is untouched
+    assert.are.equal(48, pf.presets.get("quick").flow.hidden) -- the preset itself is untouched
   end)
 
   it("a typo or a wrong type is an error naming the setting", function()
     local p = pf.presets.get("quick")
     local ok, err = pcall(pf.presets.set, p, "flow.hiden", "3")
     assert.is_false(ok)
-    assert.is_truthy(tostring(err):find("no setting 'flow.hiden' (have: blocks, hidden, transforms)", 1, true), err)
+    assert.is_truthy(tostring(err):find("no setting 'flow.hiden' (have: blocks, context_std, hidden, transforms)", 1, true), err)
     ok, err = pcall(pf.presets.set, p, "members", "many")
     assert.is_false(ok)
     assert.is_truthy(tostring(err):find("'members' must be a number, got 'many'", 1, true), err)
