@@ -1,3 +1,4 @@
+-- luacheck: no max line length
 -- Mock galaxies beside the default (pf.mock.VARIANTS, knobs), their exact truth
 -- (pf.mock.truth_model), the galaxy recorded in a mock's truth file, and preset settings
 -- changed from text (pf.presets.set, paper.lua --set).
