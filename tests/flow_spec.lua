@@ -12,6 +12,12 @@ local archs = {
   {dim = 2, context = 1, transforms = 2, hidden = 4, blocks = 0, seed = 6},
   {dim = 4, context = 3, transforms = 2, hidden = 7, blocks = 2, seed = 7,
    preprocess = {context = {sphere = true, centre = {1, 0, 0}, radius = 5}}},
+  -- spline transforms, with a bound that leaves some of the test points in the tails
+  {dim = 3, context = 2, transforms = 2, hidden = 6, blocks = 1, seed = 8,
+   transform = "spline", bins = 5, bound = 1.2},
+  {dim = 3, context = 2, transforms = 3, hidden = 5, blocks = 2, seed = 9, layers = "sas",
+   bins = 4, bound = 2.5,
+   preprocess = {input = {sphere = true, centre = {0.3, -0.2, 0.1}, radius = 4.0}}},
 }
 
 describe("pf.flow.maf", function()
@@ -62,13 +68,15 @@ describe("pf.flow.maf", function()
   end
 
   it("inverse(forward(x)) = x and log-dets cancel", function()
-    local f = pf.flow.maf(archs[2])
-    local x = filled(300, 3, 3, 0.9)
-    local c = filled(300, 2, 4)
-    local z, ld = f:forward(x, c)
-    local xb, ldi = f:inverse(z, c)
-    assert.is_true((xb - x):abs():max() < 1e-10)
-    assert.is_true((ld + ldi):abs():max() < 1e-10)
+    for _, a in ipairs{archs[2], archs[5], archs[6]} do
+      local f = pf.flow.maf(a)
+      local x = filled(300, 3, 3, 0.9)
+      local c = filled(300, 2, 4)
+      local z, ld = f:forward(x, c)
+      local xb, ldi = f:inverse(z, c)
+      assert.is_true((xb - x):abs():max() < 1e-10)
+      assert.is_true((ld + ldi):abs():max() < 1e-10)
+    end
   end)
 
   it("inverse through the degree-truncated sub-networks matches forward (D = 1, 3, 5)", function()
@@ -142,7 +150,8 @@ describe("pf.flow.maf", function()
   end)
 
   it("log-determinant equals a brute-force Jacobian determinant", function()
-    local f = pf.flow.maf(archs[2])
+   for _, a in ipairs{archs[2], archs[6]} do
+    local f = pf.flow.maf(a)
     local x = filled(1, 3, 9, 0.7)
     local c = filled(1, 2, 8)
     local _, ld = f:forward(x, c)
@@ -159,6 +168,7 @@ describe("pf.flow.maf", function()
       - J[1][2] * (J[2][1] * J[3][3] - J[2][3] * J[3][1])
       + J[1][3] * (J[2][1] * J[3][2] - J[2][2] * J[3][1])
     assert.is_true(math.abs(math.log(math.abs(det)) - ld:get(1)) < 1e-7)
+   end
   end)
 
   it("a MADE is autoregressive: input i changes only outputs > i", function()
@@ -225,7 +235,7 @@ describe("pf.flow.maf", function()
   it("one context shared by every row gives what per-row contexts give", function()
     -- a block whose context rows are all equal folds the context into the biases once;
     -- appending one row with another context forces the per-row path for the same rows
-    for _, arch in ipairs{archs[2], archs[4],
+    for _, arch in ipairs{archs[2], archs[4], archs[5],
                           {dim = 3, context = 3, transforms = 2, hidden = 64, blocks = 2, seed = 9}} do
       local f = pf.flow.maf(arch)
       local n, C = 6, arch.context
@@ -276,13 +286,16 @@ describe("pf.flow.maf", function()
     -- to 17 digits by two processes that differ only in the environment variable
     local script = [[
       local pf = require "phaseflow"
-      local f = pf.flow.maf{dim = 3, context = 2, transforms = 3, hidden = 24, blocks = 2, seed = 4}
-      local x, c = pf.array.zeros(37, 3), pf.array.zeros(37, 2)
-      pf.rng.new(1):fill_normal(x); pf.rng.new(2):fill_normal(c)
-      local gx, gc = f:grad_log_prob(x, c)
       local out = {}
-      for _, a in ipairs{f:log_prob(x, c), gx, gc, f:inverse(x, c), f:nll_grad(x, c) and f:grad()} do
-        for _, v in ipairs(a:reshape(-1):totable()) do out[#out + 1] = ("%.17g"):format(v) end
+      for _, kind in ipairs{"affine", "spline"} do
+        local f = pf.flow.maf{dim = 3, context = 2, transforms = 3, hidden = 24, blocks = 2, seed = 4,
+                              transform = kind}
+        local x, c = pf.array.zeros(37, 3), pf.array.zeros(37, 2)
+        pf.rng.new(1):fill_normal(x); pf.rng.new(2):fill_normal(c)
+        local gx, gc = f:grad_log_prob(x, c)
+        for _, a in ipairs{f:log_prob(x, c), gx, gc, f:inverse(x, c), f:nll_grad(x, c) and f:grad()} do
+          for _, v in ipairs(a:reshape(-1):totable()) do out[#out + 1] = ("%.17g"):format(v) end
+        end
       end
       print(table.concat(out, " "))
     ]]
@@ -306,15 +319,18 @@ describe("pf.flow.maf", function()
     -- differently over 1, 2 and 3 threads (256 + 44, 152 + 148, 100 x 3)
     local script = [[
       local pf = require "phaseflow"
-      local f = pf.flow.maf{dim = 3, context = 3, transforms = 3, hidden = 24, blocks = 2, seed = 4}
-      local x, c = pf.array.zeros(300, 3), pf.array.zeros(300, 3)
-      pf.rng.new(1):fill_normal(x); pf.rng.new(2):fill_normal(c)
-      local c1 = pf.array.zeros(300, 3)
-      for j = 1, 3 do c1:col(j):fill(c:get(1, j)) end
-      local gx, gc = f:grad_log_prob(x, c)
       local out = {}
-      for _, a in ipairs{f:log_prob(x, c), gx, gc, f:inverse(x, c), f:inverse(x, c1)} do
-        for _, v in ipairs(a:reshape(-1):totable()) do out[#out + 1] = ("%a"):format(v) end
+      for _, kind in ipairs{"affine", "spline"} do
+        local f = pf.flow.maf{dim = 3, context = 3, transforms = 3, hidden = 24, blocks = 2, seed = 4,
+                              transform = kind}
+        local x, c = pf.array.zeros(300, 3), pf.array.zeros(300, 3)
+        pf.rng.new(1):fill_normal(x); pf.rng.new(2):fill_normal(c)
+        local c1 = pf.array.zeros(300, 3)
+        for j = 1, 3 do c1:col(j):fill(c:get(1, j)) end
+        local gx, gc = f:grad_log_prob(x, c)
+        for _, a in ipairs{f:log_prob(x, c), gx, gc, f:inverse(x, c), f:inverse(x, c1)} do
+          for _, v in ipairs(a:reshape(-1):totable()) do out[#out + 1] = ("%a"):format(v) end
+        end
       end
       print(table.concat(out, " "))
     ]]
@@ -343,14 +359,22 @@ describe("pf.flow.maf", function()
     assert.has_error(function() f:inverse(bx, c) end)
   end)
 
-  it("save/load round trip is bit-identical", function()
+  it("save/load round trip is bit-identical (affine, spline and mixed stacks)", function()
     local file = os.tmpname() .. ".h5"
-    local f = pf.flow.maf(archs[2])
-    f:save(file, "/flows/p_v")
-    local g = pf.flow.load(file, "/flows/p_v")
     local x = filled(20, 3, 1, 0.5)
     local c = filled(20, 2, 2)
-    assert.are.equal(0, (f:log_prob(x, c) - g:log_prob(x, c)):abs():max())
+    for i, a in ipairs{archs[5], archs[6], archs[2]} do
+      local f = pf.flow.maf(a)
+      f:save(file, "/flows/f" .. i)
+      local g = pf.flow.load(file, "/flows/f" .. i)
+      assert.are.equal(0, (f:log_prob(x, c) - g:log_prob(x, c)):abs():max())
+      assert.are.same(f:config(), g:config())
+      -- the file says which family it holds
+      local _, attrs = pf.h5.read(file, "/flows/f" .. i .. "/params")
+      assert.are.equal(({"spline", "mixed", "affine"})[i], attrs.transform)
+    end
+    local f = pf.flow.maf(archs[2])
+    f:save(file, "/flows/p_v")
     assert.has_error(function() pf.flow.load(file, "/flows/missing") end)
     assert.has_error(function() pf.flow.load(file, "flows/p_v") end,
                      "pf.flow.load: group path must be absolute (start with '/'), got 'flows/p_v'")
@@ -373,6 +397,12 @@ describe("pf.flow.maf", function()
     assert.has_error(function() f:log_prob(pf.array.zeros(3, 3), pf.array.zeros(2, 2)) end)
     assert.has_error(function() pf.flow.maf{dim = 0} end)
     assert.has_error(function() pf.flow.maf{dim = 3, hiden = 3} end)
+    assert.has_error(function() pf.flow.maf{dim = 3, transform = "rqs"} end,
+                     "pf.flow.maf: transform 'rqs' (affine or spline expected)")
+    assert.has_error(function() pf.flow.maf{dim = 3, transforms = 2, layers = "sx"} end)
+    assert.has_error(function() pf.flow.maf{dim = 3, transforms = 2, layers = "sas"} end)
+    assert.has_error(function() pf.flow.maf{dim = 3, transform = "spline", bins = 1} end)
+    assert.has_error(function() pf.flow.maf{dim = 3, transform = "spline", bound = -1} end)
     assert.has_error(function() f:set_prep("input", {sphere = true, radius = -1}) end)
     assert.has_error(function() f:set_prep("input", {std = {1, 0, 1}}) end)
     assert.has_error(function() f:set_params(pf.array.zeros(3)) end)

@@ -14,6 +14,12 @@
  * every hidden layer unmasked (the MADE input and the first layer of each block).
  * Hidden degrees are sequential: deg(k) = k mod max(1, D-1) + min(1, D-1).
  *
+ * Spline transforms (transform = PF_MAF_SPLINE, or 's' in layers): the same MADE gives
+ * P = 3K - 1 outputs per dimension (output row j*D + i is raw value j of dimension i) and
+ * z_i = g(x_i; raw_i), the rational-quadratic spline of phaseflow/spline.h on [-B, B]
+ * with identity tails; ln|det| = sum_i ln g'(x_i). In a mixed stack every transform has
+ * the widest output layer; an affine transform uses rows 0..2D-1 and the rest are masked.
+ *
  * Preprocessing (part of the flow, applied before the MADEs, exact Jacobians):
  *   input:   optional survey-sphere map of dims 0..2: u = (x - centre)/R,
  *            w = artanh(|u|) u/|u|; then y = (w - mean)/std per dimension.
@@ -25,8 +31,8 @@
  * gradient buffer of the same size (pf_maf_grad). Masked weight entries are kept in
  * the vector but never used, and their gradient is exactly zero. The layout per
  * transform is W0 (H x D), b0 (H), Wc0 (H x C), then per block W1 (H x H), b1 (H),
- * Wc (H x C), W2 (H x H), b2 (H), then Wo (2D x H), bo (2D); matrices row-major
- * (out x in); output rows 0..D-1 are shifts, D..2D-1 raw scales.
+ * Wc (H x C), W2 (H x H), b2 (H), then Wo (NO x H), bo (NO); matrices row-major
+ * (out x in); affine output rows 0..D-1 are shifts, D..2D-1 raw scales.
  *
  * Inside, hidden units are ordered by degree (the parameter vector keeps the order
  * above), so each masked H x H weight is block lower-triangular and only its nonzero
@@ -52,10 +58,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "phaseflow/common.h"
+#include "phaseflow/spline.h"
 
 #define PF_MAF_ROWS 256
 
 typedef struct pf_maf pf_maf;
+
+enum { PF_MAF_AFFINE = 0, PF_MAF_SPLINE = 1, PF_MAF_MIXED = 2 };
 
 typedef struct pf_maf_config {
     int dim;        /* D >= 1 */
@@ -64,6 +73,13 @@ typedef struct pf_maf_config {
     int hidden;     /* H >= 1 */
     int blocks;     /* B >= 0 */
     uint64_t seed;  /* parameter initialisation */
+    int transform;  /* PF_MAF_AFFINE (0) or PF_MAF_SPLINE for every transform */
+    const char *layers; /* NULL, or T characters 'a' (affine) / 's' (spline), first
+                         * transform first; overrides transform. get_config points it at
+                         * the flow's own string and sets transform to the family, MIXED
+                         * when both kinds occur */
+    int bins;       /* spline bins K in 2..PF_SPLINE_MAXBINS; 0 = 8 */
+    double bound;   /* spline interval [-bound, bound] (after preprocessing); 0 = 3 */
 } pf_maf_config;
 
 /* Preprocessing of the input (which = 0) or the context (which = 1). */
@@ -77,11 +93,14 @@ typedef struct pf_maf_prep {
 
 /* A new flow with freshly initialised parameters (PyTorch's Linear default
  * U(-1/sqrt(fan_in), +) for all layers except each block's last, U(-1e-3, 1e-3)).
+ * Unused fields of cfg must be zero (affine, default bins and bound).
  * NULL with err filled on bad configuration or no memory. */
 pf_maf *pf_maf_alloc(const pf_maf_config *cfg, pf_err *err);
 void pf_maf_free(pf_maf *f);
 
 void pf_maf_get_config(const pf_maf *f, pf_maf_config *cfg);
+/* Outputs of each MADE per row (NO above). */
+int pf_maf_nout(const pf_maf *f);
 size_t pf_maf_nparams(const pf_maf *f);
 /* The flat parameter vector and gradient buffer (nparams doubles each), owned by f.
  * Writing into the parameters directly is allowed between calls. */
@@ -117,7 +136,8 @@ int pf_maf_inverse(pf_maf *f, size_t n, const double *z, const double *ctx, doub
                    double *logdet, pf_err *err);
 
 /* The MADE of transform t alone on its own input (no preprocessing, no permutation):
- * out (n x 2D) = [shift | raw]. For tests of the autoregressive property. */
+ * out (n x NO) = [shift | raw] for affine flows (NO = 2D), the raw spline values
+ * (NO = (3K-1) D) otherwise. For tests of the autoregressive property. */
 int pf_maf_made(pf_maf *f, int t, size_t n, const double *x, const double *ctx, double *out,
                 pf_err *err);
 

@@ -122,7 +122,8 @@ end
 -- the calibration key of a flow architecture (a systematic may change it, or the batch)
 function cost.arch_key(o)
   local f = o.flow
-  return ("%dx%dx%d/b%d"):format(f.transforms, f.hidden, f.blocks, o.train.batch or 1024)
+  local family = f.layers or (f.transform == "spline" and ("spline%d/"):format(f.bins or 8)) or ""
+  return ("%s%dx%dx%d/b%d"):format(family, f.transforms, f.hidden, f.blocks, o.train.batch or 1024)
 end
 
 --- Flow jobs: one per (variant, member, flow) with flow n_x or p_v, grouped by

@@ -2,8 +2,12 @@
 -- files and ensembles.
 --
 --   local f = pf.flow.maf{dim = 3, context = 0, transforms = 8, hidden = 64, blocks = 2,
---                         seed = 1, preprocess = {input = {sphere = true, centre = {...},
+--                         seed = 1, transform = "affine" | "spline", bins = 8, bound = 3,
+--                         layers = "sasa..." (per transform, overrides transform),
+--                         preprocess = {input = {sphere = true, centre = {...},
 --                         radius = 3.5, mean = {...}, std = {...}}, context = {...}}}
+-- transform = "spline": rational-quadratic spline transforms (bins K on [-bound, bound]
+-- after preprocessing, identity outside; include/phaseflow/spline.h) instead of affine.
 --   f:log_prob(x [, ctx])  f:grad_log_prob(x [, ctx]) -> gx, gc, logp
 --   f:sample(n, ctx0, {qmc = true, seed = s})  f:forward(x)  f:inverse(z)
 --   f:save(file, group)    pf.flow.load(file, group)
@@ -364,8 +368,12 @@ function flow.load(file, group)
     error(("pf.flow.load: '%s' has format version %s, this build reads %d"):format(
       group, tostring(a.version), FORMAT_VERSION), 2)
   end
+  -- files written before the spline family have no 'transform' attribute: affine
   local f = core.flow.maf{dim = a.dim, context = a.context, transforms = a.transforms,
-                          hidden = a.hidden, blocks = a.blocks}
+                          hidden = a.hidden, blocks = a.blocks,
+                          transform = a.transform == "spline" and "spline" or nil,
+                          layers = a.transform == "mixed" and a.layers or nil,
+                          bins = a.bins, bound = a.bound}
   if p:size() ~= f:nparams() then
     error(("pf.flow.load: '%s' holds %d parameters, its architecture needs %d"):format(
       group, p:size(), f:nparams()), 2)

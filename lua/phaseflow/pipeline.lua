@@ -394,7 +394,9 @@ end
 function pipeline.train_flow(which, x, v, o, seed, k)
   local radius = o.radius
   local mr = o.map_radius or radius * 1.0001
-  local fo = {dim = 3, transforms = o.flow.transforms, hidden = o.flow.hidden, blocks = o.flow.blocks}
+  local fo = {dim = 3, transforms = o.flow.transforms, hidden = o.flow.hidden, blocks = o.flow.blocks,
+              transform = o.flow.transform, bins = o.flow.bins, bound = o.flow.bound,
+              layers = o.flow.layers}
   local m, sd = pipeline.sphere_moments(x, geometry.SUN, mr)
   if which == "n_x" then
     fo.preprocess = {input = {sphere = true, centre = geometry.SUN, radius = mr, mean = m, std = sd}}

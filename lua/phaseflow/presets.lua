@@ -24,7 +24,8 @@ presets.paper = {
   -- systematic error: one flow pair per entry, trained on the same stars with these settings
   -- replaced (sigma_syst = RMS deviation from the central value); the paper has none
   systematics = {},
-  flow = {transforms = 8, hidden = 64, blocks = 2, context_std = false},
+  flow = {transforms = 8, hidden = 64, blocks = 2, context_std = false,
+          transform = "affine", bins = 8, bound = 3},
   train = {batch = 10000, lr = 1e-3, patience = 50, max_epochs = 1000},
   finetune = {epochs = 0},  -- the paper trains in one stage
   nv = 10000,               -- velocities per acceleration point
@@ -51,7 +52,8 @@ presets.quick = {
   radius = 4, n_train = 0,
   members = 2, resample_members = 1, bootstraps = 2, smears = 2,
   systematics = {{refit = true}, {map_radius = 4.8}},
-  flow = {transforms = 6, hidden = 48, blocks = 1, context_std = true},
+  flow = {transforms = 6, hidden = 48, blocks = 1, context_std = true,
+          transform = "affine", bins = 8, bound = 3},
   train = {batch = 1024, lr = 3e-3, patience = 8, max_epochs = 30},
   finetune = {epochs = 8, lr_factor = 0.1, patience = 4},
   nv = 400, nv_density = 100, kernel_points = 200, ball_points = 8, dlnf_n = 20000,
@@ -73,7 +75,8 @@ presets.science = {
   members = 3, resample_members = 1, bootstraps = 2, smears = 2,
   systematics = {{refit = true}, {map_radius = 4.8},
                  {flow = {transforms = 6, hidden = 48, blocks = 1, context_std = true}}},
-  flow = {transforms = 8, hidden = 64, blocks = 2, context_std = true},
+  flow = {transforms = 8, hidden = 64, blocks = 2, context_std = true,
+          transform = "affine", bins = 8, bound = 3},
   train = {batch = 1024, lr = 3e-3, patience = 8, max_epochs = 40},
   finetune = {epochs = 10, lr_factor = 0.1, patience = 4},
   nv = 1000, nv_density = 100, kernel_points = 200, ball_points = 16, dlnf_n = 100000,
@@ -88,7 +91,8 @@ presets.test = {
   mock = {stars = 20000, radius = 10, seed = 1, normalize = false},
   radius = 4, n_train = 1000,
   members = 2, resample_members = 1, bootstraps = 2, smears = 2,
-  flow = {transforms = 2, hidden = 8, blocks = 1, context_std = false},
+  flow = {transforms = 2, hidden = 8, blocks = 1, context_std = false,
+          transform = "affine", bins = 8, bound = 3},
   train = {batch = 512, lr = 3e-3, patience = 2, max_epochs = 2},
   systematics = {{map_radius = 4.4}, {flow = {transforms = 3, hidden = 8, blocks = 1}}},
   nv = 24, nv_density = 6, kernel_points = 8, ball_points = 2, dlnf_n = 500,

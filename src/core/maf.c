@@ -33,12 +33,17 @@ typedef struct ws {
     double *X, *Hs, *A1, *D1, *A2, *D2, *S, *SIG;
     double *out, *gout, *cp, *gC, *ljac, *ldet, *wt;
     double *gH, *gA, *gT, *G, *G2, *grad, *cb;
+    double *DZ, *DL; /* spline transforms: dz/draw and d ln g'/draw (T x R x NO) */
     int cident; /* all context rows of the current block are the same */
     int nod;    /* forward only: GELU derivatives not needed (not stored) */
 } ws;
 
 struct pf_maf {
     int D, C, T, H, B;
+    int NO;               /* MADE outputs per row: 2D, or (3K - 1) D with spline layers */
+    int bins;             /* spline bins K and interval bound */
+    double bound;
+    char *layers;         /* T characters: 'a' affine, 's' spline */
     size_t W0, b0, Wc0, blk, blksz, Wo, bo, per, np;
     double *p, *g, *mask, *mp;
     prep pin, pcx;
@@ -614,6 +619,7 @@ void pf_maf_free(pf_maf *f)
     free(f->gend);
     free(f->upto);
     free(f->mt);
+    free(f->layers);
     free(f);
 }
 
@@ -676,10 +682,10 @@ static int sort_units(pf_maf *f)
                 for (size_t j = 0; j < cc; j++)
                     q[o + OWC(f) + k * cc + j] = base + o + OWC(f) + pk * cc + j;
             }
-            for (size_t o = 0; o < 2 * dd; o++)
+            for (size_t o = 0; o < (size_t)f->NO; o++)
                 q[f->Wo + o * h + k] = base + f->Wo + o * h + pk;
         }
-        for (size_t o = 0; o < 2 * dd; o++)
+        for (size_t o = 0; o < (size_t)f->NO; o++)
             q[f->bo + o] = base + f->bo + o;
     }
     free(perm);
@@ -720,9 +726,29 @@ static void init_uniform(gsl_rng *r, double *v, size_t n, double a)
 pf_maf *pf_maf_alloc(const pf_maf_config *cfg, pf_err *err)
 {
     if (!cfg || cfg->dim < 1 || cfg->context < 0 || cfg->transforms < 1 || cfg->hidden < 1 ||
-        cfg->blocks < 0 || cfg->dim > 10000 || cfg->hidden > 100000 || cfg->context > 100000) {
+        cfg->blocks < 0 || cfg->dim > 10000 || cfg->hidden > 100000 || cfg->context > 100000 ||
+        cfg->transforms > 10000) {
         pf_err_set(err, PF_EINVAL, "maf: invalid configuration (dim >= 1, context >= 0, "
                    "transforms >= 1, hidden >= 1, blocks >= 0)");
+        return NULL;
+    }
+    if (cfg->transform != PF_MAF_AFFINE && cfg->transform != PF_MAF_SPLINE) {
+        pf_err_set(err, PF_EINVAL, "maf: transform must be affine or spline");
+        return NULL;
+    }
+    if (cfg->layers) {
+        size_t len = strlen(cfg->layers);
+        if (len != (size_t)cfg->transforms || strspn(cfg->layers, "as") != len) {
+            pf_err_set(err, PF_EINVAL, "maf: layers must hold %d characters 'a' (affine) or "
+                       "'s' (spline), one per transform", cfg->transforms);
+            return NULL;
+        }
+    }
+    int bins = cfg->bins ? cfg->bins : 8;
+    double bound = cfg->bound != 0 ? cfg->bound : 3.0;
+    if (bins < 2 || bins > PF_SPLINE_MAXBINS || !(bound > 0 && isfinite(bound))) {
+        pf_err_set(err, PF_EINVAL, "maf: spline bins must be in 2..%d and bound positive and "
+                   "finite", PF_SPLINE_MAXBINS);
         return NULL;
     }
     pf_maf *f = calloc(1, sizeof *f);
@@ -733,6 +759,18 @@ pf_maf *pf_maf_alloc(const pf_maf_config *cfg, pf_err *err)
     int D = f->D = cfg->dim, C = f->C = cfg->context, H = f->H = cfg->hidden;
     f->T = cfg->transforms;
     f->B = cfg->blocks;
+    f->bins = bins;
+    f->bound = bound;
+    f->layers = malloc((size_t)f->T + 1);
+    if (!f->layers) {
+        pf_maf_free(f);
+        pf_err_set(err, PF_ENOMEM, "maf: out of memory");
+        return NULL;
+    }
+    for (int t = 0; t < f->T; t++)
+        f->layers[t] = cfg->layers ? cfg->layers[t] : cfg->transform == PF_MAF_SPLINE ? 's' : 'a';
+    f->layers[f->T] = 0;
+    f->NO = strchr(f->layers, 's') ? pf_spline_nraw(bins) * D : 2 * D;
     size_t off = 0;
     f->W0 = off; off += (size_t)H * D;
     f->b0 = off; off += (size_t)H;
@@ -740,8 +778,8 @@ pf_maf *pf_maf_alloc(const pf_maf_config *cfg, pf_err *err)
     f->blk = off;
     f->blksz = OB2(f) + (size_t)H;
     off += (size_t)f->B * f->blksz;
-    f->Wo = off; off += (size_t)2 * D * H;
-    f->bo = off; off += (size_t)2 * D;
+    f->Wo = off; off += (size_t)f->NO * H;
+    f->bo = off; off += (size_t)f->NO;
     f->per = off;
     f->np = off * (size_t)f->T;
     f->s0 = log(expm1(1.0 - SCALE_MIN));
@@ -796,11 +834,15 @@ pf_maf *pf_maf_alloc(const pf_maf_config *cfg, pf_err *err)
                     M[o + OW2(f) + (size_t)k * H + j] = m;
                 }
         }
-        init_uniform(r, P + f->Wo, (size_t)2 * D * H, fi_h);
-        init_uniform(r, P + f->bo, (size_t)2 * D, fi_h);
-        for (int o = 0; o < 2 * D; o++)
+        init_uniform(r, P + f->Wo, (size_t)f->NO * H, fi_h);
+        init_uniform(r, P + f->bo, (size_t)f->NO, fi_h);
+        /* an affine transform in a mixed stack leaves the rows from 2D on unused */
+        int used = f->layers[t] == 's' ? f->NO : 2 * D;
+        for (int o = 0; o < f->NO; o++) {
             for (int k = 0; k < H; k++)
-                M[f->Wo + (size_t)o * H + k] = (o % D) + 1 > hd[k];
+                M[f->Wo + (size_t)o * H + k] = o < used && (o % D) + 1 > hd[k];
+            M[f->bo + (size_t)o] = o < used;
+        }
     }
     f->hd = hd;
     gsl_rng_free(r);
@@ -822,7 +864,14 @@ void pf_maf_get_config(const pf_maf *f, pf_maf_config *cfg)
     cfg->hidden = f->H;
     cfg->blocks = f->B;
     cfg->seed = 0;
+    cfg->layers = f->layers;
+    cfg->transform = !strchr(f->layers, 's') ? PF_MAF_AFFINE
+                     : !strchr(f->layers, 'a') ? PF_MAF_SPLINE : PF_MAF_MIXED;
+    cfg->bins = f->bins;
+    cfg->bound = f->bound;
 }
+
+int pf_maf_nout(const pf_maf *f) { return f->NO; }
 
 size_t pf_maf_nparams(const pf_maf *f) { return f->np; }
 double *pf_maf_params(pf_maf *f) { return f->p; }
@@ -890,8 +939,9 @@ static int ensure_ws(pf_maf *f, pf_err *err)
     f->wsmem = NULL;
     size_t R = R_ROWS, D = (size_t)f->D, C = (size_t)f->C, H = (size_t)f->H;
     size_t T = (size_t)f->T, B = (size_t)f->B;
+    size_t NO = (size_t)f->NO, nsp = strchr(f->layers, 's') ? T * R * NO : 0;
     size_t per = (T + 1) * R * D + T * (B + 1) * R * H + 4 * T * B * R * H + 2 * T * R * D +
-                 2 * R * 2 * D + 2 * R * C + 3 * R + 3 * R * H + 2 * R * D + f->np + H;
+                 2 * R * NO + 2 * R * C + 3 * R + 3 * R * H + 2 * R * D + f->np + H + 2 * nsp;
     per = (per + 7) & ~(size_t)7;
     f->w = calloc((size_t)nt, sizeof(ws));
     f->wsmem = malloc(per * (size_t)nt * sizeof(double));
@@ -914,8 +964,8 @@ static int ensure_ws(pf_maf *f, pf_err *err)
         TAKE(D2, T * B * R * H);
         TAKE(S, T * R * D);
         TAKE(SIG, T * R * D);
-        TAKE(out, R * 2 * D);
-        TAKE(gout, R * 2 * D);
+        TAKE(out, R * NO);
+        TAKE(gout, R * NO);
         TAKE(cp, R * C);
         TAKE(gC, R * C);
         TAKE(ljac, R);
@@ -928,6 +978,8 @@ static int ensure_ws(pf_maf *f, pf_err *err)
         TAKE(G2, R * D);
         TAKE(grad, f->np);
         TAKE(cb, H);
+        TAKE(DZ, nsp);
+        TAKE(DL, nsp);
 #undef TAKE
     }
     f->nws = nt;
@@ -1310,9 +1362,19 @@ static void made_fwd(const pf_maf *f, ws *w, int t, size_t n, const double *X,
             gemm_fwd_grp(f, n, h0, h1, a2, Pb + OW2(f), hn, hh, Pb + OB2(f), t, b, 1);
         }
     }
-    /* output o sees the units of degree <= o mod D: the prefix upto[o mod D] */
-    rowdot(n, 2 * D, Hs + (size_t)B * RH, H, h1, P + f->Wo, H, f->upto, D, P + f->bo, w->out,
-           2 * D);
+    /* output o sees the units of degree <= o mod D: the prefix upto[o mod D]. A spline's
+     * (3K - 1) D outputs are too many for the row kernel: with every unit computed, one
+     * GEMM over the masked weights (zeros where unseen). */
+    const int NO = f->NO;
+    if (f->layers[t] == 's' && h0 == 0 && h1 == H) {
+        for (size_t r = 0; r < n; r++)
+            memcpy(w->out + r * (size_t)NO, P + f->bo, (size_t)NO * sizeof(double));
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, NO, H, 1.0,
+                    Hs + (size_t)B * RH, H, P + f->Wo, H, 1.0, w->out, NO);
+        return;
+    }
+    rowdot(n, f->layers[t] == 's' ? NO : 2 * D, Hs + (size_t)B * RH, H, h1, P + f->Wo, H,
+           f->upto, D, P + f->bo, w->out, NO);
 }
 
 /* 1 when all n context rows equal the first (bitwise). */
@@ -1347,15 +1409,32 @@ static void blk_forward(const pf_maf *f, ws *w, size_t n, const double *x, const
         double *Xn = w->X + (size_t)(t + 1) * R * (size_t)D;
         double *S = w->S + (size_t)t * R * (size_t)D, *SG = w->SIG + (size_t)t * R * (size_t)D;
         made_fwd(f, w, t, n, Xt, w->cp, 0, f->H);
+        const size_t NO = (size_t)f->NO;
+        const int spl = f->layers[t] == 's';
         for (size_t r = 0; r < n; r++) {
-            const double *o = w->out + r * (size_t)(2 * D);
+            const double *o = w->out + r * NO;
             double ld = 0;
             for (int i = 0; i < D; i++) {
-                double a = o[D + i] + f->s0, s = softplus(a) + SCALE_MIN;
-                S[r * (size_t)D + (size_t)i] = s;
-                SG[r * (size_t)D + (size_t)i] = sigmoid(a);
-                Xn[r * (size_t)D + (size_t)(D - 1 - i)] = Xt[r * (size_t)D + (size_t)i] * s + o[i];
-                ld += log(s);
+                size_t k = r * (size_t)D + (size_t)i;
+                double zi;
+                if (spl) {
+                    /* S and SIG hold dz/dx and d ln g'/dx; DZ and DL the raw partials */
+                    size_t q = (size_t)t * R * NO + r * NO + (size_t)i;
+                    pf_spline_grad g = {0, 0, w->DZ + q, w->DL + q, D};
+                    double L;
+                    zi = pf_spline_forward(f->bins, f->bound, o + i, D, Xt[k], &L,
+                                           w->nod ? NULL : &g);
+                    S[k] = g.dz_dx;
+                    SG[k] = g.dL_dx;
+                    ld += L;
+                } else {
+                    double a = o[D + i] + f->s0, s = softplus(a) + SCALE_MIN;
+                    S[k] = s;
+                    SG[k] = sigmoid(a);
+                    zi = Xt[k] * s + o[i];
+                    ld += log(s);
+                }
+                Xn[r * (size_t)D + (size_t)(D - 1 - i)] = zi;
             }
             w->ldet[r] += ld;
         }
@@ -1394,22 +1473,41 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
         const double *Hs = w->Hs + (size_t)t * (size_t)(B + 1) * RH;
         const double *A1 = w->A1 + (size_t)t * (size_t)B * RH, *D1 = w->D1 + (size_t)t * (size_t)B * RH;
         const double *A2 = w->A2 + (size_t)t * (size_t)B * RH, *D2 = w->D2 + (size_t)t * (size_t)B * RH;
+        const int NO = f->NO, spl = f->layers[t] == 's', P1 = NO / D;
         for (size_t r = 0; r < n; r++) {
-            double *go = w->gout + r * (size_t)(2 * D);
+            double *go = w->gout + r * (size_t)NO, wt = w->wt[r];
             for (int i = 0; i < D; i++) {
                 size_t k = r * (size_t)D + (size_t)i;
                 double gz = G[r * (size_t)D + (size_t)(D - 1 - i)], s = S[k];
+                if (spl) {
+                    /* z_i and ln g'(x_i) both depend on x_i and on the raw values */
+                    const double *dz = w->DZ + (size_t)t * R * (size_t)NO + r * (size_t)NO;
+                    const double *dl = w->DL + (size_t)t * R * (size_t)NO + r * (size_t)NO;
+                    G2[k] = gz * s + wt * SG[k];
+                    for (int j = 0; j < P1; j++) {
+                        int q = j * D + i;
+                        go[q] = gz * dz[q] + wt * dl[q];
+                    }
+                    continue;
+                }
                 G2[k] = gz * s;
                 go[i] = gz;
-                go[D + i] = (gz * Xt[k] + w->wt[r] / s) * SG[k];
+                go[D + i] = (gz * Xt[k] + wt / s) * SG[k];
             }
+            if (!spl) /* an affine transform of a mixed stack: its unused rows */
+                for (int q = 2 * D; q < NO; q++)
+                    go[q] = 0.0;
         }
         double *gH = w->gH, *gA = w->gA, *gT = w->gT;
-        rowk(n, H, gH, H, NULL, w->gout, 2 * D, P + f->Wo, NULL, 0, NULL, H);
+        if (NO > 2 * D) /* see made_fwd */
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, NO, 1.0, w->gout, NO,
+                        P + f->Wo, H, 0.0, gH, H);
+        else
+            rowk(n, H, gH, H, NULL, w->gout, NO, P + f->Wo, NULL, 0, NULL, H);
         if (pgrad) {
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 2 * D, H, N, 1.0, w->gout,
-                        2 * D, Hs + (size_t)B * RH, H, 1.0, Pg + f->Wo, H);
-            colsum_add(Pg + f->bo, w->gout, n, (size_t)(2 * D));
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, NO, H, N, 1.0, w->gout, NO,
+                        Hs + (size_t)B * RH, H, 1.0, Pg + f->Wo, H);
+            colsum_add(Pg + f->bo, w->gout, n, (size_t)NO);
         }
         for (int b = B - 1; b >= 0; b--) {
             const double *Pb = P + f->blk + (size_t)b * f->blksz;
@@ -1625,7 +1723,15 @@ static void blk_inverse(const pf_maf *f, ws *w, size_t n, const double *z, const
         for (int k = 0; k < D; k++) {
             made_fwd(f, w, t, n, nx, w->cp, k > 0 ? f->upto[k - 1] : 0, f->upto[k]);
             for (size_t r = 0; r < n; r++) {
-                const double *o = w->out + r * (size_t)(2 * D);
+                const double *o = w->out + r * (size_t)f->NO;
+                if (f->layers[t] == 's') {
+                    double L;
+                    nx[r * (size_t)D + (size_t)k] =
+                        pf_spline_inverse(f->bins, f->bound, o + k, D,
+                                          cur[r * (size_t)D + (size_t)(D - 1 - k)], &L);
+                    w->ldet[r] -= L;
+                    continue;
+                }
                 int i0 = k == D - 1 ? 0 : k;
                 for (int i = i0; i <= k; i++) {
                     double s = softplus(o[D + i] + f->s0) + SCALE_MIN;
@@ -1688,7 +1794,7 @@ int pf_maf_made(pf_maf *f, int t, size_t n, const double *x, const double *ctx, 
         w->cident = C > 0 && rows_ident(w->cp, m, f->C);
         w->nod = 1;
         made_fwd(f, w, t, m, x + r0 * D, w->cp, 0, f->H);
-        memcpy(out + r0 * 2 * D, w->out, m * 2 * D * sizeof(double));
+        memcpy(out + r0 * (size_t)f->NO, w->out, m * (size_t)f->NO * sizeof(double));
     }
     return PF_OK;
 }

@@ -31,14 +31,24 @@ static int flow_gc(lua_State *L)
     return 0;
 }
 
-/* new{dim, context, transforms, hidden, blocks, seed} -> flow */
+/* new{dim, context, transforms, hidden, blocks, seed, transform = "affine" | "spline",
+ * bins, bound, layers = "sas..."} -> flow */
 static int flow_new(lua_State *L)
 {
     static const char *const opts[] = {"dim", "context", "transforms", "hidden", "blocks",
-                                       "seed", NULL};
+                                       "seed", "transform", "bins", "bound", "layers", NULL};
+    static const char *const kinds[] = {"affine", "spline", NULL};
     luaL_checktype(L, 1, LUA_TTABLE);
     pf_lua_checkopts(L, 1, "pf.flow.maf", opts);
-    pf_maf_config c;
+    pf_maf_config c = {0};
+    const char *kind = pf_lua_optstrfield(L, 1, "transform", "affine");
+    for (c.transform = 0; kinds[c.transform] && strcmp(kinds[c.transform], kind) != 0;)
+        c.transform++;
+    if (!kinds[c.transform])
+        return luaL_error(L, "pf.flow.maf: transform '%s' (affine or spline expected)", kind);
+    c.layers = pf_lua_optstrfield(L, 1, "layers", NULL);
+    c.bins = (int)pf_lua_optintfield(L, 1, "bins", 8);
+    c.bound = pf_lua_optnumfield(L, 1, "bound", 3.0);
     c.dim = (int)pf_lua_optintfield(L, 1, "dim", 3);
     c.context = (int)pf_lua_optintfield(L, 1, "context", 0);
     c.transforms = (int)pf_lua_optintfield(L, 1, "transforms", 8);
@@ -173,7 +183,7 @@ static int fwd_inv(lua_State *L, int inverse)
 static int flow_forward(lua_State *L) { return fwd_inv(L, 0); }
 static int flow_inverse(lua_State *L) { return fwd_inv(L, 1); }
 
-/* made(t, x [, ctx]) -> N x 2D [shift | raw] of transform t (1-based), raw inputs */
+/* made(t, x [, ctx]) -> N x NO MADE outputs of transform t (1-based), raw inputs */
 static int flow_made(lua_State *L)
 {
     pf_maf *f = checkflow(L, 1);
@@ -183,7 +193,7 @@ static int flow_made(lua_State *L)
     dims(f, &D, &C);
     const double *x, *c;
     size_t n = check_xc(L, f, &x, &c);
-    pf_array *o = pf_lua_newarray2(L, n, (size_t)(2 * D));
+    pf_array *o = pf_lua_newarray2(L, n, (size_t)pf_maf_nout(f));
     pf_err err;
     int st = pf_maf_made(f, (int)t - 1, n, x, c, o->data, &err);
     if (st != PF_OK)
@@ -243,6 +253,15 @@ static int flow_config(lua_State *L)
     lua_pushinteger(L, c.transforms); lua_setfield(L, -2, "transforms");
     lua_pushinteger(L, c.hidden); lua_setfield(L, -2, "hidden");
     lua_pushinteger(L, c.blocks); lua_setfield(L, -2, "blocks");
+    static const char *const family[] = {"affine", "spline", "mixed"};
+    lua_pushstring(L, family[c.transform]); lua_setfield(L, -2, "transform");
+    if (c.transform != PF_MAF_AFFINE) {
+        lua_pushinteger(L, c.bins); lua_setfield(L, -2, "bins");
+        lua_pushnumber(L, c.bound); lua_setfield(L, -2, "bound");
+    }
+    if (c.transform == PF_MAF_MIXED) {
+        lua_pushstring(L, c.layers); lua_setfield(L, -2, "layers");
+    }
     return 1;
 }
 
@@ -342,9 +361,14 @@ static int flow_tostring(lua_State *L)
     }
     pf_maf_config c;
     pf_maf_get_config(u->f, &c);
-    lua_pushfstring(L, "pf.flow.maf{dim=%d, context=%d, transforms=%d, hidden=%d, blocks=%d}"
+    char kind[48] = "";
+    if (c.transform != PF_MAF_AFFINE)
+        snprintf(kind, sizeof kind, ", %s=%s, bins=%d", c.transform == PF_MAF_SPLINE ?
+                 "transform" : "layers", c.transform == PF_MAF_SPLINE ? "spline" : c.layers,
+                 c.bins);
+    lua_pushfstring(L, "pf.flow.maf{dim=%d, context=%d, transforms=%d, hidden=%d, blocks=%d%s}"
                     " (%d parameters)", c.dim, c.context, c.transforms, c.hidden, c.blocks,
-                    (int)pf_maf_nparams(u->f));
+                    kind, (int)pf_maf_nparams(u->f));
     return 1;
 }
 

@@ -1,0 +1,47 @@
+/*
+ * phaseflow/spline.h -- the monotone rational-quadratic spline of one variable (Durkan,
+ * Bekasov, Murray & Papamakarios 2019, "Neural Spline Flows"), the elementwise map of the
+ * spline transforms of phaseflow/maf.h, with exact partial derivatives.
+ *
+ * On [-B, B] the map has K bins. From P = 3K - 1 raw (unconstrained) values
+ *   raw[0 .. K-1]      widths:  W_j = 2B (m + (1 - mK) softmax(raw_w)_j)
+ *   raw[K .. 2K-1]     heights: H_j = 2B (m + (1 - mK) softmax(raw_h)_j)
+ *   raw[2K .. 3K-2]    interior knot derivatives d_j = m + softplus(raw_d + s0), j = 1..K-1,
+ * with m = PF_SPLINE_MIN (minimum bin width, height and derivative, as nflows) and
+ * s0 = ln(e^(1-m) - 1), so raw = 0 is the identity map exactly. The end derivatives are 1
+ * and outside [-B, B] the map is the identity (linear tails): the map and its derivative
+ * are continuous everywhere, and it is strictly increasing (every slope >= m-ish > 0).
+ * Inside bin k, with xi = (x - x_k)/w, s = h/w:
+ *   z = y_k + h (s xi^2 + d_k xi(1-xi)) / (s + (d_k + d_{k+1} - 2s) xi(1-xi)).
+ * The inverse solves that quadratic in xi by its cancellation-free root.
+ *
+ * raw and the raw-gradient arrays are strided (element j at [j * stride]) so that they
+ * can point into a MADE's output row, where dimension i's values sit at j*D + i.
+ */
+#ifndef PHASEFLOW_SPLINE_H
+#define PHASEFLOW_SPLINE_H
+
+#define PF_SPLINE_MIN 1e-3
+#define PF_SPLINE_MAXBINS 64
+
+/* Partial derivatives of one evaluation: of z and of L = ln dz/dx with respect to x and to
+ * the P raw values (strided like raw; entries of raw values that do not act are 0). */
+typedef struct pf_spline_grad {
+    double dz_dx, dL_dx;
+    double *dz_draw, *dL_draw;
+    int stride;
+} pf_spline_grad;
+
+/* Number of raw values per variable for K bins (3K - 1). */
+int pf_spline_nraw(int bins);
+
+/* z = g(x) and *L = ln g'(x); the partials into *g when g is not NULL. bins in
+ * 2..PF_SPLINE_MAXBINS, bound > 0 (checked by the caller). */
+double pf_spline_forward(int bins, double bound, const double *raw, int stride, double x,
+                         double *L, pf_spline_grad *g);
+
+/* x = g^-1(z) and *L = ln g'(x) (so ln |dx/dz| = -*L). */
+double pf_spline_inverse(int bins, double bound, const double *raw, int stride, double z,
+                         double *L);
+
+#endif
