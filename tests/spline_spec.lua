@@ -184,3 +184,24 @@ describe("spline transforms", function()
     assert.is_true(hist.best_val < before - 0.5)
   end)
 end)
+
+describe("spline transforms in the pipeline", function()
+  it("flow.n_x / flow.p_v give one flow its own settings (a spline n(x), an affine p(v|x))", function()
+    local o = pf.presets.get("test")
+    pf.presets.set(o, "flow.n_x.transform", "spline")
+    pf.presets.set(o, "flow.n_x.bins", "6")
+    assert.are.same({transform = "spline", bins = 6}, o.flow.n_x)
+    o.train.max_epochs = 1
+    local sun = pf.geometry.SUN
+    local x, v = filled(400, 3, 1, 0.8), filled(400, 3, 2, 30)
+    for j = 1, 3 do x:col(j):assign(x:col(j):add(sun[j])) end
+    local fn = pf.pipeline.train_flow("n_x", x, v, o, 1, 1)
+    local fp = pf.pipeline.train_flow("p_v", x, v, o, 1, 1)
+    assert.are.equal("spline", fn:config().transform)
+    assert.are.equal(6, fn:config().bins)
+    assert.are.equal("affine", fp:config().transform)
+    assert.are.equal(o.flow.transforms, fn:config().transforms)
+    -- a key outside the preset is still an error, inside the open group it is not
+    assert.has_error(function() pf.presets.set(o, "flow.transfrom", "spline") end)
+  end)
+end)

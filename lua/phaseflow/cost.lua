@@ -123,7 +123,11 @@ end
 function cost.arch_key(o)
   local f = o.flow
   local family = f.layers or (f.transform == "spline" and ("spline%d/"):format(f.bins or 8)) or ""
-  return ("%s%dx%dx%d/b%d"):format(family, f.transforms, f.hidden, f.blocks, o.train.batch or 1024)
+  local own = ""
+  for _, which in ipairs{"n_x", "p_v"} do
+    if f[which] then own = own .. " " .. which .. "=" .. require("phaseflow.serialize").dump(f[which]) end
+  end
+  return ("%s%dx%dx%d/b%d%s"):format(family, f.transforms, f.hidden, f.blocks, o.train.batch or 1024, own)
 end
 
 --- Flow jobs: one per (variant, member, flow) with flow n_x or p_v, grouped by

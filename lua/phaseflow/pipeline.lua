@@ -394,19 +394,22 @@ end
 function pipeline.train_flow(which, x, v, o, seed, k)
   local radius = o.radius
   local mr = o.map_radius or radius * 1.0001
-  local fo = {dim = 3, transforms = o.flow.transforms, hidden = o.flow.hidden, blocks = o.flow.blocks,
-              transform = o.flow.transform, bins = o.flow.bins, bound = o.flow.bound,
-              layers = o.flow.layers}
+  -- o.flow.n_x / o.flow.p_v: settings for that flow alone (e.g. n_x = {transform = "spline"})
+  local spec = {}
+  for key, val in pairs(o.flow) do if key ~= "n_x" and key ~= "p_v" then spec[key] = val end end
+  for key, val in pairs(o.flow[which] or {}) do spec[key] = val end
+  local fo = {dim = 3, transforms = spec.transforms, hidden = spec.hidden, blocks = spec.blocks,
+              transform = spec.transform, bins = spec.bins, bound = spec.bound, layers = spec.layers}
   local m, sd = pipeline.sphere_moments(x, geometry.SUN, mr)
   if which == "n_x" then
     fo.preprocess = {input = {sphere = true, centre = geometry.SUN, radius = mr, mean = m, std = sd}}
   else
     fo.context = 3
-    -- o.flow.context_std: the context standardised like n(x)'s input (the disk's thin
+    -- flow.context_std: the context standardised like n(x)'s input (the disk's thin
     -- z-spread then spans the network's range instead of ~0.1 of it; bias-split.lua
     -- showed p(v|x) carrying the acceleration's error without it)
     local ctx = {sphere = true, centre = geometry.SUN, radius = mr}
-    if o.flow.context_std then ctx.mean, ctx.std = m, sd end
+    if spec.context_std then ctx.mean, ctx.std = m, sd end
     fo.preprocess = {input = {mean = v:mean(1):totable(), std = v:std(1, 1):totable()}, context = ctx}
   end
   local data, ctx = which == "n_x" and x or v, which == "p_v" and x or nil

@@ -107,7 +107,7 @@ presets.names = {"test", "quick", "science", "paper"}
 --- `path` is a dotted key ("n_train", "flow.hidden", "mock.stars"), `text` a number,
 --- true/false or a word; "none" empties a list (systematics=none). The key must exist in
 --- the preset (a typo is an error naming the keys that do exist), except inside `mock`
---- (galaxy knobs) and `finetune`.
+--- (galaxy knobs), `finetune` and `flow.n_x` / `flow.p_v` (one flow's own settings).
 function presets.set(p, path, text)
   local t, keys = p, {}
   for k in path:gmatch("[^.]+") do keys[#keys + 1] = k end
@@ -115,14 +115,16 @@ function presets.set(p, path, text)
   for i = 1, #keys - 1 do
     local k = keys[i]
     if type(t[k]) ~= "table" then
-      if t[k] == nil and (k == "galaxy" or k == "finetune") then t[k] = {} else
+      if t[k] == nil and (k == "galaxy" or k == "finetune" or k == "n_x" or k == "p_v") then t[k] = {} else
         error(("pf.presets.set: '%s' is not a group of settings"):format(table.concat(keys, ".", 1, i)), 2)
       end
     end
     t = t[k]
   end
   local last = keys[#keys]
-  local open = (keys[1] == "mock" or keys[1] == "finetune") and #keys >= 2
+  -- open groups: galaxy knobs, fine-tuning, one flow's own settings (flow.n_x.transform)
+  local open = (keys[1] == "mock" or keys[1] == "finetune" or
+                (keys[1] == "flow" and (keys[2] == "n_x" or keys[2] == "p_v") and #keys == 3)) and #keys >= 2
   local optional = {density_edge = true, map_radius = true, baryons = true, eval_radius = true}
   if t[last] == nil and not open and not (#keys == 1 and optional[last]) then
     local have = {}
