@@ -15,7 +15,7 @@
  * Hidden degrees are sequential: deg(k) = k mod max(1, D-1) + min(1, D-1).
  *
  * Spline transforms (transform = PF_MAF_SPLINE, or 's' in layers): the same MADE gives
- * P = 3K - 1 outputs per dimension (output row j*D + i is raw value j of dimension i) and
+ * P = 3K - 1 outputs per dimension (output row i*P + j is raw value j of dimension i) and
  * z_i = g(x_i; raw_i), the rational-quadratic spline of phaseflow/spline.h on [-B, B]
  * with identity tails; ln|det| = sum_i ln g'(x_i). In a mixed stack every transform has
  * the widest output layer; an affine transform uses rows 0..2D-1 and the rest are masked.

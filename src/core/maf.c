@@ -41,6 +41,7 @@ typedef struct ws {
 struct pf_maf {
     int D, C, T, H, B;
     int NO;               /* MADE outputs per row: 2D, or (3K - 1) D with spline layers */
+    int *olen;            /* spline output row q: the hidden prefix it sees, upto[q / P] */
     int bins;             /* spline bins K and interval bound */
     double bound;
     char *layers;         /* T characters: 'a' affine, 's' spline */
@@ -620,6 +621,7 @@ void pf_maf_free(pf_maf *f)
     free(f->upto);
     free(f->mt);
     free(f->layers);
+    free(f->olen);
     free(f);
 }
 
@@ -837,10 +839,12 @@ pf_maf *pf_maf_alloc(const pf_maf_config *cfg, pf_err *err)
         init_uniform(r, P + f->Wo, (size_t)f->NO * H, fi_h);
         init_uniform(r, P + f->bo, (size_t)f->NO, fi_h);
         /* an affine transform in a mixed stack leaves the rows from 2D on unused */
-        int used = f->layers[t] == 's' ? f->NO : 2 * D;
+        /* a spline's rows are dimension-major (row i P + j: raw value j of dimension i) */
+        int spl = f->layers[t] == 's', used = spl ? f->NO : 2 * D, P1 = f->NO / D;
         for (int o = 0; o < f->NO; o++) {
+            int dim = spl ? o / P1 : o % D;
             for (int k = 0; k < H; k++)
-                M[f->Wo + (size_t)o * H + k] = o < used && (o % D) + 1 > hd[k];
+                M[f->Wo + (size_t)o * H + k] = o < used && dim + 1 > hd[k];
             M[f->bo + (size_t)o] = o < used;
         }
     }
@@ -848,11 +852,13 @@ pf_maf *pf_maf_alloc(const pf_maf_config *cfg, pf_err *err)
     gsl_rng_free(r);
     for (size_t i = 0; i < f->np; i++)
         f->p[i] *= f->mask[i];
-    if (sort_units(f) != PF_OK) {
+    if (sort_units(f) != PF_OK || !(f->olen = malloc((size_t)f->NO * sizeof(int)))) {
         pf_maf_free(f);
         pf_err_set(err, PF_ENOMEM, "maf: out of memory");
         return NULL;
     }
+    for (int o = 0; o < f->NO; o++)
+        f->olen[o] = f->upto[o / (f->NO / D)];
     return f;
 }
 
@@ -1362,19 +1368,28 @@ static void made_fwd(const pf_maf *f, ws *w, int t, size_t n, const double *X,
             gemm_fwd_grp(f, n, h0, h1, a2, Pb + OW2(f), hn, hh, Pb + OB2(f), t, b, 1);
         }
     }
-    /* output o sees the units of degree <= o mod D: the prefix upto[o mod D]. A spline's
-     * (3K - 1) D outputs are too many for the row kernel: with every unit computed, one
-     * GEMM over the masked weights (zeros where unseen). */
+    /* output o sees the units of degree <= its dimension: the prefix upto[dim]. A spline's
+     * P = 3K - 1 rows per dimension are too many for the row kernel: with every unit
+     * computed, one GEMM per dimension over its prefix. */
     const int NO = f->NO;
-    if (f->layers[t] == 's' && h0 == 0 && h1 == H) {
+    if (f->layers[t] == 's') {
+        if (h0 > 0 || h1 < H) { /* the inverse's passes: a prefix of the units is valid */
+            rowdot(n, NO, Hs + (size_t)B * RH, H, h1, P + f->Wo, H, f->olen, NO, P + f->bo,
+                   w->out, NO);
+            return;
+        }
+        const int P1 = NO / D;
         for (size_t r = 0; r < n; r++)
             memcpy(w->out + r * (size_t)NO, P + f->bo, (size_t)NO * sizeof(double));
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, NO, H, 1.0,
-                    Hs + (size_t)B * RH, H, P + f->Wo, H, 1.0, w->out, NO);
+        for (int i = 0; i < D; i++)
+            if (f->upto[i] > 0)
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, P1, f->upto[i], 1.0,
+                            Hs + (size_t)B * RH, H, P + f->Wo + (size_t)i * P1 * H, H, 1.0,
+                            w->out + (size_t)i * P1, NO);
         return;
     }
-    rowdot(n, f->layers[t] == 's' ? NO : 2 * D, Hs + (size_t)B * RH, H, h1, P + f->Wo, H,
-           f->upto, D, P + f->bo, w->out, NO);
+    rowdot(n, 2 * D, Hs + (size_t)B * RH, H, h1, P + f->Wo, H, f->upto, D, P + f->bo, w->out,
+           NO);
 }
 
 /* 1 when all n context rows equal the first (bitwise). */
@@ -1419,10 +1434,10 @@ static void blk_forward(const pf_maf *f, ws *w, size_t n, const double *x, const
                 double zi;
                 if (spl) {
                     /* S and SIG hold dz/dx and d ln g'/dx; DZ and DL the raw partials */
-                    size_t q = (size_t)t * R * NO + r * NO + (size_t)i;
-                    pf_spline_grad g = {0, 0, w->DZ + q, w->DL + q, D};
+                    size_t P1 = NO / (size_t)D, q = (size_t)t * R * NO + r * NO + (size_t)i * P1;
+                    pf_spline_grad g = {0, 0, w->DZ + q, w->DL + q, 1};
                     double L;
-                    zi = pf_spline_forward(f->bins, f->bound, o + i, D, Xt[k], &L,
+                    zi = pf_spline_forward(f->bins, f->bound, o + (size_t)i * P1, 1, Xt[k], &L,
                                            w->nod ? NULL : &g);
                     S[k] = g.dz_dx;
                     SG[k] = g.dL_dx;
@@ -1484,10 +1499,8 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
                     const double *dz = w->DZ + (size_t)t * R * (size_t)NO + r * (size_t)NO;
                     const double *dl = w->DL + (size_t)t * R * (size_t)NO + r * (size_t)NO;
                     G2[k] = gz * s + wt * SG[k];
-                    for (int j = 0; j < P1; j++) {
-                        int q = j * D + i;
+                    for (int q = i * P1; q < (i + 1) * P1; q++)
                         go[q] = gz * dz[q] + wt * dl[q];
-                    }
                     continue;
                 }
                 G2[k] = gz * s;
@@ -1499,16 +1512,32 @@ static void blk_backward(const pf_maf *f, ws *w, size_t n, const double *x, cons
                     go[q] = 0.0;
         }
         double *gH = w->gH, *gA = w->gA, *gT = w->gT;
-        if (NO > 2 * D) /* see made_fwd */
+        const double *HB = Hs + (size_t)B * RH;
+        if (spl) { /* per dimension over its prefix of units, as in made_fwd */
+            memset(gH, 0, n * (size_t)H * sizeof(double));
+            for (int i = 0; i < D; i++) {
+                int u = f->upto[i];
+                const double *Wi = P + f->Wo + (size_t)i * P1 * H;
+                if (u == 0)
+                    continue;
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, u, P1, 1.0,
+                            w->gout + (size_t)i * P1, NO, Wi, H, 1.0, gH, H);
+                if (pgrad)
+                    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P1, u, N, 1.0,
+                                w->gout + (size_t)i * P1, NO, HB, H, 1.0,
+                                Pg + f->Wo + (size_t)i * P1 * H, H);
+            }
+        } else if (NO > 2 * D) { /* an affine transform of a mixed stack */
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, H, NO, 1.0, w->gout, NO,
                         P + f->Wo, H, 0.0, gH, H);
-        else
+        } else {
             rowk(n, H, gH, H, NULL, w->gout, NO, P + f->Wo, NULL, 0, NULL, H);
-        if (pgrad) {
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, NO, H, N, 1.0, w->gout, NO,
-                        Hs + (size_t)B * RH, H, 1.0, Pg + f->Wo, H);
-            colsum_add(Pg + f->bo, w->gout, n, (size_t)NO);
         }
+        if (pgrad && !spl)
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, NO, H, N, 1.0, w->gout, NO, HB,
+                        H, 1.0, Pg + f->Wo, H);
+        if (pgrad)
+            colsum_add(Pg + f->bo, w->gout, n, (size_t)NO);
         for (int b = B - 1; b >= 0; b--) {
             const double *Pb = P + f->blk + (size_t)b * f->blksz;
             double *Pgb = Pg + f->blk + (size_t)b * f->blksz;
@@ -1727,7 +1756,7 @@ static void blk_inverse(const pf_maf *f, ws *w, size_t n, const double *z, const
                 if (f->layers[t] == 's') {
                     double L;
                     nx[r * (size_t)D + (size_t)k] =
-                        pf_spline_inverse(f->bins, f->bound, o + k, D,
+                        pf_spline_inverse(f->bins, f->bound, o + (size_t)k * (f->NO / D), 1,
                                           cur[r * (size_t)D + (size_t)(D - 1 - k)], &L);
                     w->ldet[r] -= L;
                     continue;
