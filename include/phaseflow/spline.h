@@ -15,8 +15,8 @@
  *   z = y_k + h (s xi^2 + d_k xi(1-xi)) / (s + (d_k + d_{k+1} - 2s) xi(1-xi)).
  * The inverse solves that quadratic in xi by its cancellation-free root.
  *
- * raw and the raw-gradient arrays are strided (element j at [j * stride]) so that they
- * can point into a MADE's output row, where dimension i's values sit at j*D + i.
+ * raw and the raw-gradient arrays are strided (element j at [j * stride]); the flows
+ * store each dimension's P values contiguously (stride 1).
  */
 #ifndef PHASEFLOW_SPLINE_H
 #define PHASEFLOW_SPLINE_H
