@@ -17,26 +17,21 @@
 local pf = require "phaseflow"
 local array = pf.array
 
-local function usage_error(msg)
-  io.stderr:write("bias-split.lua: ", msg, "\n",
-    "usage: phaseflow scripts/bias-split.lua RUN_DIR [nv=400] [kernel_points=200] [nv_density=100]\n")
-  os.exit(2)
-end
-
-local dir = arg and arg[1]
-if not dir then usage_error("RUN_DIR expected") end
-local opt = {nv = 400, kernel_points = 200, nv_density = 100}
-for i = 2, #arg do
-  local k, v = arg[i]:match("^([%w_]+)=(%d+)$")
-  if not k or opt[k] == nil then usage_error("options are nv=N, kernel_points=N, nv_density=N; got '" .. arg[i] .. "'") end
-  opt[k] = math.tointeger(tonumber(v))
-end
+local cli = require "phaseflow.cli"
+local SPEC = {script = "bias-split.lua", keyvalues = true,
+              usage = "usage: phaseflow scripts/bias-split.lua RUN_DIR [nv=400] [kernel_points=200] [nv_density=100]",
+              options = {nv = {"integer", min = 0}, kernel_points = {"integer", min = 0},
+                         nv_density = {"integer", min = 0}},
+              defaults = {nv = 400, kernel_points = 200, nv_density = 100}}
+local opt, pos = cli.parse(arg, SPEC)
+if #pos ~= 1 then cli.fail(SPEC, ("RUN_DIR expected, got %d argument(s)"):format(#pos)) end
+local dir = pos[1]
 
 local cat, flows = dir .. "/steps/catalogue.h5", dir .. "/steps/flows.h5"
 local ok, cinfo = pcall(pf.h5.attrs, cat, "/")
-if not ok or not cinfo.mockdir then usage_error(("'%s' is not a finished run on a mock (no %s with a mock folder)"):format(dir, cat)) end
+if not ok or not cinfo.mockdir then cli.fail(SPEC, ("'%s' is not a finished run on a mock (no %s with a mock folder)"):format(dir, cat)) end
 local preset_ok, fi = pcall(pf.h5.attrs, flows, "/")
-if not preset_ok then usage_error(("no flows in '%s'"):format(flows)) end
+if not preset_ok then cli.fail(SPEC, ("no flows in '%s'"):format(flows)) end
 
 -- the run's base ensembles
 local function ensemble(which)
@@ -45,7 +40,7 @@ local function ensemble(which)
     list[k] = pf.flow.load(flows, ("/base/%s/member_%04d"):format(which, k))
     k = k + 1
   end
-  if #list == 0 then usage_error("no base ensemble in " .. flows) end
+  if #list == 0 then cli.fail(SPEC, "no base ensemble in " .. flows) end
   return #list == 1 and list[1] or pf.flow.ensemble{members = list}
 end
 local nx, pv = ensemble("n_x"), ensemble("p_v")

@@ -22,57 +22,30 @@ usage: phaseflow scripts/cost.lua [--preset NAME] [--threads T] [--epochs E] [--
                       also the environment variable PHASEFLOW_COST_CALIBRATE
   --quiet             no calibration log on stderr]]
 
--- A mistake on the command line: the reason and the usage, exit status 2 (no traceback).
-local function usage_error(msg)
-  io.stderr:write("cost.lua: ", msg, "\n", USAGE, "\n")
-  os.exit(2)
-end
+local cli = require "phaseflow.cli"
+local SPEC = {script = "cost.lua", usage = USAGE, positionals = false,
+              defaults = {preset = "quick", calibrate = os.getenv("PHASEFLOW_COST_CALIBRATE") or "full"},
+              options = {preset = "value", threads = {"integer", min = 1}, epochs = {"integer", min = 1},
+                         stars = {"integer", min = 1}, from = "value", calibrate = "value", quiet = "flag"}}
 
-local opts = {preset = "quick", calibrate = os.getenv("PHASEFLOW_COST_CALIBRATE") or "full"}
-local valued = {["--preset"] = true, ["--threads"] = true, ["--epochs"] = true, ["--stars"] = true,
-                ["--from"] = true, ["--calibrate"] = true}
-local i = 1
-while i <= #arg do
-  local a = arg[i]
-  if valued[a] then
-    if arg[i + 1] == nil then usage_error(a .. " needs a value") end
-    opts[a:sub(3)] = arg[i + 1]
-    i = i + 2
-  elseif a == "--quiet" then
-    opts.quiet = true
-    i = i + 1
-  elseif a == "--help" or a == "-h" then
-    print(USAGE)
-    os.exit(0)
-  else
-    usage_error(a:sub(1, 1) == "-" and "unknown option " .. a or "unexpected argument '" .. a .. "'")
-  end
-end
-
-local function positive_int(name)
-  local v = opts[name]
-  if v == nil then return nil end
-  local n = math.tointeger(tonumber(v))
-  if not n or n < 1 then usage_error(("--%s must be a positive integer, got '%s'"):format(name, v)) end
-  return n
-end
+local opts = cli.parse(arg, SPEC)
 local known = {}
 for _, name in ipairs(pf.presets.names) do known[name] = true end
 if not known[opts.preset] then
-  usage_error(("no preset '%s' (have: %s)"):format(opts.preset, table.concat(pf.presets.names, ", ")))
+  cli.fail(SPEC, ("no preset '%s' (have: %s)"):format(opts.preset, table.concat(pf.presets.names, ", ")))
 end
 if not cost.LEVELS[opts.calibrate] then
-  usage_error(("--calibrate must be full or quick, got '%s'"):format(opts.calibrate))
+  cli.fail(SPEC, ("--calibrate must be full or quick, got '%s'"):format(opts.calibrate))
 end
-local threads, epochs, stars = positive_int("threads"), positive_int("epochs"), positive_int("stars")
-if stars and opts.from then usage_error("--stars and --from both give the star count: use one") end
+local threads, epochs, stars = opts.threads, opts.epochs, opts.stars
+if stars and opts.from then cli.fail(SPEC, "--stars and --from both give the star count: use one") end
 
 local o = pf.presets.get(opts.preset)
 local copts = {epochs = epochs, selected = stars, selected_source = stars and "--stars"}
 if opts.from then
   local sel = opts.from .. "/steps/selection.h5"
   local ok, x = pcall(pf.h5.read, sel, "/selected/x")
-  if not ok then usage_error(("--from: cannot read %s:/selected/x (%s)"):format(sel, tostring(x))) end
+  if not ok then cli.fail(SPEC, ("--from: cannot read %s:/selected/x (%s)"):format(sel, tostring(x))) end
   copts.selected = (x:shape())
   copts.selected_source = sel .. " (/selected/x)"
   local cat = opts.from .. "/steps/catalogue.h5"

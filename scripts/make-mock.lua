@@ -34,59 +34,22 @@
 -- density at the Sun, and the time each stage took.
 local pf = require "phaseflow"
 
--- A mistake on the command line: the reason, exit status 2 (no traceback).
-local function usage_error(msg)
-  io.stderr:write("make-mock.lua: ", msg, "\n",
-    "usage: phaseflow scripts/make-mock.lua [key=value ...] (see the header of the script)\n")
-  os.exit(2)
-end
-
-local defaults = { stars = "1000000", radius = "10", seed = "1", out = "out/mock", rows = "250000",
-  errors = "true", dust = "false", normalize = "true", galaxy = "default" }
-for k in pairs(pf.mock.KNOBS) do defaults[k] = "" end
-local opt = {}
-for k, v in pairs(defaults) do opt[k] = v end
-local i = 1
-while arg and i <= #arg do
-  local a = arg[i]
-  local k, v = a:match("^%-%-?([%w_]+)=(.*)$")
-  if not k then k, v = a:match("^([%w_]+)=(.*)$") end
-  if not k and a:match("^%-%-") then
-    k, v = a:sub(3), arg[i + 1]
-    i = i + 1
-  end
-  if not k or v == nil then usage_error("arguments are key=value, got '" .. a .. "'") end
-  if defaults[k] == nil then
-    local known = {}
-    for name in pairs(defaults) do known[#known + 1] = name end
-    table.sort(known)
-    usage_error(("unknown option '%s' (known: %s)"):format(k, table.concat(known, ", ")))
-  end
-  opt[k] = v
-  i = i + 1
-end
-local function int(name)
-  local x = math.tointeger(tonumber(opt[name]))
-  if not x or x < 0 then usage_error(("%s must be an integer >= 0"):format(name)) end
-  return x
-end
-local function bool(name)
-  if opt[name] == "true" then return true elseif opt[name] == "false" then return false end
-  usage_error(("%s must be true or false"):format(name))
-end
-local nstars, seed, rows = int("stars"), int("seed"), int("rows")
-local radius = tonumber(opt.radius)
-if not radius or radius <= 0 then usage_error("radius must be a positive number (kpc)") end
+local cli = require "phaseflow.cli"
+local SPEC = {script = "make-mock.lua", keyvalues = true, positionals = false,
+  usage = "usage: phaseflow scripts/make-mock.lua [key=value ...] (see the header of the script)",
+  options = { stars = {"integer", min = 0}, seed = {"integer", min = 0}, rows = {"integer", min = 0},
+    radius = {"number", above = 0, message = "%s must be a positive number (kpc)"}, out = "value",
+    errors = "boolean", dust = "boolean", normalize = "boolean", galaxy = "value" },
+  defaults = { stars = 1000000, radius = 10, seed = 1, out = "out/mock", rows = 250000, errors = true,
+    dust = false, normalize = true, galaxy = "default" } }
+-- the galaxy knobs: unset, the chosen galaxy's own values
+for k in pairs(pf.mock.KNOBS) do SPEC.options[k] = {"number", min = 0} end
+local opt = cli.parse(arg, SPEC)
+local nstars, seed, rows, radius = opt.stars, opt.seed, opt.rows, opt.radius
 local knobs = { variant = opt.galaxy }
-for k in pairs(pf.mock.KNOBS) do
-  if opt[k] ~= "" then
-    local x = tonumber(opt[k])
-    if not x or x < 0 then usage_error(("%s must be a number >= 0"):format(k)) end
-    knobs[k] = x
-  end
-end
+for k in pairs(pf.mock.KNOBS) do knobs[k] = opt[k] end
 if not pf.mock.VARIANTS[opt.galaxy] then
-  usage_error(("no galaxy '%s' (have: %s)"):format(opt.galaxy, table.concat(pf.mock.variant_names, ", ")))
+  cli.fail(SPEC, ("no galaxy '%s' (have: %s)"):format(opt.galaxy, table.concat(pf.mock.variant_names, ", ")))
 end
 local galaxy = pf.mock.galaxy_spec(knobs)
 local out = opt.out
@@ -111,11 +74,11 @@ end
 print(("make-mock: galaxy %s, %d stars within %g kpc of the Sun, seed %d -> %s"):format(
   pf.serialize.dump(galaxy.knobs), nstars, radius, seed, out))
 local mock = stage("mock galaxy (normalisation)", function()
-  return pf.mock.galaxy{ galaxy = galaxy, radius = radius, seed = seed, normalize = bool("normalize") }
+  return pf.mock.galaxy{ galaxy = galaxy, radius = radius, seed = seed, normalize = opt.normalize }
 end)
 local x, v, labels, info = stage("sampling x, v", function() return mock:sample(nstars, { seed = seed }) end)
 local cat, tr = stage("observation (magnitudes, errors)", function()
-  return pf.observe.observe(x, v, { seed = seed, errors = bool("errors"), dust = bool("dust") })
+  return pf.observe.observe(x, v, { seed = seed, errors = opt.errors, dust = opt.dust })
 end)
 local files = stage("writing GaiaSource_*.csv.gz", function()
   return pf.observe.write_gaia(gaiadir, cat, { rows_per_file = math.max(1, rows) })

@@ -15,39 +15,13 @@ usage: phaseflow scripts/score.lua RESULTS.h5 TRUTH [--kernel-points K] [--out F
   --kernel-points K  kernel points of the smoothed truth densities (default 3200)
   --out FILE.h5      also write every number to FILE.h5]]
 
-local function usage_error(msg)
-  io.stderr:write("score.lua: ", msg, "\n", USAGE, "\n")
-  os.exit(2)
-end
+local cli = require "phaseflow.cli"
+local SPEC = {script = "score.lua", usage = USAGE, defaults = {kernel_points = pf.score.KERNEL_POINTS},
+              options = {out = "value", ["kernel-points"] = {"integer", min = 4,
+                                                              message = "%s must be an integer >= 4, got %s"}}}
 
-local opts = {kernel_points = pf.score.KERNEL_POINTS}
-local pos = {}
-local i = 1
-while i <= #arg do
-  local a = arg[i]
-  if a == "--kernel-points" or a == "--out" then
-    local v = arg[i + 1]
-    if v == nil then usage_error(a .. " needs a value") end
-    if a == "--out" then
-      opts.out = v
-    else
-      opts.kernel_points = math.tointeger(tonumber(v))
-      if not opts.kernel_points or opts.kernel_points < 4 then
-        usage_error("--kernel-points must be an integer >= 4, got " .. v)
-      end
-    end
-    i = i + 2
-  elseif a == "--help" or a == "-h" then
-    print(USAGE)
-    os.exit(0)
-  elseif a:sub(1, 2) == "--" then
-    usage_error("unknown option " .. a)
-  else
-    pos[#pos + 1] = a
-    i = i + 1
-  end
-end
-if #pos ~= 2 then usage_error(("RESULTS.h5 and TRUTH expected, got %d argument(s)"):format(#pos)) end
+local opts, pos = cli.parse(arg, SPEC)
+if #pos ~= 2 then cli.fail(SPEC, ("RESULTS.h5 and TRUTH expected, got %d argument(s)"):format(#pos)) end
 
 -- A mistake in the inputs (pf.score's errors) ends with its message and status 2; anything
 -- else is a bug and keeps its traceback.
@@ -64,9 +38,6 @@ end, function(e)
   return debug.traceback(tostring(e), 2)
 end)
 if not ok then
-  if pf.score.is_error(err) then
-    io.stderr:write("score.lua: ", tostring(err), "\n")
-    os.exit(2)
-  end
+  if pf.score.is_error(err) then cli.fail(SPEC.script, tostring(err)) end  -- the reason alone, no usage
   error(err, 0)
 end
