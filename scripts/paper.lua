@@ -50,7 +50,14 @@ local out = opts.out or ("out/" .. preset.name)
 local P = pf.pipeline.new{out = out, preset = preset, inputs = inputs, quiet = opts.quiet,
                           mock_cache = opts.mock_cache}
 local t0 = pf.wtime()
-local steps = P:run{only = opts.only, from = opts.from, force = opts.force}
+-- --only / --from on a folder that lacks an earlier step: the user's mistake, said plainly
+local ran, steps = pcall(P.run, P, {only = opts.only, from = opts.from, force = opts.force})
+if not ran then
+  local step, why = tostring(steps):match("pf%.pipeline: step '(.-)' must be run first %((.-)%)")
+  if not step then error(steps, 0) end
+  cli.fail("paper.lua", ("--%s %s: step '%s' must be run first in %s (%s); run without --only/--from"):format(
+    opts.only and "only" or "from", opts.only or opts.from, step, out, why))
+end
 for _, s in ipairs(steps) do
   print(("%-14s %-13s %8.1f s"):format(s.step, s.status, s.seconds))
 end

@@ -44,6 +44,17 @@ describe("scripts/paper.lua", function()
       assert.is_falsy(out:find("traceback", 1, true), out)
     end
   end)
+
+  it("--only a step whose inputs were never made: exit status 2, the step named, no traceback", function()
+    local empty = os.tmpname()
+    os.remove(empty)
+    local out, rc = support.phaseflow({"../scripts/paper.lua", "--preset", "test", "--out", empty,
+                                       "--only", "flows"})
+    assert.are.equal(2, rc, out)
+    assert.is_truthy(out:find("paper.lua: --only flows: step 'catalogue' must be run first", 1, true), out)
+    assert.is_falsy(out:find("traceback", 1, true), out)
+    os.execute("rm -rf '" .. empty .. "'")
+  end)
 end)
 
 describe("scripts/make-mock.lua", function()
