@@ -7,10 +7,13 @@
  *   raw[0 .. K-1]      widths:  W_j = 2B (m + (1 - mK) softmax(raw_w)_j)
  *   raw[K .. 2K-1]     heights: H_j = 2B (m + (1 - mK) softmax(raw_h)_j)
  *   raw[2K .. 3K-2]    interior knot derivatives d_j = m + softplus(raw_d + s0), j = 1..K-1,
- * with m = PF_SPLINE_MIN (minimum bin width, height and derivative, as nflows) and
- * s0 = ln(e^(1-m) - 1), so raw = 0 is the identity map exactly. The end derivatives are 1
- * and outside [-B, B] the map is the identity (linear tails): the map and its derivative
- * are continuous everywhere, and it is strictly increasing (every slope >= m-ish > 0).
+ * with m = PF_SPLINE_MIN (minimum bin width, height and knot derivative, as nflows) and
+ * s0 = ln(e^(1-m) - 1), so raw = 0 is the identity map exactly (nflows' parameterisation
+ * differs by that shift and by scaling the width and height logits by 1/sqrt(hidden): a
+ * reparameterisation of the same family). The end derivatives are 1 and outside [-B, B]
+ * the map is the identity (linear tails): the map and its derivative are continuous
+ * everywhere, and it is strictly increasing (the slope is positive everywhere; it is >= m
+ * at the knots but can fall far below m inside a bin, where the inverse is ill-conditioned).
  * Inside bin k, with xi = (x - x_k)/w, s = h/w:
  *   z = y_k + h (s xi^2 + d_k xi(1-xi)) / (s + (d_k + d_{k+1} - 2s) xi(1-xi)).
  * The inverse solves that quadratic in xi by its cancellation-free root.
