@@ -41,8 +41,10 @@ presets.paper = {
 -- make run: the whole analysis on the embedded mock in under 10 minutes on 2 cores.
 -- Sized by the scorer on three mock galaxies (docs/accuracy.md): stars are the first lever
 -- for the accelerations, so the mock has 3 million stars and every one of the ~220,000
--- within the survey sphere trains every flow; 6 x 48 MAFs with p(v|x)'s context
--- standardised (the acceleration's error sat in p(v|x)); 200 kernel points x 100
+-- within the survey sphere trains every flow; n(x) a 4 x 32 spline flow (bound 5: the
+-- density's error at the Sun sat in the affine n(x)'s curvature, -21% on the hot galaxy,
+-- -5% with the spline), p(v|x) a 6 x 48 affine MAF with its context standardised (the
+-- acceleration's error sat in p(v|x); splines did worse there); 200 kernel points x 100
 -- velocities (converged); 2-flow ensembles, 2 bootstrap and 2 error-smeared resamples
 -- (every term of the paper's error budget), and two systematic variants for the flows'
 -- own bias: a refit on stars drawn from the base ensembles and another sphere-map radius.
@@ -53,7 +55,8 @@ presets.quick = {
   members = 2, resample_members = 1, bootstraps = 2, smears = 2,
   systematics = {{refit = true}, {map_radius = 4.8}},
   flow = {transforms = 6, hidden = 48, blocks = 1, context_std = true,
-          transform = "affine", bins = 8, bound = 3},
+          transform = "affine", bins = 8, bound = 3,
+          n_x = {transform = "spline", transforms = 4, hidden = 32, bound = 5}},
   train = {batch = 1024, lr = 3e-3, patience = 8, max_epochs = 30},
   finetune = {epochs = 8, lr_factor = 0.1, patience = 4},
   nv = 400, nv_density = 100, kernel_points = 200, ball_points = 8, dlnf_n = 20000,
@@ -64,9 +67,10 @@ presets.quick = {
 
 -- science: the numbers to quote from a workstation, in under an hour on 2 cores. Every
 -- star of a 3-million-star mock within the survey sphere (~220,000), the paper's flow
--- architecture, ensembles of 3, 2 bootstrap and 2 error-smeared resamples, and three
--- systematic variants for the flows' own bias (docs/accuracy.md: a refit on stars drawn
--- from the base ensembles, another sphere-map radius, a smaller architecture). Kernel
+-- architecture for p(v|x) and a 6 x 48 spline flow for n(x), ensembles of 3, 2 bootstrap
+-- and 2 error-smeared resamples, and three systematic variants for the flows' own bias
+-- (docs/accuracy.md: a refit on stars drawn from the base ensembles, another sphere-map
+-- radius, the quick preset's smaller flows). Kernel
 -- points and velocities at their convergence (200 x 100; 1,000 per acceleration point).
 presets.science = {
   name = "science",
@@ -74,9 +78,11 @@ presets.science = {
   radius = 4, n_train = 0,
   members = 3, resample_members = 1, bootstraps = 2, smears = 2,
   systematics = {{refit = true}, {map_radius = 4.8},
-                 {flow = {transforms = 6, hidden = 48, blocks = 1, context_std = true}}},
+                 {flow = {transforms = 6, hidden = 48, blocks = 1, context_std = true,
+                          n_x = {transform = "spline", transforms = 4, hidden = 32, bound = 5}}}},
   flow = {transforms = 8, hidden = 64, blocks = 2, context_std = true,
-          transform = "affine", bins = 8, bound = 3},
+          transform = "affine", bins = 8, bound = 3,
+          n_x = {transform = "spline", transforms = 6, hidden = 48, bound = 5}},
   train = {batch = 1024, lr = 3e-3, patience = 8, max_epochs = 40},
   finetune = {epochs = 10, lr_factor = 0.1, patience = 4},
   nv = 1000, nv_density = 100, kernel_points = 200, ball_points = 16, dlnf_n = 100000,
