@@ -47,13 +47,13 @@ static int flow_new(lua_State *L)
     if (!kinds[c.transform])
         return luaL_error(L, "pf.flow.maf: transform '%s' (affine or spline expected)", kind);
     c.layers = pf_lua_optstrfield(L, 1, "layers", NULL);
-    c.bins = (int)pf_lua_optintfield(L, 1, "bins", 8);
+    c.bins = pf_lua_optintfield_int(L, 1, "bins", 8);
     c.bound = pf_lua_optnumfield(L, 1, "bound", 3.0);
-    c.dim = (int)pf_lua_optintfield(L, 1, "dim", 3);
-    c.context = (int)pf_lua_optintfield(L, 1, "context", 0);
-    c.transforms = (int)pf_lua_optintfield(L, 1, "transforms", 8);
-    c.hidden = (int)pf_lua_optintfield(L, 1, "hidden", 64);
-    c.blocks = (int)pf_lua_optintfield(L, 1, "blocks", 2);
+    c.dim = pf_lua_optintfield_int(L, 1, "dim", 3);
+    c.context = pf_lua_optintfield_int(L, 1, "context", 0);
+    c.transforms = pf_lua_optintfield_int(L, 1, "transforms", 8);
+    c.hidden = pf_lua_optintfield_int(L, 1, "hidden", 64);
+    c.blocks = pf_lua_optintfield_int(L, 1, "blocks", 2);
     c.seed = (uint64_t)pf_lua_optintfield(L, 1, "seed", 1);
     lflow *u = (lflow *)lua_newuserdatauv(L, sizeof(lflow), 0);
     u->f = NULL;

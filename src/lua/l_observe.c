@@ -203,7 +203,7 @@ static int o_write_files(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     luaL_checktype(L, 3, LUA_TTABLE);
     pf_lua_checkopts(L, 4, "write_files", allowed);
-    int level = (int)pf_lua_optintfield(L, 4, "level", 1);
+    int level = pf_lua_optintfield_int(L, 4, "level", 1);
     size_t nfile = (size_t)luaL_len(L, 1);
     luaL_argcheck(L, nfile > 0, 1, "at least one path expected");
     luaL_argcheck(L, (size_t)luaL_len(L, 2) == nfile + 1, 2, "#paths + 1 row starts expected");

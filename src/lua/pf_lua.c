@@ -1,4 +1,5 @@
 /* pf_lua.c -- shared binding helpers: array userdata, option tables, errors. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -188,6 +189,14 @@ lua_Integer pf_lua_optintfield(lua_State *L, int idx, const char *key, lua_Integ
                    lua_type(L, -1) == LUA_TNUMBER ? "a non-integer number" : luaL_typename(L, -1));
     lua_pop(L, 1);
     return v;
+}
+
+int pf_lua_optintfield_int(lua_State *L, int idx, const char *key, int def)
+{
+    lua_Integer v = pf_lua_optintfield(L, idx, key, def);
+    if (v < INT_MIN || v > INT_MAX)
+        luaL_error(L, "option '%s': %I is out of range (%d to %d)", key, v, INT_MIN, INT_MAX);
+    return (int)v;
 }
 
 int pf_lua_optboolfield(lua_State *L, int idx, const char *key, int def)

@@ -56,6 +56,9 @@ int pf_lua_fail(lua_State *L, const char *fname, int status, const pf_err *err);
 void pf_lua_checkopts(lua_State *L, int idx, const char *fname, const char *const allowed[]);
 double pf_lua_optnumfield(lua_State *L, int idx, const char *key, double def);
 lua_Integer pf_lua_optintfield(lua_State *L, int idx, const char *key, lua_Integer def);
+/* The same for a C int: a value outside the int range is an error naming the option (a
+ * cast would wrap it silently: hidden = 4294967304 would build a flow with 8 units). */
+int pf_lua_optintfield_int(lua_State *L, int idx, const char *key, int def);
 int pf_lua_optboolfield(lua_State *L, int idx, const char *key, int def);
 const char *pf_lua_optstrfield(lua_State *L, int idx, const char *key, const char *def);
 
