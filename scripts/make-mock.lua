@@ -90,7 +90,8 @@ stage("writing truth (mock.h5)", function()
 end)
 
 -- truth at the Sun and on a small (R, z) grid in the plane y = 0
-local sun = { 8.122, 0, 0.0208 }
+-- (R0, 0, z_sun): the point the C core centres the mock on, not geometry.SUN
+local sun = { pf.geometry.R0, 0, pf.geometry.Z_SUN }
 local pts = { sun }
 for _, z in ipairs { 0, 0.5, 1.0 } do
   for R = 6, 10 do pts[#pts + 1] = { R, 0, z } end
@@ -132,8 +133,8 @@ print(("  stars sampled %d, observed (3 <= G_RVS <= 14) %d, in the final sample 
 print(("  red-clump fraction after the completeness cut: %.4f (%d stars); after d < 4 kpc: %.4f"):format(
   pf.observe.red_clump_fraction(after_completeness, tr), #after_completeness,
   pf.observe.red_clump_fraction(sample.source_id, tr)))
-print(("  exact acceleration at the Sun (8.122, 0, 0.0208): (%.6g, %.6g, %.6g) (km/s)^2/kpc"):format(
-  a:get(1, 1), a:get(1, 2), a:get(1, 3)))
+print(("  exact acceleration at the Sun (%.3f, 0, %.4f): (%.6g, %.6g, %.6g) (km/s)^2/kpc"):format(
+  sun[1], sun[3], a:get(1, 1), a:get(1, 2), a:get(1, 3)))
 print(("    = (%.4f, %.4f, %.4f) x 1e-10 m/s^2"):format(a:get(1, 1) / u.acc_1e10,
   a:get(1, 2) / u.acc_1e10, a:get(1, 3) / u.acc_1e10))
 print(("  total density at the Sun %.6g Msun/kpc^3; kernel-smoothed %.6g Msun/kpc^3 = %.5f Msun/pc^3"):format(

@@ -1,6 +1,6 @@
 local pf = require "phaseflow"
 local fix = dofile("fixtures/potential_galpy.lua")
-local G = 4.30092e-6
+local G = pf.units.G -- the core's G (include/phaseflow/constants.h)
 
 local function points_array(pts)
   local rows = {}

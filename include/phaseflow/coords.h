@@ -50,9 +50,9 @@
  * galcen_v_sun in km/s in astropy's axes, roll and the Galactic centre's ICRS
  * position in degrees. */
 typedef struct pf_coords_params {
-    double galcen_distance; /* 8.122 kpc */
-    double z_sun;           /* 0.0208 kpc */
-    double galcen_v_sun[3]; /* (12.9, 245.6, 7.78) km/s */
+    double galcen_distance; /* PF_R0 = 8.122 kpc (phaseflow/constants.h) */
+    double z_sun;           /* PF_Z_SUN = 0.0208 kpc */
+    double galcen_v_sun[3]; /* PF_GALCEN_V_SUN_X, _Y, _Z = (12.9, 245.6, 7.78) km/s */
     double roll;            /* 0 deg */
     double galcen_ra;       /* 266.4051 deg */
     double galcen_dec;      /* -28.936175 deg */

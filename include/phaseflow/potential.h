@@ -17,9 +17,7 @@
 
 #include <stddef.h>
 #include "phaseflow/common.h"
-
-/* Newton's constant in kpc (km/s)^2 / Msun. */
-#define PF_G 4.30092e-6
+#include "phaseflow/constants.h" /* PF_G, Newton's constant in kpc (km/s)^2 / Msun */
 
 #define PF_POT_MAXCOMP 16
 

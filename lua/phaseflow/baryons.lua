@@ -9,9 +9,10 @@
 -- own smoothed number). Table units: Sigma0 and err in Msun/pc^2, h in pc, h_R in kpc.
 -- To use another model, edit or replace `baryons.components` (or pass your own list).
 local core = require "phaseflow.core"
+local geometry = require "phaseflow.geometry"
 local array = core.array
 
-local baryons = {r_sun = 8.122, default_rel_err = 0.10}
+local baryons = {r_sun = geometry.R_SUN, default_rel_err = 0.10}
 
 local function c(name, form, sigma, err, h, hR, kind)
   return {name = name, form = form, sigma = sigma, err = err, h = h, h_R = hR, kind = kind}

@@ -19,13 +19,14 @@
 --                    (the gNFW fit, Fig. 12)
 local core = require "phaseflow.core"
 local array = core.array
+local constants = core.constants        -- include/phaseflow/constants.h
 
 local geometry = {}
 
-geometry.R0 = 8.122                     -- Sun - Galactic centre distance, kpc
-geometry.Z_SUN = 0.0208                 -- kpc
-geometry.SUN = {math.sqrt(8.122 ^ 2 - 0.0208 ^ 2), 0, 0.0208}
-geometry.R_SUN = 8.122                  -- spherical radius of the Sun, kpc
+geometry.R0 = constants.R0              -- Sun - Galactic centre distance, kpc
+geometry.Z_SUN = constants.z_sun        -- kpc
+geometry.SUN = {math.sqrt(geometry.R0 ^ 2 - geometry.Z_SUN ^ 2), 0, geometry.Z_SUN}
+geometry.R_SUN = geometry.R0            -- spherical radius of the Sun, kpc
 geometry.OFFSET_Z = 1.5                 -- the North/South offsets of the r and phi curves, kpc
 geometry.PHI_SIDE = 0.209               -- the side planes of Fig. 10, rad
 geometry.KERNEL_H = {0.5, 0.5, 0.2}     -- kpc (pf.poisson's kernel)
@@ -81,7 +82,7 @@ function geometry.paper(opts)
       pts[i] = {x, 0, side[2]}
       rs[i] = math.sqrt(x * x + side[2] ^ 2)
     end
-    curve("r_" .. side[1], pts, rs, ("line in r through (8.122, 0, %+.1f) kpc"):format(side[2]), "r")
+    curve("r_" .. side[1], pts, rs, ("line in r through (%.3f, 0, %+.1f) kpc"):format(geometry.R0, side[2]), "r")
     -- r = r_sun along the curve: cylindrical R = sqrt(r_sun^2 - z^2) = 7.982 kpc
     local R = math.sqrt(geometry.R_SUN ^ 2 - zo ^ 2)
     local ph = linspace(-(opts.phi_half or 0.37), opts.phi_half or 0.37, opts.n_phi or 13)

@@ -14,12 +14,13 @@
 -- Population parameters (see include/phaseflow/mock.h): disk {rd, sigma0, r0, rsigma, l0},
 -- halo {sigma, beta, lh, et}; `weight` is the fraction of stars in the sphere.
 local core = require "phaseflow.core"
+local geometry = require "phaseflow.geometry"
 local potential = require "phaseflow.potential"
 
 local M = {}
 
 M.default_populations = {
-  { type = "disk", weight = 0.85, rd = 2.6, sigma0 = 20, r0 = 8.122, rsigma = 9, l0 = 200 },
+  { type = "disk", weight = 0.85, rd = 2.6, sigma0 = 20, r0 = geometry.R0, rsigma = 9, l0 = 200 },
   { type = "halo", weight = 0.15, sigma = 170, beta = 0.2, lh = 500, et = 0 },
 }
 

@@ -1,12 +1,17 @@
--- phaseflow.units: every physical constant and unit conversion, once.
+-- phaseflow.units: every physical constant and unit conversion, once (the constants
+-- themselves come from the C core: include/phaseflow/constants.h).
 --
 -- Inside phaseflow: lengths kpc, velocities km/s, masses Msun, accelerations
 -- (km/s)^2/kpc, densities Msun/kpc^3. Reports convert with the factors below.
 
+local constants = require("phaseflow.core").constants
+
 local units = {}
 
-units.G = 4.30092e-6                 -- gravitational constant, kpc (km/s)^2 / Msun
-units.kpc_km = 3.0856775814913673e16 -- km per kpc
+-- G and the kpc are defined once, in include/phaseflow/constants.h (the C core), and
+-- read here from phaseflow.core.constants.
+units.G = constants.G                -- gravitational constant, kpc (km/s)^2 / Msun
+units.kpc_km = constants.kpc_km      -- km per kpc
 units.pc_per_kpc = 1e3
 
 -- 1e-10 m/s^2 in (km/s)^2/kpc: 1e-10 m/s^2 = 1e-13 km/s^2; times kpc in km.

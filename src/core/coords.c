@@ -13,6 +13,7 @@
 #include <string.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_randist.h>
+#include "phaseflow/constants.h"
 #include "phaseflow/coords.h"
 
 #define DEG (M_PI / 180.0)
@@ -24,11 +25,11 @@
 
 void pf_coords_params_default(pf_coords_params *p)
 {
-    p->galcen_distance = 8.122;
-    p->z_sun = 0.0208;
-    p->galcen_v_sun[0] = 12.9;
-    p->galcen_v_sun[1] = 245.6;
-    p->galcen_v_sun[2] = 7.78;
+    p->galcen_distance = PF_R0;
+    p->z_sun = PF_Z_SUN;
+    p->galcen_v_sun[0] = PF_GALCEN_V_SUN_X;
+    p->galcen_v_sun[1] = PF_GALCEN_V_SUN_Y;
+    p->galcen_v_sun[2] = PF_GALCEN_V_SUN_Z;
     p->roll = 0.0;
     p->galcen_ra = 266.4051;
     p->galcen_dec = -28.936175;

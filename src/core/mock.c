@@ -13,6 +13,7 @@
 #include <string.h>
 #include <gsl/gsl_integration.h>
 #include <gsl/gsl_randist.h>
+#include "phaseflow/constants.h"
 #include "phaseflow/mock.h"
 #include "phaseflow/rng.h"
 #ifdef _OPENMP
@@ -35,7 +36,7 @@ void pf_population_default(pf_population *p, int type)
     p->weight = 1;
     p->rd = 2.6;
     p->sigma0 = 20;
-    p->r0 = 8.122;
+    p->r0 = PF_R0;
     p->rsigma = 9.0;
     p->l0 = 200;
     p->sigma = 170;

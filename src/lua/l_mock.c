@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 #include "pf_lua.h"
+#include "phaseflow/constants.h"
 #include "phaseflow/mock.h"
 #include "phaseflow/potential.h"
 
@@ -51,7 +52,7 @@ static int l_galaxy(lua_State *L)
     const pf_potential *pot = (const pf_potential *)luaL_checkudata(L, 1, "phaseflow.potential");
     luaL_checktype(L, 2, LUA_TTABLE);
     pf_lua_checkopts(L, 2, "mock.galaxy", allowed);
-    double center[3] = {8.122, 0, 0.0208};
+    double center[3] = {PF_R0, 0, PF_Z_SUN};
     if (lua_getfield(L, 2, "center") != LUA_TNIL) {
         luaL_argcheck(L, lua_istable(L, -1) && luaL_len(L, -1) == 3, 2,
                       "center must be a table of 3 numbers (kpc)");
