@@ -215,7 +215,19 @@ function report.write(P, w)
   row("training stars per flow (0 = all)", "n_train")
   row("flows per ensemble", "members"); row("flows per resample", "resample_members")
   row("bootstrap resamples", "bootstraps"); row("smeared resamples", "smears")
-  row("MAF transforms", "flow", "transforms"); row("hidden units", "flow", "hidden")
+  -- each flow's architecture: the shared settings with its own (flow.n_x / flow.p_v) over them
+  local function arch(which)
+    local f = {}
+    for k, v in pairs(P.o.flow) do if k ~= "n_x" and k ~= "p_v" then f[k] = v end end
+    for k, v in pairs(P.o.flow[which] or {}) do f[k] = v end
+    local kind = f.layers and ("mixed " .. f.layers) or f.transform or "affine"
+    local extra = kind ~= "affine" and (", %d bins on [-%g, %g]"):format(f.bins or 8, f.bound or 3, f.bound or 3) or ""
+    return ("%s %d x %d x %d%s"):format(kind, f.transforms, f.hidden, f.blocks, extra)
+  end
+  p(("| n(x) flow (transform, transforms x hidden x blocks) | %s | affine %d x %d x %d |"):format(
+    arch("n_x"), pp.flow.transforms, pp.flow.hidden, pp.flow.blocks))
+  p(("| p(v\\|x) flow | %s | affine %d x %d x %d |"):format(arch("p_v"), pp.flow.transforms, pp.flow.hidden,
+    pp.flow.blocks))
   row("max epochs", "train", "max_epochs"); row("patience", "train", "patience")
   row("batch", "train", "batch"); row("learning rate", "train", "lr")
   if P.o.finetune then row("fine-tuning epochs at lr x 0.1", "finetune", "epochs") end
