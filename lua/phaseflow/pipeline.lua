@@ -395,9 +395,7 @@ function pipeline.train_flow(which, x, v, o, seed, k)
   local radius = o.radius
   local mr = o.map_radius or radius * 1.0001
   -- o.flow.n_x / o.flow.p_v: settings for that flow alone (e.g. n_x = {transform = "spline"})
-  local spec = {}
-  for key, val in pairs(o.flow) do if key ~= "n_x" and key ~= "p_v" then spec[key] = val end end
-  for key, val in pairs(o.flow[which] or {}) do spec[key] = val end
+  local spec = require("phaseflow.presets").flow_of(o, which)
   local fo = {dim = 3, transforms = spec.transforms, hidden = spec.hidden, blocks = spec.blocks,
               transform = spec.transform, bins = spec.bins, bound = spec.bound, layers = spec.layers}
   local m, sd = pipeline.sphere_moments(x, geometry.SUN, mr)

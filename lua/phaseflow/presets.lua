@@ -155,6 +155,15 @@ function presets.set(p, path, text)
   return p
 end
 
+--- The settings of one flow, `which` = "n_x" or "p_v": the preset's shared `flow` settings
+--- with that flow's own (`flow.n_x`, `flow.p_v`) over them.
+function presets.flow_of(o, which)
+  local f = {}
+  for k, v in pairs(o.flow) do if k ~= "n_x" and k ~= "p_v" then f[k] = v end end
+  for k, v in pairs(o.flow[which] or {}) do f[k] = v end
+  return f
+end
+
 --- A fresh copy of preset `name` (an error names the presets that exist).
 function presets.get(name)
   local p = presets[name]

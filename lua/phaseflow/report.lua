@@ -217,9 +217,7 @@ function report.write(P, w)
   row("bootstrap resamples", "bootstraps"); row("smeared resamples", "smears")
   -- each flow's architecture: the shared settings with its own (flow.n_x / flow.p_v) over them
   local function arch(which)
-    local f = {}
-    for k, v in pairs(P.o.flow) do if k ~= "n_x" and k ~= "p_v" then f[k] = v end end
-    for k, v in pairs(P.o.flow[which] or {}) do f[k] = v end
+    local f = require("phaseflow.presets").flow_of(P.o, which)
     local kind = f.layers and ("mixed " .. f.layers) or f.transform or "affine"
     local extra = kind ~= "affine" and (", %d bins on [-%g, %g]"):format(f.bins or 8, f.bound or 3, f.bound or 3) or ""
     return ("%s %d x %d x %d%s"):format(kind, f.transforms, f.hidden, f.blocks, extra)
