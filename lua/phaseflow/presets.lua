@@ -164,6 +164,14 @@ function presets.flow_of(o, which)
   return f
 end
 
+--- One flow's architecture in words, from presets.flow_of: "affine 6 x 48 x 1",
+--- "spline 4 x 32 x 1, 8 bins on [-5, 5]", "mixed asas 4 x 32 x 1, ...".
+function presets.describe_flow(f)
+  local kind = f.layers and ("mixed " .. f.layers) or f.transform or "affine"
+  local extra = kind ~= "affine" and (", %d bins on [-%g, %g]"):format(f.bins or 8, f.bound or 3, f.bound or 3) or ""
+  return ("%s %d x %d x %d%s"):format(kind, f.transforms, f.hidden, f.blocks, extra)
+end
+
 --- A fresh copy of preset `name` (an error names the presets that exist).
 function presets.get(name)
   local p = presets[name]

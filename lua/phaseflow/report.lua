@@ -216,12 +216,8 @@ function report.write(P, w)
   row("flows per ensemble", "members"); row("flows per resample", "resample_members")
   row("bootstrap resamples", "bootstraps"); row("smeared resamples", "smears")
   -- each flow's architecture: the shared settings with its own (flow.n_x / flow.p_v) over them
-  local function arch(which)
-    local f = require("phaseflow.presets").flow_of(P.o, which)
-    local kind = f.layers and ("mixed " .. f.layers) or f.transform or "affine"
-    local extra = kind ~= "affine" and (", %d bins on [-%g, %g]"):format(f.bins or 8, f.bound or 3, f.bound or 3) or ""
-    return ("%s %d x %d x %d%s"):format(kind, f.transforms, f.hidden, f.blocks, extra)
-  end
+  local presets = require "phaseflow.presets"
+  local function arch(which) return presets.describe_flow(presets.flow_of(P.o, which)) end
   p(("| n(x) flow (transform, transforms x hidden x blocks) | %s | affine %d x %d x %d |"):format(
     arch("n_x"), pp.flow.transforms, pp.flow.hidden, pp.flow.blocks))
   p(("| p(v\\|x) flow | %s | affine %d x %d x %d |"):format(arch("p_v"), pp.flow.transforms, pp.flow.hidden,
