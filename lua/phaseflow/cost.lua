@@ -121,9 +121,13 @@ end
 
 -- the calibration key of a flow architecture (a systematic may change it, or the batch)
 function cost.arch_key(o)
-  local presets = require "phaseflow.presets"
-  return ("n(x) %s; p(v|x) %s; batch %d"):format(presets.describe_flow(presets.flow_of(o, "n_x")),
-    presets.describe_flow(presets.flow_of(o, "p_v")), o.train.batch or 1024)
+  local f = o.flow
+  local family = f.layers or (f.transform == "spline" and ("spline%d/"):format(f.bins or 8)) or ""
+  local own = ""
+  for _, which in ipairs{"n_x", "p_v"} do
+    if f[which] then own = own .. " " .. which .. "=" .. require("phaseflow.serialize").dump(f[which]) end
+  end
+  return ("%s%dx%dx%d/b%d%s"):format(family, f.transforms, f.hidden, f.blocks, o.train.batch or 1024, own)
 end
 
 --- Flow jobs: one per (variant, member, flow) with flow n_x or p_v, grouped by
