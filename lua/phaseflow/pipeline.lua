@@ -760,7 +760,9 @@ function P:budget(file, path)
   end
   local sig = {}
   local total = central * 0
-  for kind, list in pairs(groups) do
+  -- a fixed order: the sum of squares must not depend on the hash order of pairs()
+  for _, kind in ipairs({"flow", "stat", "meas"}) do
+    local list = groups[kind]
     local s = central * 0
     if #list >= 2 then
       local mean = central * 0
