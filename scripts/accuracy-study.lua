@@ -65,7 +65,7 @@ local function flows(N, T, H, E, M, cache, seed)
         if which == "n_x" then
           fo.preprocess = {input = {sphere = true, centre = SUN, radius = 4 * 1.0001}}
           if os.getenv("PF_STD") == "1" then
-            local m, sd = pf.pipeline.sphere_moments(x, SUN, 4 * 1.0001)
+            local m, sd = pf.steps.flows.sphere_moments(x, SUN, 4 * 1.0001)
             fo.preprocess.input.mean, fo.preprocess.input.std = m, sd
           end
         else
@@ -155,7 +155,7 @@ elseif mode == "maprad" then
   local x = mock:sample(40000, 4, 1)
   local pre
   if Rm > 0 then
-    local m, sd = pf.pipeline.sphere_moments(x, SUN, Rm)
+    local m, sd = pf.steps.flows.sphere_moments(x, SUN, Rm)
     pre = {input = {sphere = true, centre = SUN, radius = Rm, mean = m, std = sd}}
   else
     pre = {input = {mean = x:mean(1):totable(), std = x:std(1, 1):totable()}}

@@ -7,7 +7,7 @@
 -- Measured numbers are printed; the result of the last run is in docs/accuracy.md.
 -- (Before, on the stand-in isothermal mock pf.isomock: 8.0% with ensembles of 2, 599 s.)
 -- n(x) and
--- p(v|x) are ensembles of 2 MAFs each, trained as the pipeline trains them (pf.pipeline.train_flow:
+-- p(v|x) are ensembles of 2 MAFs each, trained as the pipeline trains them (pf.steps.flows.train_flow:
 -- survey-sphere map with standardisation, Adam, then a fine-tuning stage at lr / 10). The
 -- acceleration is the mean over the 100 pc ball at the Sun (8 QMC points, 2,000 velocities
 -- each, the paper's f form). Measured numbers are printed.
@@ -29,8 +29,8 @@ describe("learned accelerations (issue 6)", function()
     local nx, pv, log = {}, {}, {}
     for k = 1, M do
       local h1, h2
-      nx[k], h1 = pf.pipeline.train_flow("n_x", x, v, o, 7, k)
-      pv[k], h2 = pf.pipeline.train_flow("p_v", x, v, o, 7, k)
+      nx[k], h1 = pf.steps.flows.train_flow("n_x", x, v, o, 7, k)
+      pv[k], h2 = pf.steps.flows.train_flow("p_v", x, v, o, 7, k)
       log[#log + 1] = ("member %d: n_x %d+%d epochs, p_v %d+%d epochs"):format(k, h1.epochs,
         h1.finetune_epochs or 0, h2.epochs, h2.finetune_epochs or 0)
     end

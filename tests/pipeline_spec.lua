@@ -123,7 +123,7 @@ describe("pf.pipeline on the test preset", function()
     assert.is_true(nan >= 2 and fin >= 10)     -- s = +-3 kpc at phi = +-0.209 reach ~4.3 kpc
     -- the reach itself: a location at the Sun reaches at most 2 h_x = 1 kpc
     local pts = pf.poisson.kernel_points(pf.array.from{pf.geometry.SUN, {8.122, 3, 0}}, {points = 64})
-    local r = pf.pipeline.kernel_reach(pts)
+    local r = pf.steps.densities.kernel_reach(pts)
     assert.is_true(r[1] <= 1 + 1e-9 and r[1] > 0.9)
     assert.is_true(r[2] > 3.9 and r[2] <= 4 + 1e-9)
   end)
@@ -304,11 +304,56 @@ describe("pf.pipeline systematic variants", function()
     local f = pf.flow.load(ff, "/base/p_v/member_0001")
     local prep = f:get_prep("context")
     local x = pf.h5.read(P:file("selection"), "/train/base/x")
-    local m, sd = pf.pipeline.sphere_moments(x, pf.geometry.SUN, p.radius * 1.0001)
+    local m, sd = pf.steps.flows.sphere_moments(x, pf.geometry.SUN, p.radius * 1.0001)
     for j = 1, 3 do
       assert.are.near(m[j], prep.mean[j], 1e-12)
       assert.are.near(sd[j], prep.std[j], 1e-12)
     end
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+end)
+
+describe("pf.pipeline as an engine for any set of steps", function()
+  -- a two-step analysis: steps are data, and the engine knows nothing of the science
+  local calls
+  local function analysis(scale)
+    return {
+      order = {"make", "double"},
+      methods = {made = function(self) return self:file("make") end},
+      make = {inputs = {}, options = function(self) return {n = self.o.n, scale = scale} end,
+              run = function(self, w)
+                calls.make = calls.make + 1
+                local t = {}
+                for i = 1, self.o.n do t[i] = i * scale end
+                w.put("/values", t)
+              end},
+      double = {inputs = {"make"}, options = function() return {} end,
+                run = function(self, w)
+                  calls.double = calls.double + 1
+                  w.put("/values", pf.h5.read(self:made(), "/values") * 2)
+                  return {note = "doubled"}
+                end},
+    }
+  end
+
+  it("runs, caches by key, redoes what a changed option reaches, and records provenance", function()
+    local dir = tmpdir()
+    calls = {make = 0, double = 0}
+    local a = analysis(1)
+    local function run(an, n) return status(pf.pipeline.new{out = dir, preset = {n = n}, quiet = true, analysis = an}:run()) end
+    assert.are.same({make = "ran", double = "ran"}, run(a, 3))
+    assert.are.same({2, 4, 6}, pf.h5.read(dir .. "/steps/double.h5", "/values"):totable())
+    assert.are.same({make = "skipped", double = "skipped"}, run(a, 3))
+    assert.are.same({make = 1, double = 1}, calls)
+    -- an option of the first step changes its key and so the second's
+    assert.are.same({make = "ran", double = "ran"}, run(analysis(10), 3))
+    assert.are.same({20, 40, 60}, pf.h5.read(dir .. "/steps/double.h5", "/values"):totable())
+    local at = pf.h5.attrs(dir .. "/steps/double.h5", "/")
+    assert.are.equal("doubled", at.note)
+    assert.are.equal("double", at.step)
+    local P = pf.pipeline.new{out = dir, preset = {n = 3}, quiet = true, analysis = a}
+    assert.has_error(function() P:run{only = "treble"} end,
+      "pf.pipeline: no step 'treble' (steps: make, double)")
     os.execute("rm -rf '" .. dir .. "'")
   end)
 end)

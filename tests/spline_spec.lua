@@ -195,8 +195,8 @@ describe("spline transforms in the pipeline", function()
     local sun = pf.geometry.SUN
     local x, v = filled(400, 3, 1, 0.8), filled(400, 3, 2, 30)
     for j = 1, 3 do x:col(j):assign(x:col(j):add(sun[j])) end
-    local fn = pf.pipeline.train_flow("n_x", x, v, o, 1, 1)
-    local fp = pf.pipeline.train_flow("p_v", x, v, o, 1, 1)
+    local fn = pf.steps.flows.train_flow("n_x", x, v, o, 1, 1)
+    local fp = pf.steps.flows.train_flow("p_v", x, v, o, 1, 1)
     assert.are.equal("spline", fn:config().transform)
     assert.are.equal(6, fn:config().bins)
     assert.are.equal("affine", fp:config().transform)

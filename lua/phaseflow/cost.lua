@@ -394,6 +394,7 @@ function cost.calibrate(o, opts)
   if not L then error(("pf.cost.calibrate: level must be full or quick, got '%s'"):format(tostring(opts.level)), 2) end
   local log = opts.log or function() end
   local pipeline = require "phaseflow.pipeline"
+  local train_flow = require("phaseflow.steps.flows").train_flow
   local df = require "phaseflow.df"
   local flowmod = require "phaseflow.flow"
   local cbe = require "phaseflow.cbe"
@@ -425,7 +426,7 @@ function cost.calibrate(o, opts)
           local to = copy(eo)
           to.train.max_epochs, to.train.patience, to.finetune = E, 1e9, nil
           local f
-          t[i], f = best_of(L, pipeline.train_flow, which, x, v, to, 7, i)
+          t[i], f = best_of(L, train_flow, which, x, v, to, 7, i)
           flows[#flows + 1] = f
         end
         local per_epoch = (t[2] - t[1]) / (L.epochs - 1)

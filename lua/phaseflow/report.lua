@@ -82,8 +82,8 @@ function report.write_score_inputs(P, res)
   for i = 1, n do idx[i] = i end
   h5.write(res, "/average/independent", array.from(idx), {set = "gnfw",
     meaning = "1-based indices into /curves/density/gnfw of the independent points averaged"})
-  -- the weights of the average step (pipeline.error_floor: non-positive errors raised)
-  local e = require("phaseflow.pipeline").error_floor(rd(P:file("darkmatter"), "/rho_dm_err/gnfw")):totable()
+  -- the weights of the average step (pf.budget.error_floor: non-positive errors raised)
+  local e = require("phaseflow.budget").error_floor(rd(P:file("darkmatter"), "/rho_dm_err/gnfw")):totable()
   h5.write(res, "/average/weights_sigma", array.from({table.unpack(e, 1, n)}), {unit = "Msun/kpc^3",
     meaning = "the errors of the inverse-variance weights (pf.darkmatter.weighted_mean)"})
 end
@@ -331,7 +331,7 @@ function report.write(P, w)
   p("")
   p("## Time per step (seconds; 0 = up to date, skipped)")
   p("| step | seconds |"); p("|---|---|")
-  for _, s in ipairs(require("phaseflow.pipeline").steps) do
+  for _, s in ipairs(P.step_names) do
     p(("| %s | %.1f |"):format(s, P.times[s] or 0))
   end
   p("")

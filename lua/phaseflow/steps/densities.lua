@@ -1,0 +1,73 @@
+-- The densities step: the mass density from Poisson's equation, as the kernel-smoothed
+-- divergence of the accelerations (pf.poisson), at the Sun, along the density curves and
+-- at the gNFW points, for every variant; and the mock's kernel-smoothed truth (total,
+-- dark matter, baryons).
+--
+-- The kernel of a location must lie inside the survey sphere with a margin (density_edge,
+-- kpc; default 0.9 radius): beyond the sphere the flows are undefined (NaN accelerations),
+-- and near its edge the sphere map's Jacobian dominates the learned n(x), so such
+-- locations come out as NaN rather than as a wrong number. Every kernel point uses the
+-- same QMC velocity base points (seed_stride = 0): the velocity noise of neighbouring
+-- points is then correlated and largely cancels in the divergence.
+local cbe = require "phaseflow.cbe"
+local poisson = require "phaseflow.poisson"
+local common = require "phaseflow.steps.common"
+
+local densities = {name = "densities", inputs = {"flows", "catalogue"}}
+
+-- The farthest kernel point of each density location from the Sun (kpc): n0 values.
+function densities.kernel_reach(pts)
+  local np = pts.nvol + pts.nsurf
+  local d = common.dist_sun(pts.x):totable()
+  local out = {}
+  for i = 1, pts.n0 do
+    local m = 0
+    for j = (i - 1) * np + 1, i * np do if d[j] > m then m = d[j] end end
+    out[i] = m
+  end
+  return out
+end
+
+function densities.options(self)
+  return {kp = self.o.kernel_points, nv = self.o.nv_density, g = self.o.geometry,
+          tk = self.o.truth_kernel_points, seed = self.o.seed, edge = self.o.density_edge, cs = 0}
+end
+
+function densities.run(self, w)
+  local x0, names, blocks = self:density_points()
+  local pts = poisson.kernel_points(x0, {points = self.o.kernel_points, seed = self.o.seed})
+  local edge = self.o.density_edge or 0.9 * self.o.radius
+  local reach = densities.kernel_reach(pts)
+  local inside = {}
+  local nout = 0
+  for i, r in ipairs(reach) do
+    inside[i] = r <= edge
+    if not inside[i] then nout = nout + 1 end
+  end
+  if nout > 0 then
+    self:log("densities: %d of %d locations have kernels reaching beyond %.2f kpc of the Sun: NaN", nout, #reach, edge)
+  end
+  w.put("/kernel_reach", reach, {unit = "kpc", edge = edge})
+  local function mask(rho)
+    for i = 1, #inside do if not inside[i] then rho:set(i, 0 / 0) end end
+    return rho
+  end
+  for _, d in ipairs(self:densities_f()) do
+    local t0 = os.time()
+    local acc = cbe.acceleration(d.f, pts.x, {nv = self.o.nv_density, seed = self.o.seed, seed_stride = 0})
+    local rho = mask(poisson.density_from(acc, pts))
+    for k, part in ipairs(common.split(rho, blocks)) do w.put(("/%s/%s"):format(d.name, names[k]), part) end
+    self:log("densities: %s (%d s)", d.name, os.time() - t0)
+  end
+  -- truth (mock): the kernel-smoothed total density of the galaxy (pf.truth) and its
+  -- components: dark matter (e.g. the NFW halo) and baryons (e.g. bulge + disk)
+  local t = self:truth_densities(x0, self.o.truth_kernel_points)
+  local nan = not self:is_mock() and (0 / 0) or 1
+  for _, q in ipairs({"total", "dm", "baryons"}) do
+    for k, part in ipairs(common.split(t[q] * nan, blocks)) do
+      w.put((q == "total" and "/truth/" or "/truth_" .. q .. "/") .. names[k], part)
+    end
+  end
+end
+
+return densities

@@ -1,0 +1,146 @@
+-- The flows step: one job per (kind, index, member, seed) and per flow (n_x, p_v); each
+-- writes its own group /KIND_IDX/n_x/member_K with the job's key, and a finished job is
+-- not redone. Also the training of one member (train_flow) and the standardisation of
+-- the n(x) flow's input (sphere_moments), which the studies in scripts/ use on their own.
+local core = require "phaseflow.core"
+local h5 = require "phaseflow.h5"
+local serialize = require "phaseflow.serialize"
+local geometry = require "phaseflow.geometry"
+local flowmod = require "phaseflow.flow"
+local trainmod = require "phaseflow.train"
+local presets = require "phaseflow.presets"
+local common = require "phaseflow.steps.common"
+
+local rd = common.rd
+local flows = {name = "flows", inputs = {"selection"}}
+
+-- Mean and standard deviation (3 each) of the survey-sphere map w = artanh(|u|) u/|u|,
+-- u = (x - centre)/radius, of the rows of x: the standardisation of the n(x) flow's input.
+function flows.sphere_moments(x, centre, radius)
+  local t = x:totable()
+  local n = #t
+  local s, s2 = {0, 0, 0}, {0, 0, 0}
+  for i = 1, n do
+    local u = {(t[i][1] - centre[1]) / radius, (t[i][2] - centre[2]) / radius, (t[i][3] - centre[3]) / radius}
+    local r = math.sqrt(u[1] ^ 2 + u[2] ^ 2 + u[3] ^ 2)
+    local k = r > 1e-12 and 0.5 * math.log((1 + r) / (1 - r)) / r or 1
+    for j = 1, 3 do
+      local w = u[j] * k
+      s[j], s2[j] = s[j] + w, s2[j] + w * w
+    end
+  end
+  local m, sd = {}, {}
+  for j = 1, 3 do
+    m[j] = s[j] / n
+    sd[j] = math.sqrt(math.max(s2[j] / n - m[j] ^ 2, 1e-300) * n / math.max(n - 1, 1))
+  end
+  return m, sd
+end
+
+-- train_flow(which, x, v, o, seed, k) -> flow, history: member k of the n(x) ("n_x") or
+-- p(v|x) ("p_v") ensemble on stars x, v with the preset's o.flow, o.train and o.radius.
+-- n(x): survey-sphere map standardised by the mapped stars' mean and std; p(v|x):
+-- velocities standardised, context through the sphere map. o.finetune = {epochs = E,
+-- lr_factor = 0.1, patience = 5} adds a second Adam stage at the reduced rate, started
+-- from the best parameters of the first (the same member seed, hence the same validation
+-- split): the learned ln n needs ~1e-3-nat accuracy for its gradient (accuracy study).
+function flows.train_flow(which, x, v, o, seed, k)
+  local radius = o.radius
+  local mr = o.map_radius or radius * 1.0001
+  -- o.flow.n_x / o.flow.p_v: settings for that flow alone (e.g. n_x = {transform = "spline"})
+  local spec = presets.flow_of(o, which)
+  local fo = {dim = 3, transforms = spec.transforms, hidden = spec.hidden, blocks = spec.blocks,
+              transform = spec.transform, bins = spec.bins, bound = spec.bound, layers = spec.layers}
+  local m, sd = flows.sphere_moments(x, geometry.SUN, mr)
+  if which == "n_x" then
+    fo.preprocess = {input = {sphere = true, centre = geometry.SUN, radius = mr, mean = m, std = sd}}
+  else
+    fo.context = 3
+    -- flow.context_std: the context standardised like n(x)'s input (the disk's thin
+    -- z-spread then spans the network's range instead of ~0.1 of it; bias-split.lua
+    -- showed p(v|x) carrying the acceleration's error without it)
+    local ctx = {sphere = true, centre = geometry.SUN, radius = mr}
+    if spec.context_std then ctx.mean, ctx.std = m, sd end
+    fo.preprocess = {input = {mean = v:mean(1):totable(), std = v:std(1, 1):totable()}, context = ctx}
+  end
+  local data, ctx = which == "n_x" and x or v, which == "p_v" and x or nil
+  local f, hist = flowmod.train_member{member = k, seed = seed, x = data, context = ctx, flow = fo, train = o.train}
+  local ft = o.finetune
+  if ft and (ft.epochs or 0) > 0 then
+    local t = {}
+    for key, val in pairs(o.train) do t[key] = val end
+    t.lr = (o.train.lr or 1e-3) * (ft.lr_factor or 0.1)
+    t.max_epochs, t.patience = ft.epochs, ft.patience or t.patience
+    t.seed, t.context = core.rng.derive_seed(seed, k), ctx
+    local h2 = trainmod.train(f, data, t)
+    hist.finetune_epochs, hist.best_val = h2.epochs, math.min(hist.best_val, h2.best_val)
+  end
+  return f, hist
+end
+
+local function job_key(vt, which, k, seed, o, skey)
+  -- a refit is trained on draws from the base ensembles: it depends on their members too
+  local t = {vt.kind, vt.index, which, k, seed, o.flow, o.train, o.finetune, skey, o.map_radius}
+  -- (refit_draws: the version of the refit_sample method's procedure, so a change to it retrains)
+  if vt.alt and vt.alt.refit then t.refit_of_members, t.refit_draws = o.members, 2 end
+  return serialize.hash(t)
+end
+
+function flows.options(self)
+  return {flow = self.o.flow, train = self.o.train, ft = self.o.finetune, seed = self.o.seed,
+          m = self.o.members, rm = self.o.resample_members, sy = self.o.systematics}
+end
+
+flows.keep_file = true -- jobs inside are reused when their own keys match
+
+function flows.run(self, w)
+  local sf = self:file("selection")
+  local skey = self.keys.selection
+  -- jobs in all, and the time of those trained in this run, for the ETA in the log
+  local njobs, ijob, trained, spent = 0, 0, 0, 0
+  for _, vt in ipairs(self:variants()) do njobs = njobs + 2 * vt.members end
+  for _, vt in ipairs(self:variants()) do
+    local tname = vt.kind == "syst" and "base" or vt.name
+    local x = rd(sf, "/train/" .. tname .. "/x")
+    local v = rd(sf, "/train/" .. tname .. "/v")
+    -- a systematic variant: the base sample trained with another setting (alt: flow, map_radius),
+    -- or (alt.refit) flows trained on stars drawn from the base ensemble itself
+    local o = self.o
+    if vt.alt then
+      o = {}
+      for key, val in pairs(self.o) do o[key] = val end
+      for key, val in pairs(vt.alt) do if key ~= "refit" then o[key] = val end end
+      if vt.alt.refit then x, v = self:refit_sample(w.file, (x:shape()), vt.index) end
+    end
+    for k = 1, vt.members do
+      for _, which in ipairs({"n_x", "p_v"}) do
+        local seed = core.rng.derive_seed(self.o.seed, vt.kind == "base" and 0
+          or (vt.kind == "boot" and 1 or vt.kind == "smear" and 2 or 3) * 1000 + vt.index)
+        local key = job_key(vt, which, k, seed, o, skey)
+        local group = ("/%s/%s/member_%04d"):format(vt.name, which, k)
+        local done = false
+        ijob = ijob + 1
+        if h5.exists(w.file, group) == true then
+          local ok, a = pcall(h5.attrs, w.file, group)
+          done = ok and a.job_key == key and pcall(flowmod.load, w.file, group)
+        end
+        if not done then
+          if h5.exists(w.file, group) == true then h5.delete(w.file, group) end
+          local t0 = common.wtime()
+          local f, hist = flows.train_flow(which, x, v, o, seed, k)
+          f:save(w.file, group)
+          h5.set_attrs(w.file, group, {job_key = key, kind = vt.kind, index = vt.index, member = k,
+            seed = seed, best_val = hist.best_val or 0/0, epochs = hist.epochs or #(hist.val or {})})
+          local dt = common.wtime() - t0
+          trained, spent = trained + 1, spent + dt
+          local eta = core.progress.format_duration(spent / trained * (njobs - ijob))
+          self:log("flows: %s %s member %d trained (%.1f s) [job %d of %d, ETA %s]", vt.name,
+                   which, k, dt, ijob, njobs, eta)
+        end
+        w.names[#w.names + 1] = group .. "/params"
+      end
+    end
+  end
+end
+
+return flows
