@@ -26,7 +26,7 @@ CFLAGS_ALL = $(CSTD) $(OPT) -g $(WARN) -fPIC -fopenmp $(SANFLAGS) \
              -Iinclude -Isrc/lua -I$(BUILD)/gen -I/usr/include/lua5.4 -I/usr/include/hdf5/serial \
              $(EXTRA_CFLAGS)
 # GSL is linked without its own gslcblas: OpenBLAS provides the CBLAS symbols.
-LIBS     := -L$(LIBDIR)/hdf5/serial -lhdf5 -lgsl -lcfitsio -lz \
+LIBS     := -L$(LIBDIR)/hdf5/serial -lhdf5 -lgsl -lcfitsio -lz -lxxhash \
             -L$(BLASDIR) -l:libopenblas.so.0 -Wl,-rpath,$(BLASDIR) -lm -fopenmp
 EXE_LIBS := -llua5.4 -lreadline
 

@@ -12,6 +12,7 @@ PACKAGES=(
   libhdf5-dev hdf5-tools zlib1g-dev
   libreadline-dev
   libcfitsio-dev
+  libxxhash-dev
   gnuplot-nox
 )
 
