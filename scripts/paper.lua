@@ -47,11 +47,13 @@ for _, kv in ipairs(opts.set) do
   if not ok then cli.fail(SPEC, "--set " .. kv .. ": " .. tostring(err):gsub("^pf%.presets%.set: ", "")) end
 end
 local out = opts.out or ("out/" .. preset.name)
-local P = pf.pipeline.new{out = out, preset = preset, inputs = inputs, quiet = opts.quiet,
-                          mock_cache = opts.mock_cache}
+local made, P = pcall(pf.pipeline.new, {out = out, preset = preset, inputs = inputs, quiet = opts.quiet,
+                                       mock_cache = opts.mock_cache})
+if not made then cli.fail("paper.lua", (tostring(P):gsub("^pf%.pipeline: ", ""))) end
 local t0 = pf.wtime()
 -- --only / --from on a folder that lacks an earlier step: the user's mistake, said plainly
 local ran, steps = pcall(P.run, P, {only = opts.only, from = opts.from, force = opts.force})
+if not ran and type(steps) == "table" and steps.busy then cli.fail("paper.lua", steps.message) end
 if not ran then
   local step, why = tostring(steps):match("pf%.pipeline: step '(.-)' must be run first %((.-)%)")
   if not step then error(steps, 0) end

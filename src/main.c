@@ -70,6 +70,32 @@ static void on_sigint(int sig)
         lua_sethook(running_L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
 }
 
+/* An error raised by phaseflow's own checks ("pf.NAME: ...", perhaps after the
+ * "script:line: " of the call that caused it) is a user's mistake: its message is
+ * enough. Returns where the message to print starts (past a position inside the
+ * library itself, which would only show build paths), or NULL for anything else (a nil
+ * indexed, a C argument error): a bug, printed with its traceback. PHASEFLOW_DEBUG=1
+ * gives every error its traceback. */
+static const char *user_error(const char *msg)
+{
+    const char *dbg = getenv("PHASEFLOW_DEBUG");
+    if (dbg && *dbg && strcmp(dbg, "0") != 0) return NULL;
+    const char *p = msg;
+    const char *colon = strstr(p, ": ");
+    if (colon && strncmp(p, "pf.", 3) != 0) {
+        /* one "chunk:line: " position */
+        const char *q = colon;
+        while (q > p && q[-1] >= '0' && q[-1] <= '9') q--;
+        if (q < colon && q > p && q[-1] == ':') {
+            const char *lib = strstr(p, "lua/phaseflow/");
+            p = colon + 2;
+            if (strncmp(p, "pf.", 3) != 0) return NULL;
+            return lib && lib < colon ? p : msg;
+        }
+    }
+    return strncmp(p, "pf.", 3) == 0 && strstr(p, ": ") != NULL ? p : NULL;
+}
+
 static int msghandler(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
@@ -77,6 +103,11 @@ static int msghandler(lua_State *L)
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
             return 1;
         msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    const char *user = user_error(msg);
+    if (user) {
+        lua_pushstring(L, user);
+        return 1;
     }
     luaL_traceback(L, L, msg, 1);
     return 1;

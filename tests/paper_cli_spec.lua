@@ -4,8 +4,10 @@
 local support = require "support"
 
 describe("scripts/paper.lua", function()
+  -- an output folder whose name needs quoting in a shell: every path must still work
   local dir = os.tmpname()
   os.remove(dir)
+  dir = dir .. " it's ü"
 
   it("runs the test preset end to end, logging each flow job with an ETA", function()
     local out, rc = support.phaseflow({"../scripts/paper.lua", "--preset", "test", "--out", dir})
@@ -25,7 +27,31 @@ describe("scripts/paper.lua", function()
     local skipped = 0
     for _ in out:gmatch("\n%a+%s+skipped%s") do skipped = skipped + 1 end
     assert.are.equal(11, skipped, out)
-    os.execute("rm -rf '" .. dir .. "'")
+  end)
+
+  it("a run into a folder in use exits with status 2 naming the holder; a dead one's lock is taken", function()
+    local pf = require "phaseflow"
+    local lock = pf.fs.lock(dir .. "/LOCK", "pid 4242, the spec's hold")
+    local out, rc = support.phaseflow({"../scripts/paper.lua", "--preset", "test", "--out", dir})
+    assert.are.equal(2, rc, out)
+    assert.is_truthy(out:find("is in use by another run (pid 4242, the spec's hold)", 1, true), out)
+    assert.is_falsy(out:find("traceback", 1, true), out)
+    lock:release() -- as if the holder died: its text stays in the file, the kernel lock is gone
+    out, rc = support.phaseflow({"../scripts/paper.lua", "--preset", "test", "--out", dir})
+    assert.are.equal(0, rc, out)
+    -- every file the run wrote is whole: no .part left behind
+    local p = io.popen("find " .. support.quote(dir) .. " -name '*.part' | wc -l")
+    assert.are.equal("0", p:read("a"):match("%d+"))
+    p:close()
+    os.execute("rm -rf " .. support.quote(dir))
+  end)
+
+  it("an output folder that cannot be made fails before any step, exit status 2", function()
+    local out, rc = support.phaseflow({"../scripts/paper.lua", "--preset", "test", "--out", "/etc/passwd/run"})
+    assert.are.equal(2, rc, out)
+    assert.is_truthy(out:find("paper.lua: cannot write into the output folder /etc/passwd/run", 1, true), out)
+    assert.is_falsy(out:find("catalogue", 1, true), out)
+    assert.is_falsy(out:find("traceback", 1, true), out)
   end)
 
   it("a command-line mistake exits with status 2, the reason and the usage", function()

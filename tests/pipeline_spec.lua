@@ -229,6 +229,27 @@ describe("pf.pipeline on Gaia files given as inputs", function()
     assert.is_falsy(os.execute("test -d '" .. dir .. "/mock'")) -- no mock was made
   end)
 
+  it("keys the catalogue by the input's content: a renamed copy reuses it, changed data redoes it", function()
+    local dir, src = tmpdir(), tmpdir()
+    local copy = src .. "/renamed.csv.gz"
+    os.execute(("cp '%s' '%s'"):format(fixture, copy))
+    local function run(input)
+      local log = {}
+      local P = pf.pipeline.new{out = dir, preset = pf.presets.get("test"), inputs = {input}, quiet = true}
+      P.log = function(_, fmt, ...) log[#log + 1] = fmt:format(...) end
+      return status(P:run{only = "catalogue"}).catalogue, table.concat(log, "\n")
+    end
+    assert.are.equal("ran", (run(fixture)))
+    assert.are.equal("skipped", (run(copy)))
+    -- other data under the same name: 11 of the 12 rows
+    os.execute(("zcat '%s' | head -n -1 | gzip > '%s'"):format(fixture, copy))
+    local st, log = run(copy)
+    assert.are.equal("ran", st)
+    assert.truthy(log:find("catalogue: running (its options or input data changed)", 1, true), log)
+    assert.are.equal(11, pf.h5.read(dir .. "/steps/catalogue.h5", "/cutflow/counts"):totable()[1][1])
+    os.execute(("rm -rf '%s' '%s'"):format(dir, src))
+  end)
+
   it("runs catalogue and selection on a folder of mock files (as real data): smeared resamples re-cut", function()
     local mdir, dir = tmpdir(), tmpdir()
     pf.mock.make_files{out = mdir, stars = 6000, normalize = false, seed = 3}

@@ -365,8 +365,8 @@ function flow.load(file, group)
     error(("pf.flow.load: '%s' in %s is not a phaseflow.maf group"):format(group, file), 2)
   end
   if a.version ~= FORMAT_VERSION then
-    error(("pf.flow.load: '%s' has format version %s, this build reads %d"):format(
-      group, tostring(a.version), FORMAT_VERSION), 2)
+    error(("pf.flow.load: '%s' in %s has format version %s, this build reads %d"):format(
+      group, file, tostring(a.version), FORMAT_VERSION), 2)
   end
   -- files written before the spline family have no 'transform' attribute: affine
   local f = core.flow.maf{dim = a.dim, context = a.context, transforms = a.transforms,
@@ -375,8 +375,14 @@ function flow.load(file, group)
                           layers = a.transform == "mixed" and a.layers or nil,
                           bins = a.bins, bound = a.bound}
   if p:size() ~= f:nparams() then
-    error(("pf.flow.load: '%s' holds %d parameters, its architecture needs %d"):format(
-      group, p:size(), f:nparams()), 2)
+    error(("pf.flow.load: '%s' in %s holds %d parameters, its architecture needs %d"):format(
+      group, file, p:size(), f:nparams()), 2)
+  end
+  -- a flow with NaN or infinite parameters gives NaN densities everywhere: refuse it here
+  local finite = p:reshape(p:size()):isfinite():sum()
+  if finite < p:size() then
+    error(("pf.flow.load: '%s' in %s: %d of its %d parameters are not finite"):format(
+      group, file, p:size() - finite, p:size()), 2)
   end
   f:set_params(p)
   for _, which in ipairs{"input", "context"} do

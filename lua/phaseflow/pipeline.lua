@@ -3,6 +3,9 @@
 -- `step_key` is a hash of (its inputs' keys, its options). A re-run skips a step whose key
 -- matches and whose file verifies (every expected dataset present and readable); anything
 -- else -- a missing, truncated or corrupted file, a changed option -- is rebuilt.
+-- Nothing is written in place: a step fills NAME.h5.part and renames it when sealed, so a
+-- run killed at any moment leaves every finished step whole. A lock (DIR/LOCK) keeps a
+-- second run out of the same folder while the first is running.
 --
 --   local P = pf.pipeline.new{out = "out/quick", preset = pf.presets.get("quick"), inputs = {}}
 --   P:run{only = "flows"} / P:run{from = "densities"} / P:run{force = true} / P:run()
@@ -15,6 +18,7 @@ local serialize = require "phaseflow.serialize"
 local paper = require "phaseflow.steps"
 
 local array = core.array
+local fs = require "phaseflow.fs"
 
 local pipeline = {}
 local Engine = {}
@@ -52,7 +56,16 @@ function pipeline.new(opts)
   local self = setmetatable({out = opts.out, o = opts.preset, inputs = opts.inputs or {},
                              quiet = opts.quiet, times = {}, ran = {}, keys = {},
                              analysis = analysis, step_names = analysis.order}, class_of(analysis))
-  os.execute(("mkdir -p '%s/steps'"):format(self.out))
+  -- the folder is checked here, before any step: an unwritable --out fails now, not later
+  local ok, err = pcall(fs.mkdirs, self.out .. "/steps")
+  local probe = self.out .. "/steps/.writable"
+  local f = ok and io.open(probe, "w")
+  if not f then
+    error(("pf.pipeline: cannot write into the output folder %s (%s)"):format(self.out,
+      ok and "permission denied?" or tostring(err):gsub("^pf%.fs%.mkdirs: ", "")), 2)
+  end
+  f:close()
+  os.remove(probe)
   if analysis.setup then analysis.setup(self, opts) end
   return self
 end
@@ -84,22 +97,48 @@ function Engine:verify(step, key, datasets)
   return true, nil, attrs
 end
 
--- A writer collecting dataset names, sealed with the key last (a crash before the seal
--- leaves a file that does not verify).
-local function writer(file, keep)
-  if not keep then os.remove(file) end
-  local w = {file = file, names = {}}
+-- A writer collecting dataset names into FILE.part, sealed with the key and renamed to
+-- FILE last: a crash before the rename leaves the old file (or none) and a stray .part.
+local function writer(file)
+  local part = file .. ".part"
+  os.remove(part)
+  local w = {file = part, final = file, names = {}}
   function w.put(path, a, attrs)
     if type(a) == "table" then a = array.from(a) end
-    h5.write(file, path, a, attrs)
+    h5.write(part, path, a, attrs)
     w.names[#w.names + 1] = path
   end
   function w.seal(key, info)
     local attrs = {step_key = key, datasets = table.concat(w.names, ",")}
     for k, v in pairs(info or {}) do attrs[k] = v end
-    h5.provenance(file, "/", attrs)
+    h5.provenance(part, "/", attrs)
+    fs.commit(part, file)
   end
   return w
+end
+
+-- Why a step's file does not verify, in words: "absent", "its options changed", ...
+local function reason(self, step, why)
+  if why ~= "stale" then return why end
+  local ok, attrs = pcall(h5.attrs, self:file(step), "/")
+  local now = serialize.dump(self.analysis[step].options(self))
+  if ok and type(attrs.options) == "string" and attrs.options ~= now then
+    return "its options or input data changed"
+  end
+  return "a step it reads was redone"
+end
+
+-- The output folder's lock: "pid N" of the run holding it, for the one refused.
+local function take_lock(self)
+  local holder = ("pid %d, started %s"):format(fs.pid(), os.date("!%Y-%m-%dT%H:%M:%SZ"))
+  local lock, held_by = fs.lock(self.out .. "/LOCK", holder)
+  if not lock then
+    local e = {message = ("pf.pipeline: %s is in use by another run (%s); wait for it or use another --out")
+                 :format(self.out, held_by), busy = true}
+    setmetatable(e, {__tostring = function(t) return t.message end})
+    error(e, 0)
+  end
+  return lock
 end
 
 function Engine:index_of(name)
@@ -120,6 +159,7 @@ function Engine:run(opts)
   opts = opts or {}
   local first = opts.from and self:index_of(opts.from) or 1
   local only = opts.only and self:index_of(opts.only)
+  local lock <close> = take_lock(self) -- luacheck: ignore 211 (held until run returns)
   if self.load_variant_names then self:load_variant_names() end
   local done = {}
   for i, step in ipairs(self.step_names) do
@@ -129,12 +169,9 @@ function Engine:run(opts)
     local selected = (only == nil or only == i) and i >= first
     local ok, why, attrs = self:verify(step, key)
     if selected and (opts.force or not ok) then
-      self:log("%s: running (%s)", step, opts.force and "forced" or why)
+      self:log("%s: running (%s)", step, opts.force and "forced" or reason(self, step, why))
       local t0 = wtime()
-      local file = self:file(step)
-      local keep = spec.keep_file and file_exists(file) and pcall(h5.attrs, file, "/")
-      if keep then h5.set_attrs(file, "/", {step_key = "in progress"}) end
-      local w = writer(file, keep)
+      local w = writer(self:file(step))
       local info = spec.run(self, w) or {}
       info.step = step
       info.options = serialize.dump(spec.options(self))

@@ -11,45 +11,52 @@ local units = require "phaseflow.units"
 local equilibrium = require "phaseflow.equilibrium"
 local gnfw = require "phaseflow.gnfw"
 local array = core.array
+local fs = require "phaseflow.fs"
 
 local plot = {}
 
 local function write_dat(path, rows)
-  local f = assert(io.open(path, "w"))
-  for _, r in ipairs(rows) do
+  local out = {}
+  for k, r in ipairs(rows) do
     local s = {}
     for i, v in ipairs(r) do s[i] = v ~= v and "NaN" or ("%.8g"):format(v) end
-    f:write(table.concat(s, " "), "\n")
+    out[k] = table.concat(s, " ") .. "\n"
   end
-  f:close()
+  fs.write(path, table.concat(out))
 end
 
 --- Writes DIR/NAME.png and DIR/NAME.pdf. `body` refers to data files as '<tag>'
 --- (replaced by the quoted file name). Returns {png, pdf, title}.
+--- gnuplot runs in DIR without a shell, and the script names its files relative to DIR,
+--- so any DIR works (spaces, quotes, non-ASCII); each figure is written as .part and
+--- renamed, like every file of a run.
 function plot.figure(fig)
   local dir, name = fig.dir, fig.name
   local body = fig.body
+  fs.mkdirs(dir .. "/figdata")
   for tag, rows in pairs(fig.data or {}) do
-    os.execute(("mkdir -p '%s/figdata'"):format(dir))
-    local path = ("%s/figdata/%s_%s.dat"):format(dir, name, tag)
-    write_dat(path, rows)
-    body = body:gsub("<" .. tag .. ">", "'" .. path .. "'")
+    local rel = ("figdata/%s_%s.dat"):format(name, tag)
+    write_dat(dir .. "/" .. rel, rows)
+    body = body:gsub("<" .. tag .. ">", "'" .. rel .. "'")
   end
   local size = fig.size or "900,650"
   local w, h = size:match("(%d+),(%d+)")
   local gp = ("%s/figdata/%s.gp"):format(dir, name)
-  local f = assert(io.open(gp, "w"))
-  f:write(("set terminal pngcairo noenhanced size %s font 'sans,10'\nset output '%s/%s.png'\n"):format(size, dir, name))
-  f:write(body, "\nunset multiplot\n")
-  f:write(("set terminal pdfcairo noenhanced size %gin,%gin font 'sans,7'\nset output '%s/%s.pdf'\n"):format(
-    tonumber(w) / 100, tonumber(h) / 100, dir, name))
-  f:write(body, "\nunset multiplot\nset output\n")
-  f:close()
-  local ok = os.execute(("gnuplot '%s' 2>'%s/figdata/%s.log'"):format(gp, dir, name))
-  if not ok then
-    error(("pf.plot: gnuplot failed on %s (see %s/%s.log; is gnuplot-nox installed?)"):format(gp, dir, name), 2)
+  fs.write(gp, table.concat{
+    ("set terminal pngcairo noenhanced size %s font 'sans,10'\nset output '%s.png.part'\n"):format(size, name),
+    body, "\nunset multiplot\n",
+    ("set terminal pdfcairo noenhanced size %gin,%gin font 'sans,7'\nset output '%s.pdf.part'\n"):format(
+      tonumber(w) / 100, tonumber(h) / 100, name),
+    body, "\nunset multiplot\nset output\n"})
+  local ok, status = pcall(fs.run, {"gnuplot", ("figdata/%s.gp"):format(name)},
+                           {cwd = dir, log = ("figdata/%s.log"):format(name)})
+  if not ok or status ~= 0 then
+    error(("pf.plot: gnuplot failed on %s (see %s/figdata/%s.log; is gnuplot-nox installed?)"):format(gp, dir, name), 2)
   end
-  return {png = ("%s/%s.png"):format(dir, name), pdf = ("%s/%s.pdf"):format(dir, name), title = fig.title}
+  local png, pdf = ("%s/%s.png"):format(dir, name), ("%s/%s.pdf"):format(dir, name)
+  fs.commit(png .. ".part", png)
+  fs.commit(pdf .. ".part", pdf)
+  return {png = png, pdf = pdf, title = fig.title}
 end
 
 local function hist(values, lo, hi, nb)
@@ -100,10 +107,10 @@ local function fig7(P, dir)
   local body = {"set multiplot layout 2,3 title 'Fig. 7 analogue: data (boxes) vs flow samples (line)'"}
   for j = 1, 6 do
     local dv, fv = {}, {}
-    local src, fs = j <= 3 and xt or near, j <= 3 and xst or vst
+    local src, fsrc = j <= 3 and xt or near, j <= 3 and xst or vst
     local k = (j - 1) % 3 + 1
     for i, r in ipairs(src) do dv[i] = r[k] end
-    for i, r in ipairs(fs) do fv[i] = r[k] end
+    for i, r in ipairs(fsrc) do fv[i] = r[k] end
     local lo, hi = range(dv)
     if lo == nil or hi == nil or not (hi > lo) then lo, hi = -1, 1 end -- luacheck: ignore 581
     data["d" .. j], data["f" .. j] = hist(dv, lo, hi, 30), hist(fv, lo, hi, 30)

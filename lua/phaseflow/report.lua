@@ -10,6 +10,7 @@ local equilibrium = require "phaseflow.equilibrium"
 local gnfw = require "phaseflow.gnfw"
 local geometry = require "phaseflow.geometry"
 local array = core.array
+local fs = require "phaseflow.fs"
 
 local report = {}
 
@@ -94,7 +95,9 @@ function report.write(P, w)
   local out = P.out
   local af, ef, dmf = P:file("accelerations"), P:file("equilibrium"), P:file("darkmatter")
   local avf, gf, sf = P:file("average"), P:file("gnfw"), P:file("selection")
-  local res = out .. "/results.h5"
+  -- results.h5 is filled as results.h5.part and renamed once whole (as report.md)
+  local final = out .. "/results.h5"
+  local res = final .. ".part"
   os.remove(res)
   local tables = {}
 
@@ -190,6 +193,7 @@ function report.write(P, w)
     scored = score.run(res, report.truth_model(P), {kernel_points = P.o.truth_kernel_points, seed = P.o.seed})
     score.write(res, scored, "/score")
   end
+  fs.commit(res, final)
 
   -- figures
   local plot = require "phaseflow.plot"
@@ -337,11 +341,9 @@ function report.write(P, w)
   p("")
   p("## Figures")
   for _, f in ipairs(figs) do p(("- %s: `%s`"):format(f.title, f.png)) end
-  local fh = assert(io.open(out .. "/report.md", "w"))
-  fh:write(table.concat(L, "\n"), "\n")
-  fh:close()
-  w.put("/table1", rd(res, "/table1"))
-  w.put("/table2", rd(res, "/table2"))
+  fs.write(out .. "/report.md", table.concat(L, "\n") .. "\n")
+  w.put("/table1", rd(final, "/table1"))
+  w.put("/table2", rd(final, "/table2"))
   return tables
 end
 

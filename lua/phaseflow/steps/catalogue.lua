@@ -10,6 +10,7 @@ local serialize = require "phaseflow.serialize"
 local gaia = require "phaseflow.gaia"
 local select = require "phaseflow.select"
 local observe = require "phaseflow.observe"
+local fs = require "phaseflow.fs"
 local common = require "phaseflow.steps.common"
 
 local rd = common.rd
@@ -26,10 +27,17 @@ end
 return {
   name = "catalogue",
   inputs = {},
+  -- The key holds the input files' content (their digests, in order), not their names or
+  -- times: moved or renamed files keep the run's steps, changed data redoes them. The mock
+  -- is made from its options, which the key holds instead.
   options = function(self)
-    local ins = {}
-    for i, f in ipairs(self.inputs) do ins[i] = f end
-    return {inputs = ins, mock = #ins == 0 and self.o.mock or nil}
+    if #self.inputs == 0 then return {inputs = {}, mock = self.o.mock} end
+    if not self._input_digests then
+      local d = {}
+      for i, f in ipairs(gaia.expand(self.inputs)) do d[i] = fs.digest(f) end
+      self._input_digests = d
+    end
+    return {inputs = self._input_digests}
   end,
   run = function(self, w)
     local files, source

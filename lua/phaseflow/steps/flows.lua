@@ -11,6 +11,8 @@ local trainmod = require "phaseflow.train"
 local presets = require "phaseflow.presets"
 local common = require "phaseflow.steps.common"
 
+local fs = require "phaseflow.fs"
+
 local rd = common.rd
 local flows = {name = "flows", inputs = {"selection"}}
 
@@ -91,11 +93,25 @@ function flows.options(self)
           m = self.o.members, rm = self.o.resample_members, sy = self.o.systematics}
 end
 
-flows.keep_file = true -- jobs inside are reused when their own keys match
+-- A finished job's flow, if `file` holds one at `group` made with this key (else nil).
+local function finished(file, group, key)
+  if not common.file_exists(file) or h5.exists(file, group) ~= true then return nil end
+  local ok, a = pcall(h5.attrs, file, group)
+  if not (ok and a.job_key == key) then return nil end
+  local lok, f = pcall(flowmod.load, file, group)
+  if lok then return f, a end
+  return nil
+end
 
+-- Each job's flow is a file of its own, DIR/steps/flows.jobs/NAME-WHICH-K.h5 (written as
+-- .part and renamed), so a run killed during training keeps every job it finished; the
+-- step's file gathers them. Jobs of a folder made before the job files are reused from
+-- its flows.h5.
 function flows.run(self, w)
   local sf = self:file("selection")
   local skey = self.keys.selection
+  local jobs = self:file("flows"):gsub("%.h5$", ".jobs")
+  fs.mkdirs(jobs)
   -- jobs in all, and the time of those trained in this run, for the ETA in the log
   local njobs, ijob, trained, spent = 0, 0, 0, 0
   for _, vt in ipairs(self:variants()) do njobs = njobs + 2 * vt.members end
@@ -118,25 +134,30 @@ function flows.run(self, w)
           or (vt.kind == "boot" and 1 or vt.kind == "smear" and 2 or 3) * 1000 + vt.index)
         local key = job_key(vt, which, k, seed, o, skey)
         local group = ("/%s/%s/member_%04d"):format(vt.name, which, k)
-        local done = false
+        local jfile = ("%s/%s-%s-%04d.h5"):format(jobs, vt.name, which, k)
         ijob = ijob + 1
-        if h5.exists(w.file, group) == true then
-          local ok, a = pcall(h5.attrs, w.file, group)
-          done = ok and a.job_key == key and pcall(flowmod.load, w.file, group)
-        end
-        if not done then
-          if h5.exists(w.file, group) == true then h5.delete(w.file, group) end
+        local f, attrs = finished(jfile, "/flow", key)
+        if not f then f, attrs = finished(self:file("flows"), group, key) end
+        if not f then
           local t0 = common.wtime()
-          local f, hist = flows.train_flow(which, x, v, o, seed, k)
-          f:save(w.file, group)
-          h5.set_attrs(w.file, group, {job_key = key, kind = vt.kind, index = vt.index, member = k,
-            seed = seed, best_val = hist.best_val or 0/0, epochs = hist.epochs or #(hist.val or {})})
+          local hist
+          f, hist = flows.train_flow(which, x, v, o, seed, k)
+          attrs = {job_key = key, kind = vt.kind, index = vt.index, member = k, seed = seed,
+                   best_val = hist.best_val or 0/0, epochs = hist.epochs or #(hist.val or {})}
+          local part = jfile .. ".part"
+          os.remove(part)
+          f:save(part, "/flow")
+          h5.set_attrs(part, "/flow", attrs)
+          fs.commit(part, jfile)
           local dt = common.wtime() - t0
           trained, spent = trained + 1, spent + dt
           local eta = core.progress.format_duration(spent / trained * (njobs - ijob))
           self:log("flows: %s %s member %d trained (%.1f s) [job %d of %d, ETA %s]", vt.name,
                    which, k, dt, ijob, njobs, eta)
         end
+        f:save(w.file, group)
+        h5.set_attrs(w.file, group, {job_key = attrs.job_key, kind = attrs.kind, index = attrs.index,
+          member = attrs.member, seed = attrs.seed, best_val = attrs.best_val, epochs = attrs.epochs})
         w.names[#w.names + 1] = group .. "/params"
       end
     end
