@@ -46,7 +46,7 @@ BUSTED   ?= lua5.4 /usr/bin/busted
 TEST_ARGS ?= --exclude-tags=slow
 SPECS ?= .
 
-.PHONY: all deps test check lint asan run bench clean fuzz install
+.PHONY: all deps test check lint asan run bench clean fuzz install faults
 all: $(EXE) $(LUAMOD) $(CPUMOD)
 
 deps:
@@ -134,3 +134,9 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Kill training, MCMC and the pipeline at random moments and resume each (tests/faults/run.lua);
+# FAULT_KILLS runs per kind. Slow (minutes): not part of make test.
+FAULT_KILLS ?= 20
+faults: all
+	$(EXE) tests/faults/run.lua $(FAULT_KILLS)

@@ -155,13 +155,17 @@ end
 -- (all rows so far), progress = {steps done, rows recorded, W, P, total rows}.
 local CK = "/mcmc_checkpoint"
 
+-- The checkpoint file is the checkpoint's own: written whole as FILE.part and renamed, so
+-- a kill during the write leaves the previous checkpoint. (It rewrites every row so far:
+-- the cost of all checkpoints grows with the square of the steps.)
 local function write_checkpoint(h5, file, s, chain, logp, done, rows)
   local W, P = s:walkers(), s:dim()
-  h5.write(file, CK .. "/chain", chain)
-  h5.write(file, CK .. "/log_prob", logp)
-  h5.write(file, CK .. "/progress", core.array.from{done, rows, W, P, chain:shape()})
-  -- the state goes last: a checkpoint is complete only once it is there
-  h5.write_bytes(file, CK .. "/state", s:state())
+  require("phaseflow.fs").replace(file, function(part)
+    h5.write(part, CK .. "/chain", chain)
+    h5.write(part, CK .. "/log_prob", logp)
+    h5.write(part, CK .. "/progress", core.array.from{done, rows, W, P, chain:shape()})
+    h5.write_bytes(part, CK .. "/state", s:state())
+  end)
 end
 
 local function read_checkpoint(h5, file, s, chain, logp)

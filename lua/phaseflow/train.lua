@@ -12,6 +12,7 @@
 -- history = {train = {...}, val = {...}, best_epoch = e, best_val = v, epochs = n}
 local core = require "phaseflow.core"
 local h5 = require "phaseflow.h5"
+local fs = require "phaseflow.fs"
 local array = core.array
 
 local ALLOWED = {context = 1, x_val = 1, context_val = 1, val_fraction = 1, batch = 1, lr = 1,
@@ -60,18 +61,22 @@ local function check_data(flow, name, a, cname, c, dim, cdim)
   end
 end
 
+-- The checkpoint file is the checkpoint's own: written whole as FILE.part and renamed, so
+-- a kill during the write leaves the previous checkpoint, never half of one.
 local function write_checkpoint(file, st)
   local g = "/checkpoint"
-  h5.write(file, g .. "/params", st.params, {epoch = st.epoch, best_epoch = st.best_epoch,
-    best_val = st.best_val, step = st.step})
-  h5.write(file, g .. "/best", st.best)
-  h5.write(file, g .. "/m", st.m)
-  h5.write(file, g .. "/v", st.v)
-  h5.write_bytes(file, g .. "/rng", st.rng)
-  if #st.train > 0 then
-    h5.write(file, g .. "/train", array.from(st.train))
-    h5.write(file, g .. "/val", array.from(st.val))
-  end
+  fs.replace(file, function(part)
+    h5.write(part, g .. "/params", st.params, {epoch = st.epoch, best_epoch = st.best_epoch,
+      best_val = st.best_val, step = st.step})
+    h5.write(part, g .. "/best", st.best)
+    h5.write(part, g .. "/m", st.m)
+    h5.write(part, g .. "/v", st.v)
+    h5.write_bytes(part, g .. "/rng", st.rng)
+    if #st.train > 0 then
+      h5.write(part, g .. "/train", array.from(st.train))
+      h5.write(part, g .. "/val", array.from(st.val))
+    end
+  end)
 end
 
 local function read_checkpoint(file)
