@@ -107,8 +107,8 @@ int pf_mock_region(const pf_mock *m, int k, double z0, double z1, double r0, dou
 int pf_mock_vmoments(const pf_mock *m, const double x0[3], double out[5], pf_err *err);
 
 /* Sample n stars (positions inside the sphere, velocities) from f, exactly, by
- * rejection from a certified envelope (the derivation is in mock.c): population k with
- * probability w_k; for a disk, a cell of an (R, z) grid and a bin of L (3 kpc km/s)
+ * rejection from a certified envelope (the derivation is in mock_sample.c): population k
+ * with probability w_k; for a disk, a cell of an (R, z) grid and a bin of L (3 kpc km/s)
  * with probability proportional to an analytic upper bound of the density of
  * (R, z, phi, L) over that cell and bin, (R, z, phi) uniform in the cell's part of the
  * sphere, L uniform in the bin, accepted with density / bound <= 1, then (v_R, v_z)
