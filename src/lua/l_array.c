@@ -1039,16 +1039,8 @@ static const luaL_Reg funcs[] = {
     {"from", arr_from}, {"hstack", arr_hstack}, {"vstack", arr_vstack},
     {"concat", arr_concat}, {"is_array", arr_is_array}, {NULL, NULL}};
 
-int pf_open_array(lua_State *L);
 int pf_open_array(lua_State *L)
 {
-    luaL_newmetatable(L, PF_ARRAY_MT);
-    luaL_setfuncs(L, metamethods, 0);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "methods");
-    luaL_newlib(L, funcs);
-    lua_getfield(L, -2, "methods");
-    lua_setfield(L, -2, "methods"); /* facade code may add methods here */
-    lua_remove(L, -2);
-    return 1;
+    pf_lua_newclass(L, PF_ARRAY_MT, methods, metamethods);
+    return pf_lua_newmodule(L, funcs, PF_ARRAY_MT);
 }

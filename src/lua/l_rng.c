@@ -259,7 +259,6 @@ static int rng_tostring(lua_State *L)
     return 1;
 }
 
-int pf_open_rng(lua_State *L);
 int pf_open_rng(lua_State *L)
 {
     static const luaL_Reg meth[] = {
@@ -270,11 +269,6 @@ int pf_open_rng(lua_State *L)
     static const luaL_Reg meta[] = {
         {"__gc", rng_free}, {"__close", rng_free}, {"__tostring", rng_tostring}, {NULL, NULL}};
     static const luaL_Reg f[] = {{"new", rng_new}, {"derive_seed", rng_derive}, {NULL, NULL}};
-    luaL_newmetatable(L, PF_RNG_MT);
-    luaL_setfuncs(L, meta, 0);
-    luaL_newlib(L, meth);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-    luaL_newlib(L, f);
-    return 1;
+    pf_lua_newclass(L, PF_RNG_MT, meth, meta);
+    return pf_lua_newmodule(L, f, NULL);
 }

@@ -1,4 +1,5 @@
-/* pf_lua.c -- shared binding helpers: array userdata, option tables, errors. */
+/* pf_lua.c -- shared binding helpers: array userdata, class and module registration,
+ * option tables, errors. */
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -108,6 +109,41 @@ pf_array *pf_lua_contiguous(lua_State *L, int arg)
     pf_array_pack(a, c->data);
     lua_replace(L, arg);
     return c;
+}
+
+void pf_lua_newclass(lua_State *L, const char *mtname, const luaL_Reg *methods,
+                     const luaL_Reg *meta)
+{
+    luaL_newmetatable(L, mtname);
+    if (meta)
+        luaL_setfuncs(L, meta, 0);
+    if (lua_getfield(L, -1, "methods") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "methods");
+    }
+    if (methods)
+        luaL_setfuncs(L, methods, 0);
+    if (lua_getfield(L, -2, "__index") == LUA_TNIL) {
+        lua_pushvalue(L, -2);
+        lua_setfield(L, -4, "__index");
+    }
+    lua_pop(L, 3);
+}
+
+int pf_lua_newmodule(lua_State *L, const luaL_Reg *funcs, const char *class_mt)
+{
+    lua_newtable(L);
+    if (funcs)
+        luaL_setfuncs(L, funcs, 0);
+    if (class_mt) {
+        luaL_getmetatable(L, class_mt);
+        lua_getfield(L, -1, "methods");
+        lua_setfield(L, -3, "methods");
+        lua_pop(L, 1);
+    }
+    return 1;
 }
 
 int pf_lua_fail(lua_State *L, const char *fname, int status, const pf_err *err)

@@ -17,7 +17,23 @@
 #define PF_ARRAY_MT "phaseflow.array"
 
 /* Each binding file src/lua/l_NAME.c defines `int pf_open_NAME(lua_State *L)` that
- * pushes its module table; the build gathers them into phaseflow.core.NAME. */
+ * pushes its module table; the build gathers them into phaseflow.core.NAME (the list
+ * is build/gen/modules.h, generated from the file names). */
+#define PF_MODULE(name) int pf_open_##name(lua_State *L);
+#include "modules.h"
+#undef PF_MODULE
+
+/* [-0, +0] Register the class whose userdata carry metatable `mtname`: the metatable
+ * gets the metamethods of `meta` (may be NULL) and a field `methods`, the table of
+ * `methods`; __index is that table unless `meta` sets __index itself (pf.array looks
+ * up integer keys first). A second call for the same name adds to the class. */
+void pf_lua_newclass(lua_State *L, const char *mtname, const luaL_Reg *methods,
+                     const luaL_Reg *meta);
+
+/* [-0, +1] Push a module table of `funcs` (may be NULL). With a class name, the
+ * class's methods table is exposed as module.methods, where the Lua facade adds the
+ * methods written in Lua. Returns 1, the count a pf_open_NAME returns. */
+int pf_lua_newmodule(lua_State *L, const luaL_Reg *funcs, const char *class_mt);
 
 /* [-0, +1] New contiguous array userdata of the given shape, zero-filled. The doubles
  * live inside the userdata block, so the collector sees their size. Raises a Lua
