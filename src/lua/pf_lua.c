@@ -56,7 +56,7 @@ pf_array *pf_lua_checkarray(lua_State *L, int arg)
     return a;
 }
 
-static void shape_str(luaL_Buffer *b, int ndim, const size_t *shape)
+void pf_lua_addshape(luaL_Buffer *b, int ndim, const size_t *shape)
 {
     for (int i = 0; i < ndim; i++) {
         char tmp[32];
@@ -70,6 +70,28 @@ static void shape_str(luaL_Buffer *b, int ndim, const size_t *shape)
     }
 }
 
+/* "bad argument #arg (array of shape W expected, got G)": W is the `ndim` extents of
+ * `want`, or "<ndim>-D" when want is NULL. */
+static void shape_mismatch(lua_State *L, int arg, int ndim, const size_t *want,
+                           const pf_array *got)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "array of shape ");
+    if (want)
+        pf_lua_addshape(&b, ndim, want);
+    else
+    {
+        char t[16];
+        snprintf(t, sizeof t, "%d-D", ndim);
+        luaL_addstring(&b, t);
+    }
+    luaL_addstring(&b, " expected, got ");
+    pf_lua_addshape(&b, got->ndim, got->shape);
+    luaL_pushresult(&b);
+    luaL_argerror(L, arg, lua_tostring(L, -1));
+}
+
 pf_array *pf_lua_checkshape(lua_State *L, int arg, int ndim, size_t n0, size_t n1)
 {
     pf_array *a = pf_lua_checkarray(L, arg);
@@ -80,23 +102,20 @@ pf_array *pf_lua_checkshape(lua_State *L, int arg, int ndim, size_t n0, size_t n
         ok = 0;
     if (!ok) {
         size_t want[2] = {n0, n1};
-        luaL_Buffer b;
-        luaL_buffinit(L, &b);
-        luaL_addstring(&b, "array of shape ");
-        if (ndim <= 2)
-            shape_str(&b, ndim, want);
-        else
-        {
-            char t[16];
-            snprintf(t, sizeof t, "%d-D", ndim);
-            luaL_addstring(&b, t);
-        }
-        luaL_addstring(&b, " expected, got ");
-        shape_str(&b, a->ndim, a->shape);
-        luaL_pushresult(&b);
-        luaL_argerror(L, arg, lua_tostring(L, -1));
+        shape_mismatch(L, arg, ndim, ndim <= 2 ? want : NULL, a);
     }
     return a;
+}
+
+void pf_lua_checksameshape(lua_State *L, const pf_array *a, int arg, const pf_array *b)
+{
+    if (!pf_array_same_shape(a, b))
+        shape_mismatch(L, arg, a->ndim, a->shape, b);
+}
+
+pf_array *pf_lua_newlike(lua_State *L, const pf_array *a)
+{
+    return pf_lua_newarray(L, a->ndim, a->shape);
 }
 
 pf_array *pf_lua_contiguous(lua_State *L, int arg)

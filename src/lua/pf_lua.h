@@ -16,6 +16,10 @@
 
 #define PF_ARRAY_MT "phaseflow.array"
 
+/* [-0, +0] Add arithmetic, reductions and row selection to the array class
+ * (array_ops.c; pf_open_array calls it after registering the class). */
+void pf_lua_array_ops(lua_State *L);
+
 /* Each binding file src/lua/l_NAME.c defines `int pf_open_NAME(lua_State *L)` that
  * pushes its module table; the build gathers them into phaseflow.core.NAME (the list
  * is build/gen/modules.h, generated from the file names). */
@@ -55,6 +59,16 @@ pf_array *pf_lua_testarray(lua_State *L, int arg);
  * Nx3 expected, got 10x2)". With ndim == 2, a 1-D array of length n2 is NOT accepted:
  * the caller must reshape. */
 pf_array *pf_lua_checkshape(lua_State *L, int arg, int ndim, size_t n0, size_t n1);
+
+/* [-0, +1] New zero-filled array of a's shape. */
+pf_array *pf_lua_newlike(lua_State *L, const pf_array *a);
+
+/* [-0, +0] Check that `b` (the argument at `arg`) has the shape of `a`; on mismatch:
+ * "bad argument #arg to 'f' (array of shape 3x2 expected, got 2x3)". */
+void pf_lua_checksameshape(lua_State *L, const pf_array *a, int arg, const pf_array *b);
+
+/* Append a shape to a buffer as "10x3" (PF_ANY prints as N). */
+void pf_lua_addshape(luaL_Buffer *b, int ndim, const size_t *shape);
 
 /* [-0, +0] Make the argument at `arg` contiguous: if it is a strided view, a
  * contiguous copy replaces it in its stack slot (so it stays alive as long as the
