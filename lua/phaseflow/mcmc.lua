@@ -10,6 +10,7 @@
 -- The C core is phaseflow.core.mcmc (src/lua/l_mcmc.c); this file adds the run loop,
 -- recording, checkpoints and the result object.
 local core = require "phaseflow.core"
+local strict = require "phaseflow.strict"
 local C = core.mcmc
 
 local M = {}
@@ -58,10 +59,7 @@ Sampler.__index = Sampler
 -- s:state()/s:set_state(str) (bit-identical resume).
 function M.sampler(opts)
   if type(opts) ~= "table" then error("pf.mcmc.sampler: option table expected", 2) end
-  local known = {logpost = true, p0 = true, seed = true, a = true}
-  for k in pairs(opts) do
-    if not known[k] then error(("pf.mcmc.sampler: unknown option '%s'"):format(tostring(k)), 2) end
-  end
+  strict.options(opts, {logpost = true, p0 = true, seed = true, a = true}, "pf.mcmc.sampler")
   local logpost, p0 = opts.logpost, opts.p0
   if type(logpost) ~= "function" and not is_cmodel(logpost) then
     error("pf.mcmc.sampler: logpost must be a function or a C model", 2)
@@ -190,11 +188,7 @@ local SAMPLE_OPTS = {walkers = true, steps = true, seed = true, thin = true, bur
 -- checkpoint_every (steps, default 1000), progress (true: pf.progress when present).
 function M.sample(logpost, p0, opts)
   opts = opts or {}
-  for k in pairs(opts) do
-    if not SAMPLE_OPTS[k] then
-      error(("pf.mcmc.sample: unknown option '%s'"):format(tostring(k)), 2)
-    end
-  end
+  strict.options(opts, SAMPLE_OPTS, "pf.mcmc.sample")
   if not is_array(p0) or p0:ndim() ~= 2 then
     error("pf.mcmc.sample: p0 must be a walkers x P array", 2)
   end
