@@ -48,7 +48,7 @@ local function base_points(n, d, opts)
     return qmc.normal(n, d, {seed = seed, skip = opts.skip or 0})
   end
   local z = array.zeros(n, d)
-  rng.new(seed):fill_normal(z)
+  rng.from_opts(opts):fill_normal(z)
   return z
 end
 flow.base_points = base_points
