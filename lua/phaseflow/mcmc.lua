@@ -11,6 +11,7 @@
 -- recording, checkpoints and the result object.
 local core = require "phaseflow.core"
 local strict = require "phaseflow.strict"
+local h5 = require "phaseflow.h5"
 local C = core.mcmc
 
 local M = {}
@@ -21,13 +22,6 @@ local function is_cmodel(f)
 end
 
 local function is_array(x) return core.array.is_array(x) end
-
--- The optional pieces written by others (pf.h5, pf.progress); nil when absent.
-local function optional(name)
-  local ok, mod = pcall(function() return require("phaseflow")[name] end)
-  if ok then return mod end
-  return nil
-end
 
 -- Evaluate logpost on K x P positions; returns what the core accepts (array or table)
 -- after checking the count.
@@ -136,8 +130,6 @@ end
 
 --- res:save(file, group): chain, log_prob, acceptance and the run's options as HDF5.
 function Result:save(file, group)
-  local h5 = optional("h5")
-  if not h5 then error("pf.mcmc: res:save needs pf.h5, which is not available", 2) end
   group = group or "/mcmc"
   local attrs = {walkers = self.walkers, steps = self.steps, seed = self.seed, a = self.a,
                  burn = self.burn, thin = self.thin, acceptance_mean = self.acceptance_mean}
@@ -153,7 +145,7 @@ end
 -- (all rows so far), progress = {steps done, rows recorded, W, P, total rows}.
 local CK = "/mcmc_checkpoint"
 
-local function write_checkpoint(h5, file, s, chain, logp, done, rows)
+local function write_checkpoint(file, s, chain, logp, done, rows)
   local W, P = s:walkers(), s:dim()
   h5.write(file, CK .. "/chain", chain)
   h5.write(file, CK .. "/log_prob", logp)
@@ -162,7 +154,7 @@ local function write_checkpoint(h5, file, s, chain, logp, done, rows)
   h5.write_bytes(file, CK .. "/state", s:state())
 end
 
-local function read_checkpoint(h5, file, s, chain, logp)
+local function read_checkpoint(file, s, chain, logp)
   if not h5.exists(file, CK .. "/state") then return nil end
   local prog = h5.read(file, CK .. "/progress")
   local W, P, R = s:walkers(), s:dim(), chain:shape()
@@ -211,11 +203,6 @@ function M.sample(logpost, p0, opts)
   if math.type(every) ~= "integer" or every < 1 then
     error("pf.mcmc.sample: checkpoint_every must be a positive integer", 2)
   end
-  local h5
-  if opts.checkpoint then
-    h5 = optional("h5")
-    if not h5 then error("pf.mcmc.sample: checkpoints need pf.h5, which is not available", 2) end
-  end
   local seed, a = opts.seed or 1, opts.a or 2
 
   local sm = M.sampler{logpost = logpost, p0 = p0, seed = seed, a = a}
@@ -224,22 +211,21 @@ function M.sample(logpost, p0, opts)
   local chain = core.array.zeros(R, W, P)
   local logp = core.array.zeros(R, W)
   local done, rows = 0, 0
-  if h5 then
-    local d, r = read_checkpoint(h5, opts.checkpoint, s, chain, logp)
+  if opts.checkpoint then
+    local d, r = read_checkpoint(opts.checkpoint, s, chain, logp)
     if d then done, rows = d, r end
   end
 
   local prog
   if opts.progress then
-    local progress = optional("progress")
-    if progress and progress.new then prog = progress.new{total = steps, label = "mcmc"} end
+    prog = core.progress.new{total = steps, label = "mcmc"}
   end
 
   local cmodel = is_cmodel(logpost)
   while done < steps do
     -- run up to the next checkpoint (or the end) in one piece
     local target = steps
-    if h5 then target = math.min(steps, (done // every + 1) * every) end
+    if opts.checkpoint then target = math.min(steps, (done // every + 1) * every) end
     if cmodel then
       -- in chunks so that progress is reported
       while done < target do
@@ -259,7 +245,7 @@ function M.sample(logpost, p0, opts)
         if prog and done % 100 == 0 then prog:update(done) end
       end
     end
-    if h5 then write_checkpoint(h5, opts.checkpoint, s, chain, logp, done, rows) end
+    if opts.checkpoint then write_checkpoint(opts.checkpoint, s, chain, logp, done, rows) end
   end
   if prog then
     local _, mean = sm:acceptance()
