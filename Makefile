@@ -31,7 +31,8 @@ LIBS     := -L$(LIBDIR)/hdf5/serial -lhdf5 -lgsl -lcfitsio -lz -lxxhash \
 EXE_LIBS := -llua5.4 -lreadline
 
 CORE_SRC := $(sort $(wildcard src/core/*.c))
-BIND_SRC := $(sort $(wildcard src/lua/l_*.c)) src/lua/pf_lua.c src/lua/core.c
+# Every src/lua/*.c is built; only the l_NAME.c files become phaseflow.core.NAME.
+BIND_SRC := $(sort $(wildcard src/lua/*.c))
 OBJ      := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(BIND_SRC))
 MODULES  := $(patsubst src/lua/l_%.c,%,$(sort $(wildcard src/lua/l_*.c)))
 

@@ -1,7 +1,7 @@
 local pf = require "phaseflow"
 
 local support = require "support"
-local filled, relerr = support.filled, support.relerr
+local filled, relerr, check_gradient = support.filled, support.relerr, support.check_gradient
 
 local archs = {
   {dim = 3, context = 0, transforms = 2, hidden = 6, blocks = 2, seed = 4},
@@ -29,40 +29,20 @@ describe("pf.flow.maf", function()
       local c = arch.context > 0 and filled(n, arch.context, 20 + ia, 0.8) or nil
       local gx, gc = f:grad_log_prob(x, c)
       local h = 1e-5
-      for i = 1, n do
-        for j = 1, arch.dim do
-          local v = x:get(i, j)
-          x:set(i, j, v + h); local a = f:log_prob(x, c):get(i)
-          x:set(i, j, v - h); local b = f:log_prob(x, c):get(i)
-          x:set(i, j, v)
-          assert.is_true(relerr((a - b) / (2 * h), gx:get(i, j)) < 1e-6)
-        end
-        for j = 1, arch.context do
-          local v = c:get(i, j)
-          c:set(i, j, v + h); local a = f:log_prob(x, c):get(i)
-          c:set(i, j, v - h); local b = f:log_prob(x, c):get(i)
-          c:set(i, j, v)
-          assert.is_true(relerr((a - b) / (2 * h), gc:get(i, j)) < 1e-6)
-        end
-      end
+      local function lp() return f:log_prob(x, c) end
+      assert.is_true(check_gradient(lp, x, gx, h) < 1e-6)
+      if c then assert.is_true(check_gradient(lp, c, gc, h) < 1e-6) end
       -- every parameter: gradient of the mean NLL
       f:nll_grad(x, c)
       local g = f:grad()
       local p = f:params()
       local mask = f:mask()
-      local worst = 0
       for k = 1, p:size() do
-        local v = p:get(k)
-        p:set(k, v + h); f:set_params(p); local a = -f:log_prob(x, c):mean()
-        p:set(k, v - h); f:set_params(p); local b = -f:log_prob(x, c):mean()
-        p:set(k, v); f:set_params(p)
-        local fd = (a - b) / (2 * h)
-        if mask:get(k) == 0 then
-          assert.are.equal(0, g:get(k))
-        else
-          worst = math.max(worst, relerr(fd, g:get(k)))
-        end
+        if mask:get(k) == 0 then assert.are.equal(0, g:get(k)) end
       end
+      local function nll(q) f:set_params(q); return -f:log_prob(x, c):mean() end
+      local worst = check_gradient(nll, p, g, h, {keep = function(k) return mask:get(k) ~= 0 end})
+      f:set_params(p)
       assert.is_true(worst < 1e-6)
     end)
   end
@@ -155,15 +135,9 @@ describe("pf.flow.maf", function()
     local x = filled(1, 3, 9, 0.7)
     local c = filled(1, 2, 8)
     local _, ld = f:forward(x, c)
-    local h = 1e-6
+    local cols = support.fd_gradient(function() return (f:forward(x, c)) end, x, 1e-6)
     local J = {}
-    for j = 1, 3 do
-      local v = x:get(1, j)
-      x:set(1, j, v + h); local zp = f:forward(x, c)
-      x:set(1, j, v - h); local zm = f:forward(x, c)
-      x:set(1, j, v)
-      for i = 1, 3 do J[i] = J[i] or {}; J[i][j] = (zp:get(1, i) - zm:get(1, i)) / (2 * h) end
-    end
+    for i = 1, 3 do J[i] = {cols[1]:get(1, i), cols[2]:get(1, i), cols[3]:get(1, i)} end
     local det = J[1][1] * (J[2][2] * J[3][3] - J[2][3] * J[3][2])
       - J[1][2] * (J[2][1] * J[3][3] - J[2][3] * J[3][1])
       + J[1][3] * (J[2][1] * J[3][2] - J[2][2] * J[3][1])
@@ -264,19 +238,19 @@ describe("pf.flow.maf", function()
         for j = 1, C do assert.is_true(math.abs(gc:get(i, j) - gc_mixed:get(i, j)) <= 1e-12) end
       end
       -- and the shared-context path itself matches finite differences in the context
-      local h = 1e-5
+      -- (a shift of context column j moves every row: the context stays shared)
+      local function lp_shifted(d)
+        local cd = pf.array.zeros(n, C)
+        for i = 1, n do
+          for k = 1, C do cd:set(i, k, cs:get(i, k) + d[k]) end
+        end
+        return f:log_prob(xs, cd)
+      end
+      local zero = {}
+      for k = 1, C do zero[k] = 0 end
+      local fd = support.fd_gradient(lp_shifted, zero, 1e-5)
       for j = 1, C do
-        local cp, cm = pf.array.zeros(n, C), pf.array.zeros(n, C)
-        for i = 1, n do
-          for k = 1, C do
-            local v = cs:get(i, k) + (k == j and h or 0)
-            cp:set(i, k, v); cm:set(i, k, v - (k == j and 2 * h or 0))
-          end
-        end
-        local a, b = f:log_prob(xs, cp), f:log_prob(xs, cm)
-        for i = 1, n do
-          assert.is_true(relerr((a:get(i) - b:get(i)) / (2 * h), gc:get(i, j)) < 1e-6)
-        end
+        for i = 1, n do assert.is_true(relerr(fd[j]:get(i), gc:get(i, j)) < 1e-6) end
       end
     end
   end)

@@ -67,6 +67,15 @@ describe("pf.rng", function()
     end
   end)
 
+  it("from_opts: opts.rng itself, else a generator seeded with opts.seed or the default", function()
+    local r = pf.rng.new(3)
+    assert.are.equal(r, pf.rng.from_opts{rng = r, seed = 9})
+    assert.are.equal(pf.rng.new(9):uniform(), pf.rng.from_opts{seed = 9}:uniform())
+    assert.are.equal(pf.rng.new(1):uniform(), pf.rng.from_opts():uniform())
+    assert.are.equal(pf.rng.new(5):uniform(), pf.rng.from_opts({}, 5):uniform())
+    assert.matches("pf.rng object expected", select(2, pcall(pf.rng.from_opts, {rng = {}})))
+  end)
+
   it("a freed generator is rejected cleanly", function()
     local r = pf.rng.new(1)
     r:free()

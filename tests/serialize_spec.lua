@@ -31,4 +31,17 @@ describe("phaseflow.strict", function()
     assert.is_false(ok)
     assert.matches("undefined global 'zz'", err)
   end)
+
+  it("options: an unknown key is an error naming it, blamed on the caller's caller", function()
+    local strict = require "phaseflow.strict"
+    local function api(opts) strict.options(opts, {seed = true, n = true}, "pf.api") end
+    api(nil)
+    api{seed = 1, n = 2}
+    local line = debug.getinfo(1, "l").currentline + 1
+    local ok, err = pcall(function() api{sed = 1} end)
+    assert.is_false(ok)
+    assert.matches("serialize_spec%.lua:" .. line .. ": pf%.api: unknown option 'sed'$", err)
+    assert.has_error(function() strict.options({x = 1}, {"seed", "n"}, "pf.api") end,
+      "pf.api: unknown option 'x' (known: seed, n)")
+  end)
 end)

@@ -7,6 +7,7 @@
 --   f:sample_v(x0, n, {qmc = true, seed = s}) -> n x 3 velocities from p(v|x0), km/s
 -- (flows, flow ensembles, the mock's exact density, the analytic models of the tests).
 local core = require "phaseflow.core"
+local strict = require "phaseflow.strict"
 local array = core.array
 
 local cbe = {}
@@ -55,9 +56,7 @@ local known = {nv = true, vmax = true, seed = true, form = true, qmc = true, bat
 -- positions per gradient call (default: ~200,000 rows).
 function cbe.acceleration(f, x0, opts)
   opts = opts or {}
-  for k in pairs(opts) do
-    if not known[k] then error(("pf.cbe.acceleration: unknown option '%s'"):format(k), 2) end
-  end
+  strict.options(opts, known, "pf.cbe.acceleration")
   local form = opts.form or "f"
   if form ~= "f" and form ~= "logf" then
     error("pf.cbe.acceleration: option 'form' must be \"f\" or \"logf\"", 2)

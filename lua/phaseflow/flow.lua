@@ -12,6 +12,7 @@
 --   f:sample(n, ctx0, {qmc = true, seed = s})  f:forward(x)  f:inverse(z)
 --   f:save(file, group)    pf.flow.load(file, group)
 local core = require "phaseflow.core"
+local strict = require "phaseflow.strict"
 local rng = core.rng
 local qmc = core.qmc
 local array = core.array
@@ -47,7 +48,7 @@ local function base_points(n, d, opts)
     return qmc.normal(n, d, {seed = seed, skip = opts.skip or 0})
   end
   local z = array.zeros(n, d)
-  rng.new(seed):fill_normal(z)
+  rng.from_opts(opts):fill_normal(z)
   return z
 end
 flow.base_points = base_points
@@ -136,9 +137,7 @@ function flow.ensemble(opts)
   if type(opts) ~= "table" or type(opts.members) ~= "table" then
     error("pf.flow.ensemble: option table with 'members' (a list of flows) expected", 2)
   end
-  for k in pairs(opts) do
-    if k ~= "members" then error(("pf.flow.ensemble: unknown option '%s'"):format(k), 2) end
-  end
+  strict.options(opts, {members = true}, "pf.flow.ensemble")
   local m = opts.members
   if #m < 1 then error("pf.flow.ensemble: at least one member expected", 2) end
   local cfg0

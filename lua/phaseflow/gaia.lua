@@ -8,6 +8,7 @@
 -- value is missing), with cat.n rows, cat.missing[name] counts, and cat.source_id as
 -- a Lua table of integers (a double cannot hold a 19-digit source_id).
 local core = require "phaseflow.core"
+local strict = require "phaseflow.strict"
 local select = require "phaseflow.select"
 
 local array = core.array
@@ -72,12 +73,7 @@ end
 local function reader_opts(opts, fname)
   opts = opts or {}
   if type(opts) ~= "table" then error(fname .. ": options must be a table", 3) end
-  local known = { columns = true, optional = true, chunk = true }
-  for k in pairs(opts) do
-    if not known[k] then
-      error(("%s: unknown option '%s' (known: columns, optional, chunk)"):format(fname, tostring(k)), 3)
-    end
-  end
+  strict.options(opts, { "columns", "optional", "chunk" }, fname, 3)
   if opts.columns == nil then
     return { columns = gaia.astrometry, optional = opts.optional or gaia.extras, chunk = opts.chunk }
   end

@@ -14,6 +14,7 @@
 local core = require "phaseflow.core"
 local priors = require "phaseflow.priors"
 local mcmc = require "phaseflow.mcmc"
+local h5 = require "phaseflow.h5"
 
 local M = {}
 
@@ -85,9 +86,6 @@ end
 -- HDF5 file (datasets <group>/r_kpc, <group>/rho, <group>/sigma; group default "/").
 function M.read_points(file, group)
   if file:match("%.h5$") or file:match("%.hdf5$") then
-    local pf = require "phaseflow"
-    local ok, h5 = pcall(function() return pf.h5 end)
-    if not ok or not h5 then error("pf.gnfw.read_points: HDF5 input needs pf.h5", 2) end
     group = (group or ""):gsub("/$", "")
     local r = h5.read(file, group .. "/r_kpc")
     return {r = r, rho = h5.read(file, group .. "/rho"), sigma = h5.read(file, group .. "/sigma")}

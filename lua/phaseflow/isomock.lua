@@ -82,7 +82,7 @@ function DF:sample_v(_, n, opts)
   if opts.qmc ~= false then
     z = core.qmc.normal(n, 3, {seed = opts.seed or 1})
   else
-    local rng = core.rng.new(opts.seed or 1)
+    local rng = core.rng.from_opts(opts)
     z = array.zeros(n, 3)
     for i = 1, n do for j = 1, 3 do z:set(i, j, rng:normal()) end end
   end

@@ -10,6 +10,8 @@
 -- The C core is phaseflow.core.mcmc (src/lua/l_mcmc.c); this file adds the run loop,
 -- recording, checkpoints and the result object.
 local core = require "phaseflow.core"
+local strict = require "phaseflow.strict"
+local h5 = require "phaseflow.h5"
 local C = core.mcmc
 
 local M = {}
@@ -20,13 +22,6 @@ local function is_cmodel(f)
 end
 
 local function is_array(x) return core.array.is_array(x) end
-
--- The optional pieces written by others (pf.h5, pf.progress); nil when absent.
-local function optional(name)
-  local ok, mod = pcall(function() return require("phaseflow")[name] end)
-  if ok then return mod end
-  return nil
-end
 
 -- Evaluate logpost on K x P positions; returns what the core accepts (array or table)
 -- after checking the count.
@@ -58,10 +53,7 @@ Sampler.__index = Sampler
 -- s:state()/s:set_state(str) (bit-identical resume).
 function M.sampler(opts)
   if type(opts) ~= "table" then error("pf.mcmc.sampler: option table expected", 2) end
-  local known = {logpost = true, p0 = true, seed = true, a = true}
-  for k in pairs(opts) do
-    if not known[k] then error(("pf.mcmc.sampler: unknown option '%s'"):format(tostring(k)), 2) end
-  end
+  strict.options(opts, {logpost = true, p0 = true, seed = true, a = true}, "pf.mcmc.sampler")
   local logpost, p0 = opts.logpost, opts.p0
   if type(logpost) ~= "function" and not is_cmodel(logpost) then
     error("pf.mcmc.sampler: logpost must be a function or a C model", 2)
@@ -138,8 +130,6 @@ end
 
 --- res:save(file, group): chain, log_prob, acceptance and the run's options as HDF5.
 function Result:save(file, group)
-  local h5 = optional("h5")
-  if not h5 then error("pf.mcmc: res:save needs pf.h5, which is not available", 2) end
   group = group or "/mcmc"
   local attrs = {walkers = self.walkers, steps = self.steps, seed = self.seed, a = self.a,
                  burn = self.burn, thin = self.thin, acceptance_mean = self.acceptance_mean}
@@ -158,7 +148,7 @@ local CK = "/mcmc_checkpoint"
 -- The checkpoint file is the checkpoint's own: written whole as FILE.part and renamed, so
 -- a kill during the write leaves the previous checkpoint. (It rewrites every row so far:
 -- the cost of all checkpoints grows with the square of the steps.)
-local function write_checkpoint(h5, file, s, chain, logp, done, rows)
+local function write_checkpoint(file, s, chain, logp, done, rows)
   local W, P = s:walkers(), s:dim()
   require("phaseflow.fs").replace(file, function(part)
     h5.write(part, CK .. "/chain", chain)
@@ -168,7 +158,7 @@ local function write_checkpoint(h5, file, s, chain, logp, done, rows)
   end)
 end
 
-local function read_checkpoint(h5, file, s, chain, logp)
+local function read_checkpoint(file, s, chain, logp)
   if not h5.exists(file, CK .. "/state") then return nil end
   local prog = h5.read(file, CK .. "/progress")
   local W, P, R = s:walkers(), s:dim(), chain:shape()
@@ -194,11 +184,7 @@ local SAMPLE_OPTS = {walkers = true, steps = true, seed = true, thin = true, bur
 -- checkpoint_every (steps, default 1000), progress (true: pf.progress when present).
 function M.sample(logpost, p0, opts)
   opts = opts or {}
-  for k in pairs(opts) do
-    if not SAMPLE_OPTS[k] then
-      error(("pf.mcmc.sample: unknown option '%s'"):format(tostring(k)), 2)
-    end
-  end
+  strict.options(opts, SAMPLE_OPTS, "pf.mcmc.sample")
   if not is_array(p0) or p0:ndim() ~= 2 then
     error("pf.mcmc.sample: p0 must be a walkers x P array", 2)
   end
@@ -221,11 +207,6 @@ function M.sample(logpost, p0, opts)
   if math.type(every) ~= "integer" or every < 1 then
     error("pf.mcmc.sample: checkpoint_every must be a positive integer", 2)
   end
-  local h5
-  if opts.checkpoint then
-    h5 = optional("h5")
-    if not h5 then error("pf.mcmc.sample: checkpoints need pf.h5, which is not available", 2) end
-  end
   local seed, a = opts.seed or 1, opts.a or 2
 
   local sm = M.sampler{logpost = logpost, p0 = p0, seed = seed, a = a}
@@ -234,22 +215,21 @@ function M.sample(logpost, p0, opts)
   local chain = core.array.zeros(R, W, P)
   local logp = core.array.zeros(R, W)
   local done, rows = 0, 0
-  if h5 then
-    local d, r = read_checkpoint(h5, opts.checkpoint, s, chain, logp)
+  if opts.checkpoint then
+    local d, r = read_checkpoint(opts.checkpoint, s, chain, logp)
     if d then done, rows = d, r end
   end
 
   local prog
   if opts.progress then
-    local progress = optional("progress")
-    if progress and progress.new then prog = progress.new{total = steps, label = "mcmc"} end
+    prog = core.progress.new{total = steps, label = "mcmc"}
   end
 
   local cmodel = is_cmodel(logpost)
   while done < steps do
     -- run up to the next checkpoint (or the end) in one piece
     local target = steps
-    if h5 then target = math.min(steps, (done // every + 1) * every) end
+    if opts.checkpoint then target = math.min(steps, (done // every + 1) * every) end
     if cmodel then
       -- in chunks so that progress is reported
       while done < target do
@@ -269,7 +249,7 @@ function M.sample(logpost, p0, opts)
         if prog and done % 100 == 0 then prog:update(done) end
       end
     end
-    if h5 then write_checkpoint(h5, opts.checkpoint, s, chain, logp, done, rows) end
+    if opts.checkpoint then write_checkpoint(opts.checkpoint, s, chain, logp, done, rows) end
   end
   if prog then
     local _, mean = sm:acceptance()

@@ -14,6 +14,7 @@
 -- Population parameters (see include/phaseflow/mock.h): disk {rd, sigma0, r0, rsigma, l0},
 -- halo {sigma, beta, lh, et}; `weight` is the fraction of stars in the sphere.
 local core = require "phaseflow.core"
+local strict = require "phaseflow.strict"
 local geometry = require "phaseflow.geometry"
 local potential = require "phaseflow.potential"
 
@@ -189,12 +190,8 @@ Mock.__index = Mock
 function M.galaxy(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("mock.galaxy: option table expected", 2) end
-  for k in pairs(opts) do
-    if k ~= "potential" and k ~= "populations" and k ~= "seed" and k ~= "center"
-      and k ~= "radius" and k ~= "normalize" and k ~= "galaxy" then
-      error(("mock.galaxy: unknown option '%s'"):format(tostring(k)), 2)
-    end
-  end
+  strict.options(opts, { potential = true, populations = true, seed = true, center = true,
+    radius = true, normalize = true, galaxy = true }, "mock.galaxy")
   local g = opts.galaxy and M.galaxy_spec(opts.galaxy)
   local pot = opts.potential or (g and M.truth_model(g).potential) or potential.mwpotential2014()
   if not potential.is_c(pot) then

@@ -11,6 +11,7 @@
 -- correlations, and observables perturbed by them (errors = false keeps the exact ones).
 -- See docs/observe.md.
 local core = require "phaseflow.core"
+local strict = require "phaseflow.strict"
 
 local array = core.array
 local observe = {}
@@ -62,9 +63,7 @@ local KNOWN = { seed = true, errors = true, lf = true, dust = true, saturation =
 local function check_opts(opts, fname, known)
   opts = opts or {}
   if type(opts) ~= "table" then error(fname .. ": options must be a table", 3) end
-  for k in pairs(opts) do
-    if not known[k] then error(("%s: unknown option '%s'"):format(fname, tostring(k)), 3) end
-  end
+  strict.options(opts, known, fname, 3)
   return opts
 end
 

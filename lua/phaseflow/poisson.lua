@@ -12,6 +12,7 @@
 -- is a smooth function on a sphere, which QMC integrates with little error, while the
 -- volume integrand has the radial structure of the Gaussian: it gets more points.
 local core = require "phaseflow.core"
+local strict = require "phaseflow.strict"
 local units = require "phaseflow.units"
 local cbe = require "phaseflow.cbe"
 local array = core.array
@@ -30,9 +31,7 @@ local function even(n) return 2 * math.max(1, math.floor(n / 2 + 0.5)) end
 -- 3200, surface_fraction = 0.25 (or volume = , surface = explicitly), seed = 1.
 function poisson.kernel_points(x0, opts)
   opts = opts or {}
-  for k in pairs(opts) do
-    if not known_pts[k] then error(("pf.poisson.kernel_points: unknown option '%s'"):format(k), 2) end
-  end
+  strict.options(opts, known_pts, "pf.poisson.kernel_points")
   x0 = cbe.as_rows(x0, "pf.poisson.kernel_points")
   local P = opts.points or 3200
   local fs = opts.surface_fraction or 0.25
@@ -87,9 +86,7 @@ local known_density = {h = true, truncate = true, points = true, surface_fractio
 -- opts.nv says otherwise; opts.vmax, form, vseed pass on).
 function poisson.density(source, x0, opts)
   opts = opts or {}
-  for k in pairs(opts) do
-    if not known_density[k] then error(("pf.poisson.density: unknown option '%s'"):format(k), 2) end
-  end
+  strict.options(opts, known_density, "pf.poisson.density")
   local popts = {}
   for k in pairs(known_pts) do popts[k] = opts[k] end
   local pts = poisson.kernel_points(x0, popts)

@@ -39,12 +39,6 @@ local function num(x, what, fname)
   return x
 end
 
-local function rng_of(opts)
-  opts = opts or {}
-  if opts.rng then return opts.rng end
-  return core.rng.new(opts.seed or 1)
-end
-
 local Prior = {}
 Prior.__index = Prior
 
@@ -206,7 +200,7 @@ function Product:sample(n, opts)
   if math.type(n) ~= "integer" or n < 1 then
     error("pf.priors:sample: a positive number of draws expected", 2)
   end
-  local r = rng_of(opts)
+  local r = core.rng.from_opts(opts)
   local x = core.array.zeros(n, self.dim)
   for i = 1, n do
     for j, p in ipairs(self.priors) do x:set(i, j, p:sample(r)) end

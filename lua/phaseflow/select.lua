@@ -56,23 +56,11 @@ local function distance(cat, ctx)
   return ctx.distance
 end
 
--- pf.coords, looked up when first needed so that the other steps work without it.
-local function coords_module()
-  local ok, coords = pcall(require, "phaseflow.coords")
-  if ok and type(coords) == "table" and coords.galactocentric then return coords end
-  return core.coords
-end
-
 -- The Galactocentric transform of the speed step: x and v only (the covariances are
 -- computed later, for the selected stars alone).
 local function frame_of(ctx)
   if ctx.frame then return ctx.frame end
-  local coords = coords_module()
-  if not coords or not coords.galactocentric then
-    error("pf.select: the speed cut needs pf.coords.galactocentric (not built in), "
-      .. "or pass {frame = function(cat) return {x = ..., v = ...} end}", 3)
-  end
-  return function(c) return coords.galactocentric(c, { cov = false, components = false }) end
+  return function(c) return core.coords.galactocentric(c, { cov = false, components = false }) end
 end
 
 local ERROR_COLUMNS = { "ra_error", "dec_error", "parallax_error", "pmra_error", "pmdec_error",
@@ -98,7 +86,7 @@ function select.covariance(sample)
   for _, name in ipairs(CORR_COLUMNS) do
     if not sample.source or src[name] ~= nil then t[name] = sample[name] end
   end
-  return coords_module().covariance(t)
+  return core.coords.covariance(t)
 end
 
 -- The paper's steps -----------------------------------------------------------

@@ -1,8 +1,30 @@
 -- Strict globals for user scripts: reading a global that was never assigned is an
 -- error (a misspelt name fails loudly instead of giving nil). Assigning a new global
 -- works at a script's top level; inside functions use `local`, or declare it with
--- strict.declare(name).
+-- strict.declare(name). strict.options does the same for the option tables that
+-- library functions take (the C bindings have pf_lua_checkopts).
 local strict = {}
+
+--- Raise "<fname>: unknown option '<key>'" for the first key of the table `opts` (nil
+--- passes) that `known` lacks. `known` is a set {name = true}, or a list of names: then
+--- the message ends with " (known: a, b, ...)" in its order. `level` is the level the
+--- caller would give error() itself (default 2: the caller's caller is blamed).
+function strict.options(opts, known, fname, level)
+  if opts == nil then return end
+  local list = known[1] ~= nil
+  local set = known
+  if list then
+    set = {}
+    for _, n in ipairs(known) do set[n] = true end
+  end
+  for k in pairs(opts) do
+    if not set[k] then
+      local msg = ("%s: unknown option '%s'"):format(fname, tostring(k))
+      if list then msg = msg .. " (known: " .. table.concat(known, ", ") .. ")" end
+      error(msg, (level or 2) + 1)
+    end
+  end
+end
 
 function strict.enable(env)
   env = env or _G

@@ -11,6 +11,7 @@
 --       progress (false), checkpoint (file), checkpoint_every (K epochs)
 -- history = {train = {...}, val = {...}, best_epoch = e, best_val = v, epochs = n}
 local core = require "phaseflow.core"
+local strict = require "phaseflow.strict"
 local h5 = require "phaseflow.h5"
 local fs = require "phaseflow.fs"
 local array = core.array
@@ -94,9 +95,7 @@ end
 
 local function train(flow, x, opts)
   opts = opts or {}
-  for k in pairs(opts) do
-    if not ALLOWED[k] then error(("pf.train: unknown option '%s'"):format(k), 2) end
-  end
+  strict.options(opts, ALLOWED, "pf.train")
   local cfg = flow:config()
   local c = opts.context
   if cfg.context > 0 and c == nil then error("pf.train: the flow needs option 'context'", 2) end

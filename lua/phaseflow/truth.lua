@@ -10,6 +10,7 @@
 -- h = (0.5, 0.5, 0.2) kpc, truncated at |u| = 2, normalised over the truncated ellipsoid;
 -- the convolution uses pf.poisson.kernel_points (3,200 QMC points by default).
 local core = require "phaseflow.core"
+local strict = require "phaseflow.strict"
 local poisson = require "phaseflow.poisson"
 
 local array = core.array
@@ -23,9 +24,7 @@ local KNOWN = { potential = true, mock = true, df = true, h = true, truncate = t
 --- density) or df (an object with n_x), h, truncate, points (kernel points), seed.
 function truth.at(points, opts)
   opts = opts or {}
-  for k in pairs(opts) do
-    if not KNOWN[k] then error(("pf.truth.at: unknown option '%s'"):format(tostring(k)), 2) end
-  end
+  strict.options(opts, KNOWN, "pf.truth.at")
   local pot = opts.potential or (opts.mock and opts.mock.potential)
   if not pot then error("pf.truth.at: option 'potential' (or a mock with one) is required", 2) end
   local x = array.is_array(points) and points or array.from(points)

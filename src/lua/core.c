@@ -7,10 +7,6 @@
 #include <gsl/gsl_errno.h>
 #include "pf_lua.h"
 
-#define PF_MODULE(name) int pf_open_##name(lua_State *L);
-#include "modules.h"
-#undef PF_MODULE
-
 int luaopen_phaseflow_core(lua_State *L);
 
 int luaopen_phaseflow_core(lua_State *L)

@@ -96,11 +96,9 @@ static int cbe_eig3(lua_State *L)
     return 1;
 }
 
-int pf_open_cbe(lua_State *L);
 int pf_open_cbe(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"solve", cbe_solve}, {"dlnf_dt", cbe_dlnf_dt}, {"eig3", cbe_eig3}, {NULL, NULL}};
-    luaL_newlib(L, fns);
-    return 1;
+    return pf_lua_newmodule(L, fns, NULL);
 }

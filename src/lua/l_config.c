@@ -36,11 +36,10 @@ static int cfg_wtime(lua_State *L)
     return 1;
 }
 
-int pf_open_config(lua_State *L);
 int pf_open_config(lua_State *L)
 {
     static const luaL_Reg f[] = {{"config", cfg_config}, {"wtime", cfg_wtime}, {NULL, NULL}};
-    luaL_newlib(L, f);
+    pf_lua_newmodule(L, f, NULL);
     lua_pushstring(L, pf_version_string());
     lua_setfield(L, -2, "version");
     return 1;

@@ -22,10 +22,9 @@ static void setnum(lua_State *L, const char *key, double v)
     lua_setfield(L, -2, key);
 }
 
-int pf_open_constants(lua_State *L);
 int pf_open_constants(lua_State *L)
 {
-    lua_newtable(L);
+    pf_lua_newmodule(L, NULL, NULL);
     setnum(L, "G", PF_G);
     setnum(L, "GM_sun_SI", PF_GM_SUN_SI);
     setnum(L, "kpc_m", PF_KPC_M);

@@ -292,7 +292,6 @@ static int l_smear(lua_State *L)
     return 2;
 }
 
-int pf_open_coords(lua_State *L);
 int pf_open_coords(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"galactocentric", l_galactocentric},
@@ -302,7 +301,7 @@ int pf_open_coords(lua_State *L)
                                    {"covariance", l_covariance},
                                    {"smear", l_smear},
                                    {NULL, NULL}};
-    luaL_newlib(L, fns);
+    pf_lua_newmodule(L, fns, NULL);
     lua_pushnumber(L, PF_COORDS_K);
     lua_setfield(L, -2, "K");
     return 1;

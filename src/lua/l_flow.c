@@ -470,7 +470,6 @@ static int flow_is(lua_State *L)
     return 1;
 }
 
-int pf_open_flow(lua_State *L);
 int pf_open_flow(lua_State *L)
 {
     static const luaL_Reg methods[] = {
@@ -482,17 +481,8 @@ int pf_open_flow(lua_State *L)
         {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", flow_gc}, {"__close", flow_gc},
                                     {"__tostring", flow_tostring}, {NULL, NULL}};
-    luaL_newmetatable(L, FLOW_MT);
-    luaL_setfuncs(L, meta, 0);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
     static const luaL_Reg f[] = {{"maf", flow_new}, {"is_maf", flow_is}, {"mix", flow_mix},
                                  {"gelu", flow_gelu}, {NULL, NULL}};
-    luaL_newlib(L, f);
-    luaL_getmetatable(L, FLOW_MT);
-    lua_getfield(L, -1, "__index");
-    lua_setfield(L, -3, "methods");
-    lua_pop(L, 1);
-    return 1;
+    pf_lua_newclass(L, FLOW_MT, methods, meta);
+    return pf_lua_newmodule(L, f, FLOW_MT);
 }

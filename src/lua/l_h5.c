@@ -342,7 +342,6 @@ static int h5_open_count(lua_State *L)
     return 1;
 }
 
-int pf_open_h5(lua_State *L);
 int pf_open_h5(lua_State *L)
 {
     static const luaL_Reg f[] = {
@@ -352,6 +351,5 @@ int pf_open_h5(lua_State *L)
         {"read_bytes", h5_read_bytes}, {"write_int64", h5_write_int64},
         {"read_int64", h5_read_int64}, {"open_count", h5_open_count}, {NULL, NULL}};
     pf_h5_init();
-    luaL_newlib(L, f);
-    return 1;
+    return pf_lua_newmodule(L, f, NULL);
 }

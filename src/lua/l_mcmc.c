@@ -31,7 +31,6 @@
 #define SAMPLER_MT "phaseflow.mcmc.sampler"
 #define GNFW_MT "phaseflow.mcmc.gnfw_model"
 
-int pf_open_mcmc(lua_State *L);
 
 typedef struct {
     pf_mcmc *s;
@@ -493,15 +492,7 @@ int pf_open_mcmc(lua_State *L)
     static const luaL_Reg f[] = {
         {"sampler", m_sampler}, {"gnfw_model", m_gnfw_model}, {"gnfw_density", m_gnfw_density},
         {"autocorr_time", m_autocorr_time}, {"acf", m_acf}, {"flat", m_flat}, {NULL, NULL}};
-    luaL_newmetatable(L, SAMPLER_MT);
-    luaL_setfuncs(L, smeta, 0);
-    luaL_newlib(L, sm);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-    luaL_newmetatable(L, GNFW_MT);
-    luaL_newlib(L, gm);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-    luaL_newlib(L, f);
-    return 1;
+    pf_lua_newclass(L, SAMPLER_MT, sm, smeta);
+    pf_lua_newclass(L, GNFW_MT, gm, NULL);
+    return pf_lua_newmodule(L, f, NULL);
 }

@@ -332,15 +332,8 @@ static const luaL_Reg methods[] = {
 
 static const luaL_Reg funcs[] = {{"galaxy", l_galaxy}, {NULL, NULL}};
 
-int pf_open_mock(lua_State *L);
 int pf_open_mock(lua_State *L)
 {
-    luaL_newmetatable(L, PF_MOCK_MT);
-    luaL_newlib(L, methods);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "__index");
-    lua_setfield(L, -2, "methods");
-    lua_pop(L, 1);
-    luaL_newlib(L, funcs);
-    return 1;
+    pf_lua_newclass(L, PF_MOCK_MT, methods, NULL);
+    return pf_lua_newmodule(L, funcs, NULL);
 }

@@ -294,7 +294,6 @@ static int o_format_double(lua_State *L)
     return 1;
 }
 
-int pf_open_observe(lua_State *L);
 int pf_open_observe(lua_State *L)
 {
     static const luaL_Reg fns[] = {{"lf_default", o_lf_default}, {"draw_lf", o_draw_lf},
@@ -302,6 +301,5 @@ int pf_open_observe(lua_State *L)
                                    {"extinction", o_extinction}, {"write_files", o_write_files},
                                    {"format_double", o_format_double},
                                    {NULL, NULL}};
-    luaL_newlib(L, fns);
-    return 1;
+    return pf_lua_newmodule(L, fns, NULL);
 }

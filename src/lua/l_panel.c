@@ -94,10 +94,8 @@ static int panel_gemm_tn(lua_State *L)
     return 2;
 }
 
-int pf_open_panel(lua_State *L);
 int pf_open_panel(lua_State *L)
 {
     static const luaL_Reg f[] = {{"gemm", panel_gemm}, {"gemm_tn", panel_gemm_tn}, {NULL, NULL}};
-    luaL_newlib(L, f);
-    return 1;
+    return pf_lua_newmodule(L, f, NULL);
 }

@@ -136,7 +136,6 @@ static int po_kernel_norm(lua_State *L)
     return 1;
 }
 
-int pf_open_poisson(lua_State *L);
 int pf_open_poisson(lua_State *L)
 {
     static const luaL_Reg fns[] = {
@@ -144,6 +143,5 @@ int pf_open_poisson(lua_State *L)
                                    {"density_from", po_density_from},
                                    {"kernel_norm", po_kernel_norm},
                                    {NULL, NULL}};
-    luaL_newlib(L, fns);
-    return 1;
+    return pf_lua_newmodule(L, fns, NULL);
 }

@@ -213,25 +213,15 @@ static const luaL_Reg methods[] = {
     {"phi", m_phi}, {"acceleration", m_acc}, {"density", m_density}, {"vcirc", m_vcirc},
     {"components", m_components}, {NULL, NULL}};
 
+static const luaL_Reg metamethods[] = {
+    {"__add", m_add}, {"__len", m_len}, {"__tostring", m_tostring}, {NULL, NULL}};
+
 static const luaL_Reg funcs[] = {
     {"component", l_component}, {"mwpotential2014", l_mw2014},
     {"is_potential", l_is_potential}, {NULL, NULL}};
 
-int pf_open_potential(lua_State *L);
 int pf_open_potential(lua_State *L)
 {
-    luaL_newmetatable(L, PF_POTENTIAL_MT);
-    luaL_newlib(L, methods);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "__index");
-    lua_setfield(L, -2, "methods");
-    lua_pushcfunction(L, m_add);
-    lua_setfield(L, -2, "__add");
-    lua_pushcfunction(L, m_len);
-    lua_setfield(L, -2, "__len");
-    lua_pushcfunction(L, m_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_pop(L, 1);
-    luaL_newlib(L, funcs);
-    return 1;
+    pf_lua_newclass(L, PF_POTENTIAL_MT, methods, metamethods);
+    return pf_lua_newmodule(L, funcs, NULL);
 }

@@ -72,17 +72,12 @@ static int pr_format_duration(lua_State *L)
     return 1;
 }
 
-int pf_open_progress(lua_State *L);
 int pf_open_progress(lua_State *L)
 {
     static const luaL_Reg meth[] = {
         {"update", pr_update}, {"finish", pr_finish}, {"elapsed", pr_elapsed}, {NULL, NULL}};
     static const luaL_Reg f[] = {
         {"new", pr_new}, {"format_duration", pr_format_duration}, {NULL, NULL}};
-    luaL_newmetatable(L, PF_PROGRESS_MT);
-    luaL_newlib(L, meth);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-    luaL_newlib(L, f);
-    return 1;
+    pf_lua_newclass(L, PF_PROGRESS_MT, meth, NULL);
+    return pf_lua_newmodule(L, f, NULL);
 }

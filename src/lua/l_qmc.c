@@ -53,11 +53,10 @@ static int qmc_normal(lua_State *L)
     return 1;
 }
 
-int pf_open_qmc(lua_State *L);
 int pf_open_qmc(lua_State *L)
 {
     static const luaL_Reg f[] = {{"sobol", qmc_sobol}, {"normal", qmc_normal}, {NULL, NULL}};
-    luaL_newlib(L, f);
+    pf_lua_newmodule(L, f, NULL);
     lua_pushinteger(L, PF_QMC_MAXDIM);
     lua_setfield(L, -2, "maxdim");
     return 1;

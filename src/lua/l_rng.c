@@ -62,6 +62,17 @@ static int rng_new(lua_State *L)
     return 1;
 }
 
+/* pf.rng.from_opts(opts [, default_seed = 1]): opts.rng itself, else a new generator
+ * seeded with opts.seed or the default -- the rule of every binding that draws. */
+static int rng_from_opts(lua_State *L)
+{
+    lua_Integer def = luaL_optinteger(L, 2, 1);
+    if (!lua_isnoneornil(L, 1))
+        luaL_checktype(L, 1, LUA_TTABLE);
+    pf_lua_rng_from_opts(L, 1, def);
+    return 1;
+}
+
 /* pf.rng.derive_seed(seed, k): a reproducible seed for sub-stream k. */
 static int rng_derive(lua_State *L)
 {
@@ -259,7 +270,6 @@ static int rng_tostring(lua_State *L)
     return 1;
 }
 
-int pf_open_rng(lua_State *L);
 int pf_open_rng(lua_State *L)
 {
     static const luaL_Reg meth[] = {
@@ -269,12 +279,8 @@ int pf_open_rng(lua_State *L)
         {"seed", rng_seed}, {"clone", rng_clone}, {"free", rng_free}, {NULL, NULL}};
     static const luaL_Reg meta[] = {
         {"__gc", rng_free}, {"__close", rng_free}, {"__tostring", rng_tostring}, {NULL, NULL}};
-    static const luaL_Reg f[] = {{"new", rng_new}, {"derive_seed", rng_derive}, {NULL, NULL}};
-    luaL_newmetatable(L, PF_RNG_MT);
-    luaL_setfuncs(L, meta, 0);
-    luaL_newlib(L, meth);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-    luaL_newlib(L, f);
-    return 1;
+    static const luaL_Reg f[] = {{"new", rng_new}, {"from_opts", rng_from_opts},
+                                 {"derive_seed", rng_derive}, {NULL, NULL}};
+    pf_lua_newclass(L, PF_RNG_MT, meth, meta);
+    return pf_lua_newmodule(L, f, NULL);
 }

@@ -194,32 +194,19 @@ static int batch_set_rng_state(lua_State *L)
     return 0;
 }
 
-static void newmeta(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc)
-{
-    luaL_newmetatable(L, name);
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__close");
-    lua_newtable(L);
-    luaL_setfuncs(L, methods, 0);
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "free");
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-}
-
-int pf_open_train(lua_State *L);
 int pf_open_train(lua_State *L)
 {
     static const luaL_Reg am[] = {{"step", adam_step}, {"state", adam_state},
-                                  {"set_state", adam_set_state}, {NULL, NULL}};
+                                  {"set_state", adam_set_state}, {"free", adam_gc},
+                                  {NULL, NULL}};
+    static const luaL_Reg ameta[] = {{"__gc", adam_gc}, {"__close", adam_gc}, {NULL, NULL}};
     static const luaL_Reg bm[] = {{"shuffle", batch_shuffle}, {"gather", batch_gather},
                                   {"perm", batch_perm}, {"rng_state", batch_rng_state},
-                                  {"set_rng_state", batch_set_rng_state}, {NULL, NULL}};
-    newmeta(L, ADAM_MT, am, adam_gc);
-    newmeta(L, BATCHER_MT, bm, batch_gc);
+                                  {"set_rng_state", batch_set_rng_state}, {"free", batch_gc},
+                                  {NULL, NULL}};
+    static const luaL_Reg bmeta[] = {{"__gc", batch_gc}, {"__close", batch_gc}, {NULL, NULL}};
     static const luaL_Reg f[] = {{"adam", adam_new}, {"batcher", batch_new}, {NULL, NULL}};
-    luaL_newlib(L, f);
-    return 1;
+    pf_lua_newclass(L, ADAM_MT, am, ameta);
+    pf_lua_newclass(L, BATCHER_MT, bm, bmeta);
+    return pf_lua_newmodule(L, f, NULL);
 }

@@ -1,4 +1,5 @@
-/* pf_lua.c -- shared binding helpers: array userdata, option tables, errors. */
+/* pf_lua.c -- shared binding helpers: array userdata, class and module registration,
+ * option tables, errors. */
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,7 +56,7 @@ pf_array *pf_lua_checkarray(lua_State *L, int arg)
     return a;
 }
 
-static void shape_str(luaL_Buffer *b, int ndim, const size_t *shape)
+void pf_lua_addshape(luaL_Buffer *b, int ndim, const size_t *shape)
 {
     for (int i = 0; i < ndim; i++) {
         char tmp[32];
@@ -69,6 +70,28 @@ static void shape_str(luaL_Buffer *b, int ndim, const size_t *shape)
     }
 }
 
+/* "bad argument #arg (array of shape W expected, got G)": W is the `ndim` extents of
+ * `want`, or "<ndim>-D" when want is NULL. */
+static void shape_mismatch(lua_State *L, int arg, int ndim, const size_t *want,
+                           const pf_array *got)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "array of shape ");
+    if (want)
+        pf_lua_addshape(&b, ndim, want);
+    else
+    {
+        char t[16];
+        snprintf(t, sizeof t, "%d-D", ndim);
+        luaL_addstring(&b, t);
+    }
+    luaL_addstring(&b, " expected, got ");
+    pf_lua_addshape(&b, got->ndim, got->shape);
+    luaL_pushresult(&b);
+    luaL_argerror(L, arg, lua_tostring(L, -1));
+}
+
 pf_array *pf_lua_checkshape(lua_State *L, int arg, int ndim, size_t n0, size_t n1)
 {
     pf_array *a = pf_lua_checkarray(L, arg);
@@ -79,23 +102,20 @@ pf_array *pf_lua_checkshape(lua_State *L, int arg, int ndim, size_t n0, size_t n
         ok = 0;
     if (!ok) {
         size_t want[2] = {n0, n1};
-        luaL_Buffer b;
-        luaL_buffinit(L, &b);
-        luaL_addstring(&b, "array of shape ");
-        if (ndim <= 2)
-            shape_str(&b, ndim, want);
-        else
-        {
-            char t[16];
-            snprintf(t, sizeof t, "%d-D", ndim);
-            luaL_addstring(&b, t);
-        }
-        luaL_addstring(&b, " expected, got ");
-        shape_str(&b, a->ndim, a->shape);
-        luaL_pushresult(&b);
-        luaL_argerror(L, arg, lua_tostring(L, -1));
+        shape_mismatch(L, arg, ndim, ndim <= 2 ? want : NULL, a);
     }
     return a;
+}
+
+void pf_lua_checksameshape(lua_State *L, const pf_array *a, int arg, const pf_array *b)
+{
+    if (!pf_array_same_shape(a, b))
+        shape_mismatch(L, arg, a->ndim, a->shape, b);
+}
+
+pf_array *pf_lua_newlike(lua_State *L, const pf_array *a)
+{
+    return pf_lua_newarray(L, a->ndim, a->shape);
 }
 
 pf_array *pf_lua_contiguous(lua_State *L, int arg)
@@ -108,6 +128,41 @@ pf_array *pf_lua_contiguous(lua_State *L, int arg)
     pf_array_pack(a, c->data);
     lua_replace(L, arg);
     return c;
+}
+
+void pf_lua_newclass(lua_State *L, const char *mtname, const luaL_Reg *methods,
+                     const luaL_Reg *meta)
+{
+    luaL_newmetatable(L, mtname);
+    if (meta)
+        luaL_setfuncs(L, meta, 0);
+    if (lua_getfield(L, -1, "methods") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "methods");
+    }
+    if (methods)
+        luaL_setfuncs(L, methods, 0);
+    if (lua_getfield(L, -2, "__index") == LUA_TNIL) {
+        lua_pushvalue(L, -2);
+        lua_setfield(L, -4, "__index");
+    }
+    lua_pop(L, 3);
+}
+
+int pf_lua_newmodule(lua_State *L, const luaL_Reg *funcs, const char *class_mt)
+{
+    lua_newtable(L);
+    if (funcs)
+        luaL_setfuncs(L, funcs, 0);
+    if (class_mt) {
+        luaL_getmetatable(L, class_mt);
+        lua_getfield(L, -1, "methods");
+        lua_setfield(L, -3, "methods");
+        lua_pop(L, 1);
+    }
+    return 1;
 }
 
 int pf_lua_fail(lua_State *L, const char *fname, int status, const pf_err *err)

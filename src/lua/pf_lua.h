@@ -16,8 +16,28 @@
 
 #define PF_ARRAY_MT "phaseflow.array"
 
+/* [-0, +0] Add arithmetic, reductions and row selection to the array class
+ * (array_ops.c; pf_open_array calls it after registering the class). */
+void pf_lua_array_ops(lua_State *L);
+
 /* Each binding file src/lua/l_NAME.c defines `int pf_open_NAME(lua_State *L)` that
- * pushes its module table; the build gathers them into phaseflow.core.NAME. */
+ * pushes its module table; the build gathers them into phaseflow.core.NAME (the list
+ * is build/gen/modules.h, generated from the file names). */
+#define PF_MODULE(name) int pf_open_##name(lua_State *L);
+#include "modules.h"
+#undef PF_MODULE
+
+/* [-0, +0] Register the class whose userdata carry metatable `mtname`: the metatable
+ * gets the metamethods of `meta` (may be NULL) and a field `methods`, the table of
+ * `methods`; __index is that table unless `meta` sets __index itself (pf.array looks
+ * up integer keys first). A second call for the same name adds to the class. */
+void pf_lua_newclass(lua_State *L, const char *mtname, const luaL_Reg *methods,
+                     const luaL_Reg *meta);
+
+/* [-0, +1] Push a module table of `funcs` (may be NULL). With a class name, the
+ * class's methods table is exposed as module.methods, where the Lua facade adds the
+ * methods written in Lua. Returns 1, the count a pf_open_NAME returns. */
+int pf_lua_newmodule(lua_State *L, const luaL_Reg *funcs, const char *class_mt);
 
 /* [-0, +1] New contiguous array userdata of the given shape, zero-filled. The doubles
  * live inside the userdata block, so the collector sees their size. Raises a Lua
@@ -39,6 +59,16 @@ pf_array *pf_lua_testarray(lua_State *L, int arg);
  * Nx3 expected, got 10x2)". With ndim == 2, a 1-D array of length n2 is NOT accepted:
  * the caller must reshape. */
 pf_array *pf_lua_checkshape(lua_State *L, int arg, int ndim, size_t n0, size_t n1);
+
+/* [-0, +1] New zero-filled array of a's shape. */
+pf_array *pf_lua_newlike(lua_State *L, const pf_array *a);
+
+/* [-0, +0] Check that `b` (the argument at `arg`) has the shape of `a`; on mismatch:
+ * "bad argument #arg to 'f' (array of shape 3x2 expected, got 2x3)". */
+void pf_lua_checksameshape(lua_State *L, const pf_array *a, int arg, const pf_array *b);
+
+/* Append a shape to a buffer as "10x3" (PF_ANY prints as N). */
+void pf_lua_addshape(luaL_Buffer *b, int ndim, const size_t *shape);
 
 /* [-0, +0] Make the argument at `arg` contiguous: if it is a strided view, a
  * contiguous copy replaces it in its stack slot (so it stays alive as long as the

@@ -16,9 +16,9 @@ if kind == "train" then
 elseif kind == "mcmc" then
   local ck, out = arg[2], arg[3]
   local function logpost(walkers) -- one log density per row
-    local out = {}
-    for k, p in ipairs(walkers:totable()) do out[k] = -0.5 * (p[1] ^ 2 + (p[2] - 1) ^ 2 / 4) end
-    return pf.array.from(out)
+    local lp = {}
+    for k, p in ipairs(walkers:totable()) do lp[k] = -0.5 * (p[1] ^ 2 + (p[2] - 1) ^ 2 / 4) end
+    return pf.array.from(lp)
   end
   local p0 = pf.array.zeros(16, 2)
   pf.rng.new(2):fill_normal(p0, 0, 0.1)
