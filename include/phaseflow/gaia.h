@@ -152,7 +152,7 @@ int pf_gaia_scan(const char *path, size_t *bytes, size_t *lines, pf_err *err);
 /* Parse a decimal number from s[0..len) (no surrounding spaces): PF_OK with *out
  * bit-equal to strtod's result, or PF_EFORMAT if the whole text is not a number.
  * Fast exact paths cover up to 19 significant digits with a power of ten up to 27
- * (see gaia.c); everything else goes through strtod. */
+ * (see gaia_number.c); everything else goes through strtod. */
 int pf_gaia_parse_double(const char *s, size_t len, double *out);
 
 #endif
