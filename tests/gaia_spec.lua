@@ -288,6 +288,71 @@ describe("pf.gaia bad input", function()
   end)
 end)
 
+-- A small catalogue in the archive's layout: the 6-D observables and their errors, with
+-- the 10 correlation columns (`corr` = their value) or without them (corr = nil).
+local CORR = { "ra_dec_corr", "ra_parallax_corr", "ra_pmra_corr", "ra_pmdec_corr", "dec_parallax_corr",
+  "dec_pmra_corr", "dec_pmdec_corr", "parallax_pmra_corr", "parallax_pmdec_corr", "pmra_pmdec_corr" }
+local function small_catalogue(corr)
+  local head = "source_id,ra,dec,parallax,pmra,pmdec,radial_velocity,ra_error,dec_error,"
+    .. "parallax_error,pmra_error,pmdec_error,radial_velocity_error,phot_g_mean_mag,grvs_mag"
+  if corr then head = head .. "," .. table.concat(CORR, ",") end
+  local lines = { head }
+  for i = 1, 40 do
+    local row = ("%d,%.6f,%.6f,%.4f,%.3f,%.3f,%.2f,0.02,0.03,0.04,0.05,0.04,1.5,%.2f,%.2f"):format(
+      1000 + i, (37 * i) % 360, (i % 17) * 10 - 80, 0.5 + (i % 9) * 0.3, (i % 7) - 3, (i % 5) - 2,
+      (i % 11) * 10 - 50, 9 + (i % 5) * 0.5, 8 + (i % 5) * 0.5)
+    if corr then row = row .. string.rep("," .. corr, #CORR) end
+    lines[#lines + 1] = row
+  end
+  return tmpfile(table.concat(lines, "\n") .. "\n")
+end
+
+describe("pf.gaia optional columns", function()
+  it("a file without the correlation columns reads them as zero correlation in every path", function()
+    local without = pf.gaia.read(small_catalogue(nil))
+    local zeros = pf.gaia.read(small_catalogue("0"))
+    for _, name in ipairs(CORR) do
+      assert.is_nil(without.source[name]) -- absent from the file, and said so
+      assert.are.same(zeros[name]:totable(), without[name]:totable(), name)
+    end
+    -- smearing: every star drawn, the same draws as from explicit zeros
+    local sa, bad_a = pf.gaia.smear(without, { seed = 7 })
+    local sb, bad_b = pf.gaia.smear(zeros, { seed = 7 })
+    assert.are.equal(0, bad_a)
+    assert.are.equal(0, bad_b)
+    for _, k in ipairs { "ra", "dec", "parallax", "pmra", "pmdec", "radial_velocity" } do
+      assert.is_true(sa[k]:isfinite():all(), k)
+      for i = 1, without.n do assert.are.equal(bits(sb[k]:get(i)), bits(sa[k]:get(i)), k) end
+    end
+    -- the covariances of the cut flow agree too
+    local ca = pf.select.run(without, { steps = {} }).cov
+    local cb = pf.select.run(zeros, { steps = {} }).cov
+    assert.are.same(cb:totable(), ca:totable())
+    -- the pipeline's path: the 10 kpc sample (no covariances) smeared, then cut again
+    local s10 = pf.gaia.select_files(small_catalogue(nil), { cov = false, print = false })
+    local sm = pf.gaia.smear(s10, { seed = 3 })
+    assert.is_true(sm.parallax:isfinite():all())
+    assert.is_true(pf.select.run(sm, { cov = false }).n > 0)
+  end)
+  it("a file without radial_velocity_error: no covariances, and smearing names the column", function()
+    local p = small_catalogue(nil)
+    local text = assert(io.open(p)):read("a")
+    -- drop the 13th field (radial_velocity_error) of every line
+    local out = {}
+    for line in text:gmatch("[^\n]+") do
+      local f = {}
+      for x in line:gmatch("[^,]+") do f[#f + 1] = x end
+      table.remove(f, 13)
+      out[#out + 1] = table.concat(f, ",")
+    end
+    local cat = pf.gaia.read(tmpfile(table.concat(out, "\n") .. "\n"))
+    assert.is_nil(cat.source.radial_velocity_error)
+    assert.is_nil(pf.select.run(cat, { steps = {} }).cov)
+    local e = err_of(pf.gaia.smear, cat, { seed = 1 })
+    assert.truthy(e:find("smear: column 'radial_velocity_error' is missing for every star", 1, true), e)
+  end)
+end)
+
 describe("pf.gaia on real archive FITS files", function()
   local dir = real_dir()
   if not dir then
