@@ -225,6 +225,26 @@ describe("pf.gaia bad input", function()
     local e = err_of(pf.gaia.read, p, { columns = { "parallax", "pmdec" } })
     assert.truthy(e:find(p .. ": required column 'pmdec' not found", 1, true), e)
   end)
+  it("names every missing required column at once", function()
+    local p = tmpfile(H .. "1,2.5,3\n")
+    local e = err_of(pf.gaia.read, p, { columns = { "ra", "parallax", "pmdec", "radial_velocity" } })
+    assert.truthy(e:find(p .. ": 3 required columns not found in the file: 'ra', 'pmdec', "
+      .. "'radial_velocity'", 1, true), e)
+    -- the default request: the 6-D observables
+    e = err_of(pf.gaia.read, p)
+    assert.truthy(e:find("4 required columns not found in the file: 'ra', 'dec', 'pmdec', "
+      .. "'radial_velocity'", 1, true), e)
+  end)
+  it("names the column where a short or long row goes wrong", function()
+    local p = tmpfile(H .. "1,2.5,3\n2,2.5\n")
+    local e = err_of(pf.gaia.read, p, { columns = { "parallax" } })
+    assert.truthy(e:find(p .. ":3: 2 fields, but the header has 3: the row ends before column "
+      .. "'pmra'", 1, true), e)
+    p = tmpfile(H .. "1,2.5,3,4\n")
+    e = err_of(pf.gaia.read, p, { columns = { "parallax" } })
+    assert.truthy(e:find(p .. ":2: 4 fields, but the header has 3: the row goes on after column "
+      .. "'pmra', the last", 1, true), e)
+  end)
   it("reports an error met while reading ahead at the chunk that holds it", function()
     local rows = {}
     for i = 1, 20 do rows[i] = ("%d,%.3f,3\n"):format(i, 1 + i / 8) end
@@ -273,7 +293,7 @@ describe("pf.gaia bad input", function()
     local e = err_of(pf.gaia.read, "no/such/file.csv", { columns = { "ra" } })
     assert.truthy(e:find("no/such/file.csv: cannot open", 1, true), e)
     e = err_of(pf.gaia.read, tmpfile('a,b\n"x,1\n'), { columns = { "b" } })
-    assert.truthy(e:find(":2: field 1: unterminated quote", 1, true), e)
+    assert.truthy(e:find(":2: column 'a' (field 1): unterminated quote", 1, true), e)
     e = err_of(pf.gaia.read, "fixtures", { columns = { "ra" }, chunck = 5 })
     assert.truthy(e:find("unknown option 'chunck'", 1, true), e)
     e = err_of(pf.gaia.open, "x.csv", { columns = { 3 } })
@@ -350,6 +370,120 @@ describe("pf.gaia optional columns", function()
     assert.is_nil(pf.select.run(cat, { steps = {} }).cov)
     local e = err_of(pf.gaia.smear, cat, { seed = 1 })
     assert.truthy(e:find("smear: column 'radial_velocity_error' is missing for every star", 1, true), e)
+  end)
+end)
+
+-- An ECSV file whose datatype list gives `units` (name -> unit; flow form, or block form
+-- when `block`), with the columns of `rows`.
+local function ecsv(units, header, rows, block)
+  local lines = { "# %ECSV 1.0", "# ---", "# delimiter: ','", "# datatype:" }
+  for name in header:gmatch("[^,]+") do
+    local u = units[name]
+    if block then
+      lines[#lines + 1] = "# - name: " .. name
+      if u then lines[#lines + 1] = "#   unit: " .. u end
+      lines[#lines + 1] = "#   datatype: float64"
+      lines[#lines + 1] = "#   description: 'a column, with unit: none here'"
+    else
+      lines[#lines + 1] = ("# - {name: %s,%s datatype: float64, description: 'x, y'}"):format(name,
+        u and (" unit: '%s',"):format(u) or "")
+    end
+  end
+  lines[#lines + 1] = "# meta: !!omap"
+  lines[#lines + 1] = "# - {unit: furlong}"
+  lines[#lines + 1] = header
+  for _, r in ipairs(rows) do lines[#lines + 1] = r end
+  return tmpfile(table.concat(lines, "\n") .. "\n", ".ecsv")
+end
+
+-- A FITS binary table of doubles: cols = {{name, unit or nil, values}, ...}.
+local function fits_table(cols)
+  local function card(k, v) return (("%-8s= %20s"):format(k, v) .. string.rep(" ", 80)):sub(1, 80) end
+  local function str(v) return ("'%-8s'"):format(v) end
+  local function block(t) return t .. string.rep(" ", (2880 - #t % 2880) % 2880) end
+  local prim = block(card("SIMPLE", "T") .. card("BITPIX", "8") .. card("NAXIS", "0")
+    .. card("EXTEND", "T") .. ("END" .. string.rep(" ", 77)))
+  local n = #cols[1][3]
+  local h = card("XTENSION", str("BINTABLE")) .. card("BITPIX", "8") .. card("NAXIS", "2")
+    .. card("NAXIS1", tostring(8 * #cols)) .. card("NAXIS2", tostring(n)) .. card("PCOUNT", "0")
+    .. card("GCOUNT", "1") .. card("TFIELDS", tostring(#cols))
+  for k, c in ipairs(cols) do
+    h = h .. card("TTYPE" .. k, str(c[1])) .. card("TFORM" .. k, str("D"))
+    if c[2] then h = h .. card("TUNIT" .. k, str(c[2])) end
+  end
+  h = block(h .. ("END" .. string.rep(" ", 77)))
+  local data = {}
+  for i = 1, n do
+    for _, c in ipairs(cols) do data[#data + 1] = string.pack(">d", c[3][i]) end
+  end
+  local d = table.concat(data)
+  return tmpfile(prim .. h .. d .. string.rep("\0", (2880 - #d % 2880) % 2880), ".fits")
+end
+
+describe("pf.gaia units", function()
+  local H = "ra,dec,parallax,pmra,pmdec,radial_velocity,radial_velocity_error,ra_dec_corr,phot_g_mean_flux"
+  local std = { "45.0,-30.0,1.5,2.25,-3.5,12.5,0.75,0.125,1000", "90.0,60.0,0.25,-1.0,4.0,-250.0,2.0,-0.5,2000" }
+  local cols = { "ra", "dec", "parallax", "pmra", "pmdec", "radial_velocity", "radial_velocity_error",
+    "ra_dec_corr", "phot_g_mean_flux" }
+  local function read(p) return pf.gaia.read(p, { columns = cols }) end
+  local function same(want, got)
+    for _, k in ipairs(cols) do
+      for i = 1, want.n do
+        local a, b = want[k]:get(i), got[k]:get(i)
+        assert.is_true(math.abs(a - b) <= 1e-15 * math.abs(a), ("%s[%d]: %.17g vs %.17g"):format(k, i, a, b))
+      end
+    end
+  end
+
+  it("converts convertible units to Gaia's, in both forms of the ECSV header", function()
+    local want = read(ecsv({}, H, std))
+    local r = math.pi / 180
+    local other = {
+      ("%.17g,%.17g,0.0015,0.00225,-3.5,12500,750,0.125,1000"):format(45 * r, -30 * r),
+      ("%.17g,%.17g,0.00025,-0.001,4.0,-250000,2000,-0.5,2000"):format(90 * r, 60 * r),
+    }
+    local units = { ra = "rad", dec = "rad", parallax = "arcsec", pmra = "arcsec.yr**-1",
+      pmdec = "mas / yr", radial_velocity = "m.s**-1", radial_velocity_error = "m s-1",
+      phot_g_mean_flux = "electron.s**-1" } -- not a column Gaia's units are checked for
+    same(want, read(ecsv(units, H, other)))
+    same(want, read(ecsv(units, H, other, true)))
+    -- Gaia's own spellings need no conversion: bit-equal values
+    local gaia_units = { ra = "deg", dec = "deg", parallax = "mas", pmra = "mas.yr**-1",
+      pmdec = "Angular Velocity[mas/year]", radial_velocity = "km.s**-1",
+      radial_velocity_error = "km/s", ra_dec_corr = "Dimensionless[see description]" }
+    local got = read(ecsv(gaia_units, H, std))
+    for _, k in ipairs(cols) do assert.are.same(want[k]:totable(), got[k]:totable(), k) end
+  end)
+
+  it("converts FITS columns by their TUNIT", function()
+    local p = fits_table { { "parallax", "arcsec", { 0.0015, 0.00025 } }, { "ra", "deg", { 45, 90 } },
+      { "radial_velocity", "m/s", { 12500, -250000 } } }
+    local cat = pf.gaia.read(p, { columns = { "parallax", "ra", "radial_velocity" } })
+    assert.are.same({ 1.5, 0.25 }, cat.parallax:totable())
+    assert.are.same({ 45, 90 }, cat.ra:totable())
+    assert.are.same({ 12.5, -250 }, cat.radial_velocity:totable())
+    p = fits_table { { "parallax", "furlong", { 1 } } }
+    local e = err_of(pf.gaia.read, p, { columns = { "parallax" } })
+    assert.truthy(e:find(p .. ": column 'parallax' has unit 'furlong', which is not known", 1, true), e)
+  end)
+
+  it("refuses an unknown or inconvertible unit, naming the file, the column and the unit", function()
+    for _, case in ipairs {
+      { { parallax = "furlong" },
+        "column 'parallax' has unit 'furlong', which is not known (Gaia's unit for it: mas)" },
+      { { pmra = "mas/yr/yr" }, "column 'pmra' has unit 'mas/yr/yr', which is not known" },
+      { { ra = "deg**2" }, "column 'ra' has unit 'deg**2', which is not known" },
+      { { parallax = "km/s" },
+        "column 'parallax' has unit 'km/s', which cannot be converted to Gaia's unit for it (mas)" },
+      { { radial_velocity = "mas/yr" },
+        "column 'radial_velocity' has unit 'mas/yr', which cannot be converted" },
+      { { ra_dec_corr = "deg" }, "column 'ra_dec_corr' has unit 'deg', which cannot be converted "
+        .. "to Gaia's unit for it (none, a pure number)" },
+    } do
+      local p = ecsv(case[1], H, std)
+      local e = err_of(read, p)
+      assert.truthy(e:find(p .. ": " .. case[2], 1, true), e)
+    end
   end)
 end)
 

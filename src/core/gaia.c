@@ -59,8 +59,19 @@ void pf_gaia_reader_free(pf_gaia_reader *r)
     free(r->path);
     free(r->buf);
     free(r->map);
+    for (size_t k = 0; r->fields && k < r->nfields; k++)
+        free(r->fields[k]);
+    for (size_t k = 0; k < r->nunits; k++) {
+        free(r->unit_col[k]);
+        free(r->unit[k]);
+    }
+    free(r->fields);
+    free(r->unit_col);
+    free(r->unit);
     free(r->colnum);
     free(r->copy_from);
+    free(r->mul);
+    free(r->div);
     free(r);
 }
 
@@ -87,9 +98,11 @@ static pf_gaia_reader *reader_new(const char *path, const pf_gaia_opts *o)
     r->res = calloc(o->ncol, sizeof *r->res);
     r->colnum = calloc(o->ncol + NHIDDEN, sizeof *r->colnum);
     r->copy_from = malloc((o->ncol + NHIDDEN) * sizeof *r->copy_from);
+    r->mul = malloc((o->ncol + NHIDDEN) * sizeof *r->mul);
+    r->div = malloc((o->ncol + NHIDDEN) * sizeof *r->div);
     r->delim = ',';
     if (!r->path || !r->names || !r->source || !r->optional || !r->res || !r->colnum ||
-        !r->copy_from) {
+        !r->copy_from || !r->mul || !r->div) {
         pf_gaia_reader_free(r);
         return NULL;
     }
@@ -100,8 +113,10 @@ static pf_gaia_reader *reader_new(const char *path, const pf_gaia_opts *o)
         }
         r->optional[j] = o->optional ? o->optional[j] : 0;
     }
-    for (size_t j = 0; j < o->ncol + NHIDDEN; j++)
+    for (size_t j = 0; j < o->ncol + NHIDDEN; j++) {
         r->copy_from[j] = -1;
+        r->mul[j] = r->div[j] = 1.0;
+    }
     return r;
 }
 
@@ -189,6 +204,13 @@ static int fill_chunk(pf_gaia_reader *r, pf_gaia_chunk *c, pf_err *err)
     size_t n = c->n;
     c->first_row = r->rows_done;
     r->rows_done += n;
+    for (size_t j = 0; j < r->ncol + NHIDDEN; j++) { /* to Gaia's units (gaia_units.c) */
+        if (r->copy_from[j] >= 0 || (r->mul[j] == 1.0 && r->div[j] == 1.0))
+            continue;
+        double m = r->mul[j], d = r->div[j];
+        for (size_t i = 0; i < n; i++)
+            c->val[j][i] = c->val[j][i] * m / d;
+    }
     for (size_t j = 0; j < r->ncol + NHIDDEN; j++) {
         int src = r->copy_from[j];
         if (src < 0)

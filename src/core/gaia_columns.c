@@ -114,6 +114,9 @@ const char *pf_gaia_column_name(const pf_gaia_reader *r, size_t j)
 int pf_gaia_resolve(pf_gaia_reader *r, pf_gaia_find_fn find, pf_gaia_bind_fn bind, void *ctx,
                     pf_err *err)
 {
+    char absent[400]; /* every missing required column, named in one message */
+    size_t nabsent = 0, len = 0;
+    absent[0] = '\0';
     for (size_t j = 0; j < r->ncol; j++) {
         const char *name = r->names[j];
         const char *used = NULL;
@@ -146,8 +149,19 @@ int pf_gaia_resolve(pf_gaia_reader *r, pf_gaia_find_fn find, pf_gaia_bind_fn bin
             r->res[j] = RES_ABSENT;
             continue;
         }
-        return pf_gaia_fail(r, err, PF_ENOTFOUND, "%s: required column '%s' not found in the file",
-                    r->path, name);
+        if (len < sizeof absent) {
+            int w = snprintf(absent + len, sizeof absent - len, "%s'%s'", nabsent ? ", " : "",
+                             name);
+            len = w < 0 || (size_t)w >= sizeof absent - len ? sizeof absent : len + (size_t)w;
+        }
+        nabsent++;
     }
+    if (nabsent == 1)
+        return pf_gaia_fail(r, err, PF_ENOTFOUND, "%s: required column %s not found in the file",
+                            r->path, absent);
+    if (nabsent > 1)
+        return pf_gaia_fail(r, err, PF_ENOTFOUND, "%s: %zu required columns not found in the "
+                            "file: %s%s", r->path, nabsent, absent,
+                            len >= sizeof absent ? "..." : "");
     return PF_OK;
 }

@@ -26,6 +26,21 @@ static void bind_fits(pf_gaia_reader *r, size_t j, long h)
     r->colnum[j] = (int)h;
 }
 
+/* TUNITn of the column internal column j reads, when the file gives one. */
+static int fits_unit(pf_gaia_reader *r, size_t j, const char *file_name, char *buf, size_t len)
+{
+    (void)file_name;
+    char key[FLEN_KEYWORD], value[FLEN_VALUE];
+    int st = 0;
+    snprintf(key, sizeof key, "TUNIT%d", r->colnum[j]);
+    if (fits_read_key(r->fp, TSTRING, key, value, NULL, &st)) {
+        fits_clear_errmsg();
+        return 0;
+    }
+    snprintf(buf, len, "%s", value);
+    return 1;
+}
+
 static int fits_fail(pf_gaia_reader *r, pf_err *err, int st, const char *what)
 {
     char msg[FLEN_STATUS];
@@ -57,7 +72,8 @@ int pf_gaia_fits_open(pf_gaia_reader *r, pf_err *err)
     if (fits_get_num_rowsll(r->fp, &nr, &st))
         return fits_fail(r, err, st, "cannot read the number of rows");
     r->nrows = nr;
-    return pf_gaia_resolve(r, find_fits, bind_fits, NULL, err);
+    int res = pf_gaia_resolve(r, find_fits, bind_fits, NULL, err);
+    return res ? res : pf_gaia_units(r, fits_unit, err);
 }
 
 int pf_gaia_fits_next(pf_gaia_reader *r, pf_gaia_chunk *c, pf_err *err)

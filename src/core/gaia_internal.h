@@ -3,7 +3,8 @@
  * the inflating thread, the number parsers, the column tables and the two formats.
  *
  *   gaia.c          the catalogue: open, read-ahead, next, cuts on a chunk
- *   gaia_columns.c  column names (identifiers, aliases, units), chunks, name resolution
+ *   gaia_columns.c  column names (identifiers, aliases), chunks, name resolution
+ *   gaia_units.c    the units a file declares, checked and converted to Gaia's
  *   gaia_text.c     CSV and ECSV (lines, fields, the header)
  *   gaia_fits.c     FITS tables through CFITSIO
  *   gaia_inflate.c  the inflating thread and pf_gaia_scan
@@ -59,11 +60,16 @@ struct pf_gaia_reader {
     char delim;
     int *map;                 /* file field -> internal column, or -1 */
     size_t nfields;
+    char **fields;            /* the header's names, for messages */
+    int in_datatype;          /* ECSV header: inside the `datatype:` list */
+    size_t nunits;            /* ECSV header: columns listed, with their units */
+    char **unit_col, **unit;  /* unit[k] is NULL where the list gives none */
     /* fits */
     fitsfile *fp;
     long long nrows;
     int *colnum;              /* internal column -> FITS column number, 0 if absent */
     int *copy_from;           /* internal column -> the column it duplicates, or -1 */
+    double *mul, *div;        /* internal column: value in Gaia's unit = value * mul / div */
 };
 
 /* gaia.c: record a sticky error on the reader (and in *err if not NULL); returns code. */
@@ -108,6 +114,14 @@ typedef long (*pf_gaia_find_fn)(pf_gaia_reader *r, const char *name, void *ctx);
 typedef void (*pf_gaia_bind_fn)(pf_gaia_reader *r, size_t j, long handle);
 int pf_gaia_resolve(pf_gaia_reader *r, pf_gaia_find_fn find, pf_gaia_bind_fn bind, void *ctx,
                     pf_err *err);
+
+/* gaia_units.c: after resolution, the conversion (r->mul, r->div) of every column read
+ * from the file, or an error naming the file, the column and its unit. `unit_of`
+ * copies the unit the file gives internal column j (its column `file_name`) into
+ * `buf` and returns 1, or returns 0 when the file gives none. */
+typedef int (*pf_gaia_unit_fn)(pf_gaia_reader *r, size_t j, const char *file_name, char *buf,
+                               size_t len);
+int pf_gaia_units(pf_gaia_reader *r, pf_gaia_unit_fn unit_of, pf_err *err);
 
 /* gaia_text.c */
 int pf_gaia_text_open(pf_gaia_reader *r, pf_err *err);

@@ -5,6 +5,7 @@
  * converted. ECSV is CSV after a '#'-prefixed YAML header.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gaia_internal.h"
@@ -147,6 +148,121 @@ static void ecsv_header_line(pf_gaia_reader *r, const char *s, size_t len)
     }
 }
 
+/* ---- ECSV units ---------------------------------------------------------------- */
+
+/* [s, s + n) without surrounding spaces and quotes, as a new string (NULL: no memory). */
+static char *yaml_scalar(const char *s, size_t n)
+{
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (n >= 2 && (*s == '\'' || *s == '"') && s[n - 1] == *s)
+        s++, n -= 2;
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* "key: value" of the current item of the datatype list; only name and unit matter.
+ * Returns -1 when out of memory. */
+static int ecsv_item_key(pf_gaia_reader *r, const char *s, size_t n)
+{
+    const char *colon = memchr(s, ':', n);
+    if (!colon || r->nunits == 0)
+        return 0;
+    char *key = yaml_scalar(s, (size_t)(colon - s));
+    if (!key)
+        return -1;
+    char **slot = strcmp(key, "name") == 0 ? &r->unit_col[r->nunits - 1]
+                  : strcmp(key, "unit") == 0 ? &r->unit[r->nunits - 1] : NULL;
+    free(key);
+    if (!slot || *slot)
+        return 0;
+    *slot = yaml_scalar(colon + 1, n - (size_t)(colon + 1 - s));
+    return *slot ? 0 : -1;
+}
+
+/* A new item of the datatype list, "- {name: ra, unit: deg, ...}" or "- name: ra"
+ * (the block form continues on the next lines). Returns -1 when out of memory. */
+static int ecsv_item(pf_gaia_reader *r, const char *s, size_t n)
+{
+    char **a = realloc(r->unit_col, (r->nunits + 1) * sizeof *a);
+    if (a)
+        r->unit_col = a;
+    char **b = realloc(r->unit, (r->nunits + 1) * sizeof *b);
+    if (b)
+        r->unit = b;
+    if (!a || !b)
+        return -1;
+    r->unit_col[r->nunits] = r->unit[r->nunits] = NULL;
+    r->nunits++;
+    while (n && *s == ' ')
+        s++, n--;
+    if (!n || *s != '{')
+        return ecsv_item_key(r, s, n);
+    /* flow form: split at the commas outside quotes and brackets */
+    const char *e = s + n, *k = s + 1;
+    int depth = 0;
+    char quote = 0;
+    for (const char *p = s + 1; p < e; p++) {
+        if (quote) {
+            quote = *p == quote ? 0 : quote;
+        } else if (*p == '\'' || *p == '"') {
+            quote = *p;
+        } else if (*p == '[' || *p == '{') {
+            depth++;
+        } else if ((*p == ']' || *p == '}') && depth > 0) {
+            depth--;
+        } else if ((*p == ',' || *p == '}') && depth == 0) {
+            if (ecsv_item_key(r, k, (size_t)(p - k)) < 0)
+                return -1;
+            k = p + 1;
+            if (*p == '}')
+                break;
+        }
+    }
+    return 0;
+}
+
+/* The `datatype:` list of an ECSV header: each column's name and unit. Returns -1 when
+ * out of memory. */
+static int ecsv_datatype_line(pf_gaia_reader *r, const char *s, size_t len)
+{
+    const char *c = s + 1, *e = s + len; /* after the '#' */
+    if (c < e && *c == ' ')
+        c++;
+    size_t indent = 0;
+    while (c + indent < e && c[indent] == ' ')
+        indent++;
+    size_t n = (size_t)(e - c);
+    if (indent == 0 && n >= 2 && c[0] == '-' && c[1] == ' ')
+        return r->in_datatype ? ecsv_item(r, c + 2, n - 2) : 0;
+    if (indent == 0) {
+        r->in_datatype = n >= 9 && memcmp(c, "datatype:", 9) == 0;
+        return 0;
+    }
+    if (r->in_datatype && indent == 2)
+        return ecsv_item_key(r, c + 2, n - 2);
+    return 0;
+}
+
+static int text_unit(pf_gaia_reader *r, size_t j, const char *file_name, char *buf, size_t len)
+{
+    (void)j;
+    for (size_t k = 0; k < r->nunits; k++)
+        if (r->unit_col[k] && r->unit[k] && strcmp(r->unit_col[k], file_name) == 0) {
+            snprintf(buf, len, "%s", r->unit[k]);
+            return 1;
+        }
+    return 0;
+}
+
+/* ---- the header line ------------------------------------------------------------- */
+
 struct header_ctx {
     const char **names;
     size_t *lens;
@@ -185,6 +301,8 @@ int pf_gaia_text_open(pf_gaia_reader *r, pf_err *err)
     while ((got = next_line(r, &s, &len, err)) == 1) {
         if (len > 0 && s[0] == '#') {
             ecsv_header_line(r, s, len);
+            if (ecsv_datatype_line(r, s, len) < 0)
+                return pf_gaia_fail(r, err, PF_ENOMEM, "%s: out of memory", r->path);
             continue;
         }
         size_t k = 0;
@@ -206,7 +324,8 @@ int pf_gaia_text_open(pf_gaia_reader *r, pf_err *err)
     h.names = malloc(nf * sizeof *h.names);
     h.lens = malloc(nf * sizeof *h.lens);
     r->map = malloc(nf * sizeof *r->map);
-    if (!h.names || !h.lens || !r->map) {
+    r->fields = calloc(nf, sizeof *r->fields);
+    if (!h.names || !h.lens || !r->map || !r->fields) {
         free(h.names);
         free(h.lens);
         return pf_gaia_fail(r, err, PF_ENOMEM, "%s: out of memory", r->path);
@@ -222,9 +341,16 @@ int pf_gaia_text_open(pf_gaia_reader *r, pf_err *err)
         }
         r->map[h.n] = -1;
         h.n++;
+        r->nfields = h.n;
+        if (!(r->fields[h.n - 1] = yaml_scalar(h.names[h.n - 1], h.lens[h.n - 1]))) {
+            free(h.names);
+            free(h.lens);
+            return pf_gaia_fail(r, err, PF_ENOMEM, "%s: out of memory", r->path);
+        }
     }
-    r->nfields = h.n;
     int st = pf_gaia_resolve(r, find_field, bind_field, &h, err);
+    if (st == PF_OK)
+        st = pf_gaia_units(r, text_unit, err);
     free(h.names);
     free(h.lens);
     return st;
@@ -252,14 +378,16 @@ int pf_gaia_text_next(pf_gaia_reader *r, pf_gaia_chunk *c, pf_err *err)
             const char *fs;
             size_t fl;
             if (split_field(&p, e, r->delim, &fs, &fl) < 0)
-                return pf_gaia_fail(r, err, PF_EFORMAT, "%s:%ld: field %zu: unterminated quote or text "
-                            "after a closing quote", r->path, r->line, f + 1);
+                return pf_gaia_fail(r, err, PF_EFORMAT, "%s:%ld: column '%s' (field %zu): "
+                                    "unterminated quote or text after a closing quote", r->path,
+                                    r->line, f < r->nfields ? r->fields[f] : "(none)", f + 1);
             if (f >= r->nfields) {
                 f++;
                 while (p <= e && split_field(&p, e, r->delim, &fs, &fl) == 0)
                     f++;
-                return pf_gaia_fail(r, err, PF_EFORMAT, "%s:%ld: %zu fields, but the header has %zu",
-                            r->path, r->line, f, r->nfields);
+                return pf_gaia_fail(r, err, PF_EFORMAT, "%s:%ld: %zu fields, but the header has "
+                                    "%zu: the row goes on after column '%s', the last", r->path,
+                                    r->line, f, r->nfields, r->fields[r->nfields - 1]);
             }
             int j = r->map[f++];
             if (j < 0)
@@ -287,8 +415,9 @@ int pf_gaia_text_next(pf_gaia_reader *r, pf_gaia_chunk *c, pf_err *err)
             }
         }
         if (f != r->nfields)
-            return pf_gaia_fail(r, err, PF_EFORMAT, "%s:%ld: %zu fields, but the header has %zu",
-                        r->path, r->line, f, r->nfields);
+            return pf_gaia_fail(r, err, PF_EFORMAT, "%s:%ld: %zu fields, but the header has %zu: "
+                                "the row ends before column '%s'", r->path, r->line, f,
+                                r->nfields, r->fields[f]);
         i++;
     }
     c->n = i;
