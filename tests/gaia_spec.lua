@@ -487,6 +487,76 @@ describe("pf.gaia units", function()
   end)
 end)
 
+describe("scripts/paper.lua on bad Gaia inputs", function()
+  local support = require "support"
+  local function paper(dir, ...)
+    local args = { "../scripts/paper.lua", "--preset", "test", "--out", dir, ... }
+    return support.phaseflow(args)
+  end
+  local function fresh_dir()
+    local d = os.tmpname()
+    os.remove(d)
+    return d
+  end
+
+  it("ends with the reader's message alone and exit status 1, --debug adds the traceback", function()
+    local H = "source_id,ra,dec,parallax,pmra,pmdec,radial_velocity\n"
+    local good = "1,45.0,-30.0,1.5,2.25,-3.5,12.5\n"
+    for _, case in ipairs {
+      { tmpfile("source_id,ra,dec\n1,2,3\n"),
+        "4 required columns not found in the file: 'parallax', 'pmra', 'pmdec', 'radial_velocity'" },
+      { tmpfile(H .. good .. "2,45.0,-30.0,1.5\n"), ":3: 4 fields, but the header has 7: the row ends "
+        .. "before column 'pmra'" },
+      { tmpfile(H .. good .. "2,45.0,-30.0,x,2.25,-3.5,12.5\n"),
+        ":3: column 'parallax' (field 4): 'x' is not a number" },
+      { ecsv({ parallax = "parsec" }, H:sub(1, -2), { good:sub(1, -2) }),
+        ": column 'parallax' has unit 'parsec', which is not known" },
+      { "fixtures/truncated.csv.gz", "truncated or corrupt compressed data" },
+      { "no/such/file.csv", "no/such/file.csv: cannot open" },
+    } do
+      local out, rc = paper(fresh_dir(), case[1])
+      assert.are.equal(1, rc, out)
+      assert.truthy(out:find("paper.lua: pf.gaia", 1, true), out)
+      assert.truthy(out:find(case[1], 1, true), out) -- the file
+      assert.truthy(out:find(case[2], 1, true), out)
+      assert.falsy(out:find("traceback", 1, true), out)
+      assert.falsy(out:find(".lua:%d+:"), out)
+    end
+    local out, rc = paper(fresh_dir(), "--debug", "no/such/file.csv")
+    assert.are.equal(1, rc, out)
+    assert.truthy(out:find("stack traceback", 1, true), out)
+  end)
+
+  it("a catalogue without correlations goes through the smeared resamples", function()
+    local dir, p = fresh_dir(), small_catalogue(nil)
+    local out, rc = paper(dir, "--only", "catalogue", p)
+    assert.are.equal(0, rc, out)
+    out, rc = paper(dir, "--only", "selection", p)
+    assert.are.equal(0, rc, out) -- was: "smeared resample 1: no star passes the cuts"
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+
+  it("a catalogue without radial_velocity_error: the smearing names the column", function()
+    local text = assert(io.open(small_catalogue(nil))):read("a")
+    local cut = {}
+    for line in text:gmatch("[^\n]+") do
+      local f = {}
+      for x in line:gmatch("[^,]+") do f[#f + 1] = x end
+      table.remove(f, 13)
+      cut[#cut + 1] = table.concat(f, ",")
+    end
+    local dir, p = fresh_dir(), tmpfile(table.concat(cut, "\n") .. "\n")
+    local out, rc = paper(dir, "--only", "catalogue", p)
+    assert.are.equal(0, rc, out)
+    out, rc = paper(dir, "--only", "selection", p)
+    assert.are.equal(1, rc, out)
+    assert.truthy(out:find("paper.lua: smear: column 'radial_velocity_error' is missing for every star",
+      1, true), out)
+    assert.falsy(out:find("traceback", 1, true), out)
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+end)
+
 describe("pf.gaia on real archive FITS files", function()
   local dir = real_dir()
   if not dir then
