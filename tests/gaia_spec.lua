@@ -299,6 +299,33 @@ describe("pf.gaia bad input", function()
     e = err_of(pf.gaia.open, "x.csv", { columns = { 3 } })
     assert.truthy(e:find("columns[1] must be a non-empty column name", 1, true), e)
   end)
+  it("names the file in a truncated gzip stream once, and says where the text stops", function()
+    local e = err_of(pf.gaia.read, "fixtures/truncated.csv.gz", { columns = { "ra" } })
+    assert.truthy(e:find("pf.gaia.open: fixtures/truncated.csv.gz: truncated or corrupt compressed "
+      .. "data in its first line (zlib: unexpected end of file)", 1, true), e)
+    e = err_of(pf.gaia.scan, "fixtures/truncated.csv.gz")
+    assert.truthy(e:find("truncated or corrupt compressed data (zlib: unexpected end of file)", 1, true), e)
+  end)
+  it("rejects other bad files, inputs and options with a message naming them", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    os.execute("mkdir -p '" .. dir .. "' && touch '" .. dir .. "/notes.txt'")
+    for _, case in ipairs {
+      { pf.gaia.read, { tmpfile('"a,b\n1,1\n'), { columns = { "b" } } }, ":1: unterminated quote in the header line" },
+      { pf.gaia.read, { tmpfile("SIMPLE  = garbage", ".fits"), { columns = { "ra" } } }, ": cannot open as FITS" },
+      { pf.gaia.expand, { dir }, ("pf.gaia: directory '%s' holds no Gaia table files"):format(dir) },
+      { pf.gaia.expand, { 5 }, "pf.gaia: input must be a path, a glob or a list of them, got number" },
+      { pf.gaia.read, { "x.csv", 5 }, "pf.gaia.read: options must be a table" },
+      { pf.gaia.read, { "x.csv", { columns = {} } }, "option 'columns' must be a non-empty list of column names" },
+      { pf.gaia.open, { "x.csv", { columns = { "ra" }, chunk = 0 } }, "chunk must be 1..1e8 rows" },
+      { pf.gaia.select_files, { "fixtures/GaiaSource_000000-000012.csv.gz", { each = print, out = "x.h5" } },
+        "options 'each' and 'out' exclude each other" },
+    } do
+      local e = err_of(case[1], table.unpack(case[2]))
+      assert.truthy(e:find(case[3], 1, true), e)
+    end
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
   it("keeps values in their columns with quotes, CRLF and blank trailing lines", function()
     local p = tmpfile('name,"parallax",x\r\n"a,b",1.25,"3"\r\n"c""d",2.5,7\r\n\r\n')
     local cat = pf.gaia.read(p, { columns = { "x", "parallax" }, optional = {} })

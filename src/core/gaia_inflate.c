@@ -172,8 +172,12 @@ int pf_gaia_scan(const char *path, size_t *bytes, size_t *lines, pf_err *err)
     for (;;) {
         long n = pf_gaia_ring_take(g, buf, RING_BYTES, msg, sizeof msg);
         if (n < 0) {
+            size_t k = strlen(path); /* zlib's message starts with the path */
+            const char *m = msg;
+            if (strncmp(msg, path, k) == 0 && msg[k] == ':' && msg[k + 1] == ' ')
+                m += k + 2;
             st = pf_err_set(err, PF_EIO, "%s: truncated or corrupt compressed data (zlib: %s)",
-                            path, msg);
+                            path, m);
             break;
         }
         if (n == 0)

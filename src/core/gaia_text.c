@@ -10,6 +10,22 @@
 #include <string.h>
 #include "gaia_internal.h"
 
+/* A corrupt or truncated gzip stream, and where the text stops. zlib's message starts
+ * with the path, which ours already gives. */
+static void zlib_fail(pf_gaia_reader *r, pf_err *err, const char *zmsg)
+{
+    size_t n = strlen(r->path);
+    if (!zmsg)
+        zmsg = "error";
+    if (strncmp(zmsg, r->path, n) == 0 && zmsg[n] == ':' && zmsg[n + 1] == ' ')
+        zmsg += n + 2;
+    char where[48] = "in its first line";
+    if (r->line > 0)
+        snprintf(where, sizeof where, "after line %ld", r->line);
+    pf_gaia_fail(r, err, PF_EIO, "%s: truncated or corrupt compressed data %s (zlib: %s)", r->path,
+                 where, zmsg);
+}
+
 /* Append more bytes to buf[end..cap). Returns bytes read (0 at end) or -1 on error. */
 static long fill(pf_gaia_reader *r, pf_err *err)
 {
@@ -26,8 +42,7 @@ static long fill(pf_gaia_reader *r, pf_err *err)
         char zmsg[160];
         long n = pf_gaia_ring_take(r->ring, r->buf + r->end, room, zmsg, sizeof zmsg);
         if (n < 0)
-            pf_gaia_fail(r, err, PF_EIO, "%s: truncated or corrupt compressed data after line %ld "
-                 "(zlib: %s)", r->path, r->line, zmsg);
+            zlib_fail(r, err, zmsg);
         return n;
     }
     if (room > (1u << 30))
@@ -36,8 +51,7 @@ static long fill(pf_gaia_reader *r, pf_err *err)
     int zerr = 0;
     const char *zmsg = gzerror(r->gz, &zerr);
     if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
-        pf_gaia_fail(r, err, PF_EIO, "%s: truncated or corrupt compressed data after line %ld (zlib: %s)",
-             r->path, r->line, zmsg ? zmsg : "error");
+        zlib_fail(r, err, zmsg);
         return -1;
     }
     return n;
