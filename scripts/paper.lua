@@ -18,7 +18,7 @@ usage: phaseflow scripts/paper.lua [--preset test|quick|science|paper] [--out DI
                                    [--from STEP] [--force] [--quiet] [--galaxy NAME]
                                    [--set KEY=VALUE ...] [--mock-cache DIR] [--debug] [inputs...]
 inputs: Gaia archive files, directories or globs (CSV, ECSV, gzip, FITS); none: the mock
---debug: a Lua traceback with an error of the run (default: its message alone)
+--debug: an error of the run with its Lua call stack (default: the message alone)
 galaxy: the mock galaxy (no inputs): ]] .. table.concat(pf.mock.variant_names, ", ") .. [[ (default: the preset's)
 steps: ]] .. table.concat(pf.pipeline.steps, ", ")
 

@@ -401,16 +401,18 @@ describe("pf.gaia optional columns", function()
 end)
 
 -- An ECSV file whose datatype list gives `units` (name -> unit; flow form, or block form
--- when `block`), with the columns of `rows`.
+-- when `block`, its items indented by two more spaces when block == "indented"), with the
+-- columns of `rows`.
 local function ecsv(units, header, rows, block)
   local lines = { "# %ECSV 1.0", "# ---", "# delimiter: ','", "# datatype:" }
+  local ind = block == "indented" and "  " or ""
   for name in header:gmatch("[^,]+") do
     local u = units[name]
     if block then
-      lines[#lines + 1] = "# - name: " .. name
-      if u then lines[#lines + 1] = "#   unit: " .. u end
-      lines[#lines + 1] = "#   datatype: float64"
-      lines[#lines + 1] = "#   description: 'a column, with unit: none here'"
+      lines[#lines + 1] = "# " .. ind .. "- name: " .. name
+      if u then lines[#lines + 1] = "# " .. ind .. "  unit: " .. u end
+      lines[#lines + 1] = "# " .. ind .. "  datatype: float64"
+      lines[#lines + 1] = "# " .. ind .. "  description: 'a column, with unit: none here'"
     else
       lines[#lines + 1] = ("# - {name: %s,%s datatype: float64, description: 'x, y'}"):format(name,
         u and (" unit: '%s',"):format(u) or "")
@@ -474,6 +476,7 @@ describe("pf.gaia units", function()
       phot_g_mean_flux = "electron.s**-1" } -- not a column Gaia's units are checked for
     same(want, read(ecsv(units, H, other)))
     same(want, read(ecsv(units, H, other, true)))
+    same(want, read(ecsv(units, H, other, "indented")))
     -- Gaia's own spellings need no conversion: bit-equal values
     local gaia_units = { ra = "deg", dec = "deg", parallax = "mas", pmra = "mas.yr**-1",
       pmdec = "Angular Velocity[mas/year]", radial_velocity = "km.s**-1",

@@ -101,6 +101,7 @@ static pf_gaia_reader *reader_new(const char *path, const pf_gaia_opts *o)
     r->mul = malloc((o->ncol + NHIDDEN) * sizeof *r->mul);
     r->div = malloc((o->ncol + NHIDDEN) * sizeof *r->div);
     r->delim = ',';
+    r->item_indent = -1;
     if (!r->path || !r->names || !r->source || !r->optional || !r->res || !r->colnum ||
         !r->copy_from || !r->mul || !r->div) {
         pf_gaia_reader_free(r);

@@ -62,6 +62,7 @@ struct pf_gaia_reader {
     size_t nfields;
     char **fields;            /* the header's names, for messages */
     int in_datatype;          /* ECSV header: inside the `datatype:` list */
+    int item_indent;          /* ECSV header: the indentation of its items, or -1 */
     size_t nunits;            /* ECSV header: columns listed, with their units */
     char **unit_col, **unit;  /* unit[k] is NULL where the list gives none */
     /* fits */

@@ -252,15 +252,22 @@ static int ecsv_datatype_line(pf_gaia_reader *r, const char *s, size_t len)
     size_t indent = 0;
     while (c + indent < e && c[indent] == ' ')
         indent++;
-    size_t n = (size_t)(e - c);
-    if (indent == 0 && n >= 2 && c[0] == '-' && c[1] == ' ')
-        return r->in_datatype ? ecsv_item(r, c + 2, n - 2) : 0;
-    if (indent == 0) {
-        r->in_datatype = n >= 9 && memcmp(c, "datatype:", 9) == 0;
+    const char *t = c + indent;
+    size_t n = (size_t)(e - t);
+    int dash = n >= 2 && t[0] == '-' && t[1] == ' ';
+    if (indent == 0 && !dash) { /* a top-level key */
+        r->in_datatype = n >= 9 && memcmp(t, "datatype:", 9) == 0;
+        r->item_indent = -1;
         return 0;
     }
-    if (r->in_datatype && indent == 2)
-        return ecsv_item_key(r, c + 2, n - 2);
+    if (!r->in_datatype)
+        return 0;
+    if (dash && (r->item_indent < 0 || (size_t)r->item_indent == indent)) {
+        r->item_indent = (int)indent; /* the items' indentation: set by the first */
+        return ecsv_item(r, t + 2, n - 2);
+    }
+    if (r->item_indent >= 0 && indent == (size_t)r->item_indent + 2)
+        return ecsv_item_key(r, t, n);
     return 0;
 }
 
