@@ -128,7 +128,7 @@ fuzz:
 	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
 	@mkdir -p $(BUILD)/fuzz-corpus
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Iinclude \
-	  tests/fuzz/fuzz_csv.c src/core/gaia.c src/core/error.c -lcfitsio -lz -lm -o $(BUILD)/fuzz_csv
+	  tests/fuzz/fuzz_csv.c $(wildcard src/core/gaia*.c) src/core/error.c -lcfitsio -lz -lm -o $(BUILD)/fuzz_csv
 	$(BUILD)/fuzz_csv -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz-corpus tests/fuzz/corpus
 
 clean:

@@ -1,7 +1,7 @@
 -- The paper's analysis end to end (Lim et al. 2023):
 --   phaseflow scripts/paper.lua --preset test|quick|science|paper --out DIR [--only STEP] [--from STEP]
 --                               [--force] [--quiet] [--galaxy default|hot|heavy]
---                               [--set KEY=VALUE ...] [--mock-cache DIR] [inputs...]
+--                               [--set KEY=VALUE ...] [--mock-cache DIR] [--debug] [inputs...]
 -- --set changes one preset setting (dotted keys: --set n_train=0 --set flow.hidden=64
 -- --set mock.stars=3000000); the report lists every setting of the run. --mock-cache DIR keeps
 -- the generated mocks in DIR (default OUT/mock), so runs into several folders share them.
@@ -9,20 +9,24 @@
 -- Writes DIR/report.md, DIR/results.h5, the figures (PNG and PDF) and DIR/steps/*.h5.
 -- Edit lua/phaseflow/geometry.lua, presets.lua or the steps in pipeline.lua and run again:
 -- only the steps whose inputs or options changed are redone.
+-- An error of the run (a bad input file, no star passing the cuts, ...) ends with its message
+-- alone on stderr and exit status 1; --debug adds the Lua traceback.
 local pf = require "phaseflow"
 
 local USAGE = [[
 usage: phaseflow scripts/paper.lua [--preset test|quick|science|paper] [--out DIR] [--only STEP]
                                    [--from STEP] [--force] [--quiet] [--galaxy NAME]
-                                   [--set KEY=VALUE ...] [--mock-cache DIR] [inputs...]
+                                   [--set KEY=VALUE ...] [--mock-cache DIR] [--debug] [inputs...]
 inputs: Gaia archive files, directories or globs (CSV, ECSV, gzip, FITS); none: the mock
+--debug: an error of the run with its Lua call stack (default: the message alone)
 galaxy: the mock galaxy (no inputs): ]] .. table.concat(pf.mock.variant_names, ", ") .. [[ (default: the preset's)
 steps: ]] .. table.concat(pf.pipeline.steps, ", ")
 
 local cli = require "phaseflow.cli"
 local SPEC = {script = "paper.lua", usage = USAGE, defaults = {preset = "quick"},
               options = {preset = "value", out = "value", only = "value", from = "value", galaxy = "value",
-                         ["mock-cache"] = "value", set = "pairs", force = "flag", quiet = "flag"}}
+                         ["mock-cache"] = "value", set = "pairs", force = "flag", quiet = "flag",
+                         debug = "flag"}}
 
 local opts, inputs = cli.parse(arg, SPEC)
 local known = {}
@@ -51,14 +55,29 @@ local made, P = pcall(pf.pipeline.new, {out = out, preset = preset, inputs = inp
                                        mock_cache = opts.mock_cache})
 if not made then cli.fail("paper.lua", (tostring(P):gsub("^pf%.pipeline: ", ""))) end
 local t0 = pf.wtime()
--- --only / --from on a folder that lacks an earlier step: the user's mistake, said plainly
-local ran, steps = pcall(P.run, P, {only = opts.only, from = opts.from, force = opts.force})
+local ran, steps = xpcall(P.run, function(e)
+  return opts.debug and type(e) == "string" and debug.traceback(e, 2) or e
+end, P, {only = opts.only, from = opts.from, force = opts.force})
+-- another run holds the output folder: exit status 2, naming it
 if not ran and type(steps) == "table" and steps.busy then cli.fail("paper.lua", steps.message) end
 if not ran then
+  -- --only / --from on a folder that lacks an earlier step: the user's mistake, said plainly
   local step, why = tostring(steps):match("pf%.pipeline: step '(.-)' must be run first %((.-)%)")
-  if not step then error(steps, 0) end
-  cli.fail("paper.lua", ("--%s %s: step '%s' must be run first in %s (%s); run without --only/--from"):format(
-    opts.only and "only" or "from", opts.only or opts.from, step, out, why))
+  if step then
+    cli.fail("paper.lua", ("--%s %s: step '%s' must be run first in %s (%s); run without --only/--from"):format(
+      opts.only and "only" or "from", opts.only or opts.from, step, out, why))
+  end
+  if opts.debug then io.stderr:write("paper.lua: ", tostring(steps), "\n"); os.exit(1) end
+  -- the message without the Lua places it passed through (lua/phaseflow/gaia.lua:121: ...)
+  local msg = tostring(steps)
+  repeat
+    local rest = msg:match("^[^\n]-%.lua:%d+: (.*)$")
+    msg = rest or msg
+  until not rest
+  -- a Lua runtime error is a bug, not the input's fault: say where more is to be had
+  local bug = msg:find("attempt to ", 1, true) or msg:find("bad argument #", 1, true)
+  io.stderr:write("paper.lua: ", msg, "\n", bug and "(a bug: --debug shows its Lua traceback)\n" or "")
+  os.exit(1)
 end
 for _, s in ipairs(steps) do
   print(("%-14s %-13s %8.1f s"):format(s.step, s.status, s.seconds))

@@ -225,6 +225,26 @@ describe("pf.gaia bad input", function()
     local e = err_of(pf.gaia.read, p, { columns = { "parallax", "pmdec" } })
     assert.truthy(e:find(p .. ": required column 'pmdec' not found", 1, true), e)
   end)
+  it("names every missing required column at once", function()
+    local p = tmpfile(H .. "1,2.5,3\n")
+    local e = err_of(pf.gaia.read, p, { columns = { "ra", "parallax", "pmdec", "radial_velocity" } })
+    assert.truthy(e:find(p .. ": 3 required columns not found in the file: 'ra', 'pmdec', "
+      .. "'radial_velocity'", 1, true), e)
+    -- the default request: the 6-D observables
+    e = err_of(pf.gaia.read, p)
+    assert.truthy(e:find("4 required columns not found in the file: 'ra', 'dec', 'pmdec', "
+      .. "'radial_velocity'", 1, true), e)
+  end)
+  it("names the column where a short or long row goes wrong", function()
+    local p = tmpfile(H .. "1,2.5,3\n2,2.5\n")
+    local e = err_of(pf.gaia.read, p, { columns = { "parallax" } })
+    assert.truthy(e:find(p .. ":3: 2 fields, but the header has 3: the row ends before column "
+      .. "'pmra'", 1, true), e)
+    p = tmpfile(H .. "1,2.5,3,4\n")
+    e = err_of(pf.gaia.read, p, { columns = { "parallax" } })
+    assert.truthy(e:find(p .. ":2: 4 fields, but the header has 3: the row goes on after column "
+      .. "'pmra', the last", 1, true), e)
+  end)
   it("reports an error met while reading ahead at the chunk that holds it", function()
     local rows = {}
     for i = 1, 20 do rows[i] = ("%d,%.3f,3\n"):format(i, 1 + i / 8) end
@@ -273,11 +293,38 @@ describe("pf.gaia bad input", function()
     local e = err_of(pf.gaia.read, "no/such/file.csv", { columns = { "ra" } })
     assert.truthy(e:find("no/such/file.csv: cannot open", 1, true), e)
     e = err_of(pf.gaia.read, tmpfile('a,b\n"x,1\n'), { columns = { "b" } })
-    assert.truthy(e:find(":2: field 1: unterminated quote", 1, true), e)
+    assert.truthy(e:find(":2: column 'a' (field 1): unterminated quote", 1, true), e)
     e = err_of(pf.gaia.read, "fixtures", { columns = { "ra" }, chunck = 5 })
     assert.truthy(e:find("unknown option 'chunck'", 1, true), e)
     e = err_of(pf.gaia.open, "x.csv", { columns = { 3 } })
     assert.truthy(e:find("columns[1] must be a non-empty column name", 1, true), e)
+  end)
+  it("names the file in a truncated gzip stream once, and says where the text stops", function()
+    local e = err_of(pf.gaia.read, "fixtures/truncated.csv.gz", { columns = { "ra" } })
+    assert.truthy(e:find("pf.gaia.open: fixtures/truncated.csv.gz: truncated or corrupt compressed "
+      .. "data in its first line (zlib: unexpected end of file)", 1, true), e)
+    e = err_of(pf.gaia.scan, "fixtures/truncated.csv.gz")
+    assert.truthy(e:find("truncated or corrupt compressed data (zlib: unexpected end of file)", 1, true), e)
+  end)
+  it("rejects other bad files, inputs and options with a message naming them", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    os.execute("mkdir -p '" .. dir .. "' && touch '" .. dir .. "/notes.txt'")
+    for _, case in ipairs {
+      { pf.gaia.read, { tmpfile('"a,b\n1,1\n'), { columns = { "b" } } }, ":1: unterminated quote in the header line" },
+      { pf.gaia.read, { tmpfile("SIMPLE  = garbage", ".fits"), { columns = { "ra" } } }, ": cannot open as FITS" },
+      { pf.gaia.expand, { dir }, ("pf.gaia: directory '%s' holds no Gaia table files"):format(dir) },
+      { pf.gaia.expand, { 5 }, "pf.gaia: input must be a path, a glob or a list of them, got number" },
+      { pf.gaia.read, { "x.csv", 5 }, "pf.gaia.read: options must be a table" },
+      { pf.gaia.read, { "x.csv", { columns = {} } }, "option 'columns' must be a non-empty list of column names" },
+      { pf.gaia.open, { "x.csv", { columns = { "ra" }, chunk = 0 } }, "chunk must be 1..1e8 rows" },
+      { pf.gaia.select_files, { "fixtures/GaiaSource_000000-000012.csv.gz", { each = print, out = "x.h5" } },
+        "options 'each' and 'out' exclude each other" },
+    } do
+      local e = err_of(case[1], table.unpack(case[2]))
+      assert.truthy(e:find(case[3], 1, true), e)
+    end
+    os.execute("rm -rf '" .. dir .. "'")
   end)
   it("keeps values in their columns with quotes, CRLF and blank trailing lines", function()
     local p = tmpfile('name,"parallax",x\r\n"a,b",1.25,"3"\r\n"c""d",2.5,7\r\n\r\n')
@@ -285,6 +332,258 @@ describe("pf.gaia bad input", function()
     assert.are.equal(2, cat.n)
     assert.are.equal(2.5, cat.parallax:get(2))
     assert.are.equal(7, cat.x:get(2))
+  end)
+end)
+
+-- A small catalogue in the archive's layout: the 6-D observables and their errors, with
+-- the 10 correlation columns (`corr` = their value) or without them (corr = nil).
+local CORR = { "ra_dec_corr", "ra_parallax_corr", "ra_pmra_corr", "ra_pmdec_corr", "dec_parallax_corr",
+  "dec_pmra_corr", "dec_pmdec_corr", "parallax_pmra_corr", "parallax_pmdec_corr", "pmra_pmdec_corr" }
+local function small_catalogue(corr)
+  local head = "source_id,ra,dec,parallax,pmra,pmdec,radial_velocity,ra_error,dec_error,"
+    .. "parallax_error,pmra_error,pmdec_error,radial_velocity_error,phot_g_mean_mag,grvs_mag"
+  if corr then head = head .. "," .. table.concat(CORR, ",") end
+  local lines = { head }
+  for i = 1, 40 do
+    local row = ("%d,%.6f,%.6f,%.4f,%.3f,%.3f,%.2f,0.02,0.03,0.04,0.05,0.04,1.5,%.2f,%.2f"):format(
+      1000 + i, (37 * i) % 360, (i % 17) * 10 - 80, 0.5 + (i % 9) * 0.3, (i % 7) - 3, (i % 5) - 2,
+      (i % 11) * 10 - 50, 9 + (i % 5) * 0.5, 8 + (i % 5) * 0.5)
+    if corr then row = row .. string.rep("," .. corr, #CORR) end
+    lines[#lines + 1] = row
+  end
+  return tmpfile(table.concat(lines, "\n") .. "\n")
+end
+
+describe("pf.gaia optional columns", function()
+  it("a file without the correlation columns reads them as zero correlation in every path", function()
+    local without = pf.gaia.read(small_catalogue(nil))
+    local zeros = pf.gaia.read(small_catalogue("0"))
+    for _, name in ipairs(CORR) do
+      assert.is_nil(without.source[name]) -- absent from the file, and said so
+      assert.are.same(zeros[name]:totable(), without[name]:totable(), name)
+    end
+    -- smearing: every star drawn, the same draws as from explicit zeros
+    local sa, bad_a = pf.gaia.smear(without, { seed = 7 })
+    local sb, bad_b = pf.gaia.smear(zeros, { seed = 7 })
+    assert.are.equal(0, bad_a)
+    assert.are.equal(0, bad_b)
+    for _, k in ipairs { "ra", "dec", "parallax", "pmra", "pmdec", "radial_velocity" } do
+      assert.is_true(sa[k]:isfinite():all(), k)
+      for i = 1, without.n do assert.are.equal(bits(sb[k]:get(i)), bits(sa[k]:get(i)), k) end
+    end
+    -- the covariances of the cut flow agree too
+    local ca = pf.select.run(without, { steps = {} }).cov
+    local cb = pf.select.run(zeros, { steps = {} }).cov
+    assert.are.same(cb:totable(), ca:totable())
+    -- the pipeline's path: the 10 kpc sample (no covariances) smeared, then cut again
+    local s10 = pf.gaia.select_files(small_catalogue(nil), { cov = false, print = false })
+    local sm = pf.gaia.smear(s10, { seed = 3 })
+    assert.is_true(sm.parallax:isfinite():all())
+    assert.is_true(pf.select.run(sm, { cov = false }).n > 0)
+  end)
+  it("a file without radial_velocity_error: no covariances, and smearing names the column", function()
+    local p = small_catalogue(nil)
+    local text = assert(io.open(p)):read("a")
+    -- drop the 13th field (radial_velocity_error) of every line
+    local out = {}
+    for line in text:gmatch("[^\n]+") do
+      local f = {}
+      for x in line:gmatch("[^,]+") do f[#f + 1] = x end
+      table.remove(f, 13)
+      out[#out + 1] = table.concat(f, ",")
+    end
+    local cat = pf.gaia.read(tmpfile(table.concat(out, "\n") .. "\n"))
+    assert.is_nil(cat.source.radial_velocity_error)
+    assert.is_nil(pf.select.run(cat, { steps = {} }).cov)
+    local e = err_of(pf.gaia.smear, cat, { seed = 1 })
+    assert.truthy(e:find("smear: column 'radial_velocity_error' is missing for every star", 1, true), e)
+  end)
+end)
+
+-- An ECSV file whose datatype list gives `units` (name -> unit; flow form, or block form
+-- when `block`, its items indented by two more spaces when block == "indented"), with the
+-- columns of `rows`.
+local function ecsv(units, header, rows, block)
+  local lines = { "# %ECSV 1.0", "# ---", "# delimiter: ','", "# datatype:" }
+  local ind = block == "indented" and "  " or ""
+  for name in header:gmatch("[^,]+") do
+    local u = units[name]
+    if block then
+      lines[#lines + 1] = "# " .. ind .. "- name: " .. name
+      if u then lines[#lines + 1] = "# " .. ind .. "  unit: " .. u end
+      lines[#lines + 1] = "# " .. ind .. "  datatype: float64"
+      lines[#lines + 1] = "# " .. ind .. "  description: 'a column, with unit: none here'"
+    else
+      lines[#lines + 1] = ("# - {name: %s,%s datatype: float64, description: 'x, y'}"):format(name,
+        u and (" unit: '%s',"):format(u) or "")
+    end
+  end
+  lines[#lines + 1] = "# meta: !!omap"
+  lines[#lines + 1] = "# - {unit: furlong}"
+  lines[#lines + 1] = header
+  for _, r in ipairs(rows) do lines[#lines + 1] = r end
+  return tmpfile(table.concat(lines, "\n") .. "\n", ".ecsv")
+end
+
+-- A FITS binary table of doubles: cols = {{name, unit or nil, values}, ...}.
+local function fits_table(cols)
+  local function card(k, v) return (("%-8s= %20s"):format(k, v) .. string.rep(" ", 80)):sub(1, 80) end
+  local function str(v) return ("'%-8s'"):format(v) end
+  local function block(t) return t .. string.rep(" ", (2880 - #t % 2880) % 2880) end
+  local prim = block(card("SIMPLE", "T") .. card("BITPIX", "8") .. card("NAXIS", "0")
+    .. card("EXTEND", "T") .. ("END" .. string.rep(" ", 77)))
+  local n = #cols[1][3]
+  local h = card("XTENSION", str("BINTABLE")) .. card("BITPIX", "8") .. card("NAXIS", "2")
+    .. card("NAXIS1", tostring(8 * #cols)) .. card("NAXIS2", tostring(n)) .. card("PCOUNT", "0")
+    .. card("GCOUNT", "1") .. card("TFIELDS", tostring(#cols))
+  for k, c in ipairs(cols) do
+    h = h .. card("TTYPE" .. k, str(c[1])) .. card("TFORM" .. k, str("D"))
+    if c[2] then h = h .. card("TUNIT" .. k, str(c[2])) end
+  end
+  h = block(h .. ("END" .. string.rep(" ", 77)))
+  local data = {}
+  for i = 1, n do
+    for _, c in ipairs(cols) do data[#data + 1] = string.pack(">d", c[3][i]) end
+  end
+  local d = table.concat(data)
+  return tmpfile(prim .. h .. d .. string.rep("\0", (2880 - #d % 2880) % 2880), ".fits")
+end
+
+describe("pf.gaia units", function()
+  local H = "ra,dec,parallax,pmra,pmdec,radial_velocity,radial_velocity_error,ra_dec_corr,phot_g_mean_flux"
+  local std = { "45.0,-30.0,1.5,2.25,-3.5,12.5,0.75,0.125,1000", "90.0,60.0,0.25,-1.0,4.0,-250.0,2.0,-0.5,2000" }
+  local cols = { "ra", "dec", "parallax", "pmra", "pmdec", "radial_velocity", "radial_velocity_error",
+    "ra_dec_corr", "phot_g_mean_flux" }
+  local function read(p) return pf.gaia.read(p, { columns = cols }) end
+  local function same(want, got)
+    for _, k in ipairs(cols) do
+      for i = 1, want.n do
+        local a, b = want[k]:get(i), got[k]:get(i)
+        assert.is_true(math.abs(a - b) <= 1e-15 * math.abs(a), ("%s[%d]: %.17g vs %.17g"):format(k, i, a, b))
+      end
+    end
+  end
+
+  it("converts convertible units to Gaia's, in both forms of the ECSV header", function()
+    local want = read(ecsv({}, H, std))
+    local r = math.pi / 180
+    local other = {
+      ("%.17g,%.17g,0.0015,0.00225,-3.5,12500,750,0.125,1000"):format(45 * r, -30 * r),
+      ("%.17g,%.17g,0.00025,-0.001,4.0,-250000,2000,-0.5,2000"):format(90 * r, 60 * r),
+    }
+    local units = { ra = "rad", dec = "rad", parallax = "arcsec", pmra = "arcsec.yr**-1",
+      pmdec = "mas / yr", radial_velocity = "m.s**-1", radial_velocity_error = "m s-1",
+      phot_g_mean_flux = "electron.s**-1" } -- not a column Gaia's units are checked for
+    same(want, read(ecsv(units, H, other)))
+    same(want, read(ecsv(units, H, other, true)))
+    same(want, read(ecsv(units, H, other, "indented")))
+    -- Gaia's own spellings need no conversion: bit-equal values
+    local gaia_units = { ra = "deg", dec = "deg", parallax = "mas", pmra = "mas.yr**-1",
+      pmdec = "Angular Velocity[mas/year]", radial_velocity = "km.s**-1",
+      radial_velocity_error = "km/s", ra_dec_corr = "Dimensionless[see description]" }
+    local got = read(ecsv(gaia_units, H, std))
+    for _, k in ipairs(cols) do assert.are.same(want[k]:totable(), got[k]:totable(), k) end
+  end)
+
+  it("converts FITS columns by their TUNIT", function()
+    local p = fits_table { { "parallax", "arcsec", { 0.0015, 0.00025 } }, { "ra", "deg", { 45, 90 } },
+      { "radial_velocity", "m/s", { 12500, -250000 } } }
+    local cat = pf.gaia.read(p, { columns = { "parallax", "ra", "radial_velocity" } })
+    assert.are.same({ 1.5, 0.25 }, cat.parallax:totable())
+    assert.are.same({ 45, 90 }, cat.ra:totable())
+    assert.are.same({ 12.5, -250 }, cat.radial_velocity:totable())
+    p = fits_table { { "parallax", "furlong", { 1 } } }
+    local e = err_of(pf.gaia.read, p, { columns = { "parallax" } })
+    assert.truthy(e:find(p .. ": column 'parallax' has unit 'furlong', which is not known", 1, true), e)
+  end)
+
+  it("refuses an unknown or inconvertible unit, naming the file, the column and the unit", function()
+    for _, case in ipairs {
+      { { parallax = "furlong" },
+        "column 'parallax' has unit 'furlong', which is not known (Gaia's unit for it: mas)" },
+      { { pmra = "mas/yr/yr" }, "column 'pmra' has unit 'mas/yr/yr', which is not known" },
+      { { ra = "deg**2" }, "column 'ra' has unit 'deg**2', which is not known" },
+      { { parallax = "km/s" },
+        "column 'parallax' has unit 'km/s', which cannot be converted to Gaia's unit for it (mas)" },
+      { { radial_velocity = "mas/yr" },
+        "column 'radial_velocity' has unit 'mas/yr', which cannot be converted" },
+      { { ra_dec_corr = "deg" }, "column 'ra_dec_corr' has unit 'deg', which cannot be converted "
+        .. "to Gaia's unit for it (none, a pure number)" },
+    } do
+      local p = ecsv(case[1], H, std)
+      local e = err_of(read, p)
+      assert.truthy(e:find(p .. ": " .. case[2], 1, true), e)
+    end
+  end)
+end)
+
+describe("scripts/paper.lua on bad Gaia inputs", function()
+  local support = require "support"
+  local function paper(dir, ...)
+    local args = { "../scripts/paper.lua", "--preset", "test", "--out", dir, ... }
+    return support.phaseflow(args)
+  end
+  local function fresh_dir()
+    local d = os.tmpname()
+    os.remove(d)
+    return d
+  end
+
+  it("ends with the reader's message alone and exit status 1, --debug adds the traceback", function()
+    local H = "source_id,ra,dec,parallax,pmra,pmdec,radial_velocity\n"
+    local good = "1,45.0,-30.0,1.5,2.25,-3.5,12.5\n"
+    for _, case in ipairs {
+      { tmpfile("source_id,ra,dec\n1,2,3\n"),
+        "4 required columns not found in the file: 'parallax', 'pmra', 'pmdec', 'radial_velocity'" },
+      { tmpfile(H .. good .. "2,45.0,-30.0,1.5\n"), ":3: 4 fields, but the header has 7: the row ends "
+        .. "before column 'pmra'" },
+      { tmpfile(H .. good .. "2,45.0,-30.0,x,2.25,-3.5,12.5\n"),
+        ":3: column 'parallax' (field 4): 'x' is not a number" },
+      { ecsv({ parallax = "parsec" }, H:sub(1, -2), { good:sub(1, -2) }),
+        ": column 'parallax' has unit 'parsec', which is not known" },
+      { "fixtures/truncated.csv.gz", "truncated or corrupt compressed data" },
+      { "no/such/file.csv", "no/such/file.csv: cannot open" },
+    } do
+      local out, rc = paper(fresh_dir(), case[1])
+      assert.are.equal(1, rc, out)
+      assert.truthy(out:find("paper.lua: pf.gaia", 1, true), out)
+      assert.truthy(out:find(case[1], 1, true), out) -- the file
+      assert.truthy(out:find(case[2], 1, true), out)
+      assert.falsy(out:find("traceback", 1, true), out)
+      assert.falsy(out:find(".lua:%d+:"), out)
+    end
+    local out, rc = paper(fresh_dir(), "--debug", "no/such/file.csv")
+    assert.are.equal(1, rc, out)
+    assert.truthy(out:find("stack traceback", 1, true), out)
+  end)
+
+  it("a catalogue without correlations goes through the smeared resamples", function()
+    local dir, p = fresh_dir(), small_catalogue(nil)
+    local out, rc = paper(dir, "--only", "catalogue", p)
+    assert.are.equal(0, rc, out)
+    out, rc = paper(dir, "--only", "selection", p)
+    assert.are.equal(0, rc, out) -- was: "smeared resample 1: no star passes the cuts"
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
+
+  it("a catalogue without radial_velocity_error: the smearing names the column", function()
+    local text = assert(io.open(small_catalogue(nil))):read("a")
+    local cut = {}
+    for line in text:gmatch("[^\n]+") do
+      local f = {}
+      for x in line:gmatch("[^,]+") do f[#f + 1] = x end
+      table.remove(f, 13)
+      cut[#cut + 1] = table.concat(f, ",")
+    end
+    local dir, p = fresh_dir(), tmpfile(table.concat(cut, "\n") .. "\n")
+    local out, rc = paper(dir, "--only", "catalogue", p)
+    assert.are.equal(0, rc, out)
+    out, rc = paper(dir, "--only", "selection", p)
+    assert.are.equal(1, rc, out)
+    assert.truthy(out:find("paper.lua: smear: column 'radial_velocity_error' is missing for every star",
+      1, true), out)
+    assert.falsy(out:find("traceback", 1, true), out)
+    os.execute("rm -rf '" .. dir .. "'")
   end)
 end)
 

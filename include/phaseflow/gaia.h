@@ -21,7 +21,15 @@
  *      radial_velocity_error <- dr2_radial_velocity_error;
  *   3. derived: bp_rp = phot_bp_mean_mag - phot_rp_mean_mag when both exist;
  *   4. if the column is marked optional, it reads as all missing;
- *   5. otherwise opening fails with PF_ENOTFOUND naming the column and the file.
+ *   5. otherwise opening fails with PF_ENOTFOUND naming the file and every such
+ *      column at once.
+ *
+ * Units: a unit the file gives a column (ECSV `datatype:` list, FITS TUNITn) is
+ * honoured for the columns Gaia gives a unit to (positions, parallax, proper motions,
+ * radial velocity, their errors, magnitudes, correlations): a convertible one (rad,
+ * arcsec, arcsec/yr, m/s, ...) is converted to Gaia's (deg, mas, mas/yr, km/s), an
+ * unknown or inconvertible one fails with PF_EFORMAT naming the file, the column and
+ * the unit. A column without a unit is in Gaia's; other columns are read as they are.
  *
  * Streaming without callbacks: open a reader, allocate a chunk of K rows, call
  * pf_gaia_reader_next until it reports 0 rows. Memory is bounded by K (and by the
@@ -36,7 +44,8 @@
  *
  * Errors fill `err` with the file name and, for text inputs, the 1-based line number
  * and the column: wrong number of fields (PF_EFORMAT), text that is not a number in a
- * numeric column (PF_EFORMAT), a required column absent (PF_ENOTFOUND), an empty file
+ * numeric column (PF_EFORMAT), required columns absent (PF_ENOTFOUND), a unit that
+ * cannot be converted (PF_EFORMAT), an empty file
  * or one without a header line (PF_EFORMAT), a truncated or corrupt gzip stream
  * (PF_EIO), a FITS file without a table HDU (PF_EFORMAT). After an error the reader
  * stays failed: further calls return the same status.
@@ -152,7 +161,7 @@ int pf_gaia_scan(const char *path, size_t *bytes, size_t *lines, pf_err *err);
 /* Parse a decimal number from s[0..len) (no surrounding spaces): PF_OK with *out
  * bit-equal to strtod's result, or PF_EFORMAT if the whole text is not a number.
  * Fast exact paths cover up to 19 significant digits with a power of ten up to 27
- * (see gaia.c); everything else goes through strtod. */
+ * (see gaia_number.c); everything else goes through strtod. */
 int pf_gaia_parse_double(const char *s, size_t len, double *out);
 
 #endif

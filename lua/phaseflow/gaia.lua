@@ -26,6 +26,25 @@ gaia.extras = {
   "parallax_pmdec_corr", "pmra_pmdec_corr", "phot_g_mean_mag", "grvs_mag", "bp_rp",
 }
 
+--- The astrometric correlations. A file without them (a plain archive query) is read as
+--- uncorrelated: an absent correlation column is all zeros, not missing (its source stays
+--- nil), so that covariances, smearing and the samples the pipeline stores agree.
+gaia.correlations = {
+  "ra_dec_corr", "ra_parallax_corr", "ra_pmra_corr", "ra_pmdec_corr", "dec_parallax_corr",
+  "dec_pmra_corr", "dec_pmdec_corr", "parallax_pmra_corr", "parallax_pmdec_corr", "pmra_pmdec_corr",
+}
+
+-- Absent correlation columns of a chunk as zero correlation (see gaia.correlations).
+local function zero_absent_correlations(c)
+  for _, name in ipairs(gaia.correlations) do
+    if c[name] and c.source[name] == nil then
+      c[name] = array.zeros(c.n)
+      c.missing[name] = 0
+    end
+  end
+  return c
+end
+
 -- Files a directory contributes: the archive's table formats, compressed or not.
 local EXTENSIONS = { "csv", "csv.gz", "ecsv", "ecsv.gz", "fits", "fits.gz", "fit", "fits.fz" }
 
@@ -98,7 +117,7 @@ function gaia.stream(inputs, opts)
         reader = core.gaia.open(files[i], ropts)
       end
       local c = reader:next()
-      if c then return c end
+      if c then return zero_absent_correlations(c) end
       reader:close()
       reader = nil
     end

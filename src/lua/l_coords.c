@@ -265,6 +265,17 @@ static int l_smear(lua_State *L)
     size_t n = get_obs(L, 1, obs, fname);
     if (!get_errors(L, 1, n, err, corr, fname))
         luaL_error(L, "%s: catalogue has no error columns ('%s', ...)", fname, ERR_NAMES[0]);
+    /* pf.gaia reads an error column absent from a file (radial_velocity_error in a query
+     * that did not ask for it) as all missing: that would make every draw NaN and fail
+     * far from the cause, so name it here. */
+    for (int k = 0; k < 6 && n > 0; k++) {
+        size_t i = 0;
+        while (i < n && isnan(err[k][i]))
+            i++;
+        if (i == n)
+            luaL_error(L, "%s: column '%s' is missing for every star (absent from the input "
+                       "files?): no star can be drawn", fname, ERR_NAMES[k]);
+    }
     pf_array *co = pf_lua_newarray2(L, n, 21);
     pf_coords_obs_cov(n, err, corr, co->data);
 

@@ -1,5 +1,5 @@
 /*
- * fuzz_csv.c -- libFuzzer target for the Gaia CSV/ECSV parser (src/core/gaia.c).
+ * fuzz_csv.c -- libFuzzer target for the Gaia CSV/ECSV parser (src/core/gaia_text.c).
  *
  * Each input is parsed as an in-memory CSV/ECSV file with a few requested columns
  * (some optional, one int64, one derived) in small chunks, so chunk boundaries,
@@ -8,7 +8,7 @@
  *
  * Build and run (from the repository root; see docs/gaia.md):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Iinclude \
- *     tests/fuzz/fuzz_csv.c src/core/gaia.c src/core/error.c -lcfitsio -lz -lm \
+ *     tests/fuzz/fuzz_csv.c src/core/gaia*.c src/core/error.c -lcfitsio -lz -lm \
  *     -o build/fuzz_csv
  *   build/fuzz_csv -max_total_time=60 tests/fuzz/corpus
  */
