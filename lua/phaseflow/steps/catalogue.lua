@@ -34,7 +34,10 @@ return {
     if #self.inputs == 0 then return {inputs = {}, mock = self.o.mock} end
     if not self._input_digests then
       local d = {}
-      for i, f in ipairs(gaia.expand(self.inputs)) do d[i] = fs.digest(f) end
+      for i, f in ipairs(gaia.expand(self.inputs)) do
+        -- a file that cannot be read is left to the reader, whose error names it
+        d[i] = common.file_exists(f) and fs.digest(f) or ("unreadable " .. f)
+      end
       self._input_digests = d
     end
     return {inputs = self._input_digests}
