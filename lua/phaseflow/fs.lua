@@ -18,6 +18,13 @@ function fs.replace(path, fill)
   return table.unpack(r, 1, r.n)
 end
 
+-- exists(path): whether a file can be opened for reading.
+function fs.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
 -- write(path, text): a text file written whole or not at all.
 function fs.write(path, text)
   fs.replace(path, function(part)

@@ -72,11 +72,7 @@ end
 
 function Engine:file(step) return ("%s/steps/%s.h5"):format(self.out, step) end
 
-local function file_exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
-end
+local file_exists = fs.exists
 
 -- Verify: key attribute matches, every listed dataset reads.
 function Engine:verify(step, key, datasets)

@@ -27,11 +27,7 @@ common.wtime = core.config and core.config.wtime or os.clock
 function common.rd(file, path) return (h5.read(file, path)) end
 local rd = common.rd
 
-function common.file_exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() return true end
-  return false
-end
+common.file_exists = require("phaseflow.fs").exists
 
 -- Distance from the Sun (n) and offset (n x 3) of the rows of x (kpc).
 function common.dist_sun(x)
