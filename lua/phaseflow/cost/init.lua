@@ -1,0 +1,141 @@
+-- pf.cost: what a pipeline run (pf.pipeline) of a preset costs, projected from per-unit
+-- costs measured on the machine at hand (scripts/cost.lua prints the table).
+--
+--   local o = pf.presets.get("quick")
+--   local counts = pf.cost.counts(o)                 -- pure: jobs, positions, kernel points
+--   local rates = pf.cost.calibrate(o)               -- timing: a few seconds per kind of work
+--   local rows, total = pf.cost.project(counts, rates, {threads = 8})
+--
+-- Three parts, kept apart so that the counting can be tested exactly:
+--   counting    pure functions of a preset (and of the number of selected stars): the
+--               resamples, flow jobs, phase-space densities evaluated, acceleration
+--               positions and density kernel points, mirroring pf.pipeline's P:variants(),
+--               P:densities_f() and P:density_points() (tests/cost_spec.lua checks them
+--               against a pipeline object);
+--   calibration short timings of the pipeline's own code on synthetic inputs (flows of the
+--               preset's architecture, 1-3 epochs; accelerations at the preset's nv; a small
+--               mock through the catalogue step; a short MCMC);
+--   projection  counts x per-unit costs: linear in every count.
+-- Seconds are wall seconds with the calibration's thread count; another thread count T
+-- scales them by threads / T (perfect scaling assumed), and core-hours are seconds x
+-- threads / 3600 whatever T is.
+--
+-- The parts: cost/counts.lua (counting), cost/calibrate.lua (calibration and the machine);
+-- this file projects.
+local core = require "phaseflow.core"
+local counts = require "phaseflow.cost.counts"
+local calibrate = require "phaseflow.cost.calibrate"
+
+local cost = {}
+for k, v in pairs(counts) do cost[k] = v end
+for k, v in pairs(calibrate) do cost[k] = v end
+
+-- Steps too small to model (seconds at every preset: not measured, not in the total). A
+-- step of pf.pipeline.steps neither modelled by cost.seconds nor listed here gets a row
+-- saying it is not modelled.
+cost.SMALL = {
+  baryons = "the baryon model smoothed at the density locations (analytic, >= 400 kernel points each)",
+  darkmatter = "subtractions and error budgets over the density locations",
+  average = "a weighted mean over the independent points",
+  report = "tables, results.h5 and the figures (gnuplot)",
+}
+
+-- projection -------------------------------------------------------------------------
+
+-- Cost per (position x velocity) of a phase-space density of M flow pairs: a + b M
+-- (sampling is shared by the members, each member's gradients are not).
+local function per_pv(r, m) return r.a + r.b * m end
+
+-- seconds of one density kind over the densities evaluated: sum_d (a + b M_d) x rows
+local function over_densities(rows, list, r)
+  local s = 0
+  for _, d in ipairs(list) do s = s + rows * per_pv(r, d.members) end
+  return s
+end
+
+--- Projected seconds of every step (with the calibration's threads). rates: from
+-- cost.calibrate (or made by hand: tests). Returns rows {step, units, seconds, small,
+-- modelled} in pf.pipeline's step order, and the total seconds. opts.steps: the step list
+-- (default pf.pipeline.steps).
+function cost.seconds(c, rates, opts)
+  opts = opts or {}
+  local steps = opts.steps or require("phaseflow.pipeline").steps
+  local out, total = {}, 0
+  for _, step in ipairs(steps) do
+    local s, row = nil, {step = step, modelled = true}
+    if step == "catalogue" then
+      local cc = c.catalogue
+      s = cc.mock_stars * rates.mock_star + (rates.catalogue_fixed or 0) + (cc.normalize and rates.normalisation or 0)
+      if not c.is_mock then s = 0 / 0 end
+    elseif step == "selection" then
+      s = c.selection.units * rates.smear_star + c.selection.smears * (rates.smear_fixed or 0)
+    elseif step == "flows" then
+      s = 0
+      for _, g in ipairs(c.flows.groups) do
+        local r = rates.flows[g.key]
+        if not r then error(("pf.cost: no calibration for the flow architecture %s"):format(g.key), 2) end
+        for _, which in ipairs{"n_x", "p_v"} do
+          s = s + g.star_epochs * r[which].star_epoch + g.stars_once * r[which].star_once
+        end
+      end
+    elseif step == "accelerations" then
+      local a = c.accelerations
+      s = over_densities(a.positions * a.nv, c.densities_list, rates.accel)
+    elseif step == "equilibrium" then
+      local e = c.equilibrium
+      s = e.n * per_pv(rates.equilibrium, e.members)
+      if e.truth then
+        s = s + e.n * rates.equilibrium.truth + (c.catalogue.normalize and rates.normalisation or 0)
+      end
+    elseif step == "densities" then
+      local d = c.densities
+      s = over_densities(d.positions * d.nv, c.densities_list, rates.density)
+    elseif step == "gnfw" then
+      s = c.gnfw.units * rates.mcmc
+    elseif cost.SMALL[step] then
+      row.small = cost.SMALL[step]
+    else
+      row.modelled = false
+    end
+    row.seconds = s
+    if s and s == s then total = total + s end
+    out[#out + 1] = row
+  end
+  return out, total
+end
+
+--- Projection for `threads` (default: the calibration's): each row gains wall (seconds on
+-- that many threads, assuming perfect scaling from the calibration's thread count) and
+-- core_hours (seconds x calibration threads / 3600). Returns rows and the totals
+-- {seconds, wall, core_hours}.
+function cost.project(c, rates, opts)
+  opts = opts or {}
+  local t0 = rates.threads or 1
+  local T = opts.threads or t0
+  local rows, total = cost.seconds(c, rates, opts)
+  for _, r in ipairs(rows) do
+    if r.seconds then
+      r.wall = r.seconds * t0 / T
+      r.core_hours = r.seconds * t0 / 3600
+    end
+  end
+  return rows, {seconds = total, wall = total * t0 / T, core_hours = total * t0 / 3600, threads = T,
+                measured_threads = t0}
+end
+
+-- a short canonical text of a count (for tables): 1234567 -> "1,234,567", big -> "1.23e+09"
+function cost.count_text(n)
+  if n >= 1e9 then return ("%.3g"):format(n) end
+  local s = ("%d"):format(math.floor(n + 0.5))
+  local out = s:reverse():gsub("(%d%d%d)", "%1,"):reverse()
+  return (out:gsub("^,", ""))
+end
+
+--- Seconds in words: the progress bars' format (pf.progress.format_duration: "12.3s",
+--- "3m05s", "5h12m", "12.4 days", "3.1 years"); "-" for NaN.
+function cost.duration_text(s)
+  if s ~= s then return "-" end
+  return core.progress.format_duration(s)
+end
+
+return cost
