@@ -102,18 +102,12 @@ static int fs_pid(lua_State *L)
     return 1;
 }
 
-int pf_open_fs(lua_State *L);
 int pf_open_fs(lua_State *L)
 {
     static const luaL_Reg meta[] = {{"__gc", lock_release}, {"__close", lock_release}, {NULL, NULL}};
     static const luaL_Reg methods[] = {{"release", lock_release}, {NULL, NULL}};
     static const luaL_Reg f[] = {{"mkdirs", fs_mkdirs}, {"commit", fs_commit}, {"lock", fs_lock},
                                  {"digest", fs_digest}, {"pid", fs_pid}, {"run", fs_run}, {NULL, NULL}};
-    luaL_newmetatable(L, LOCK_MT);
-    luaL_setfuncs(L, meta, 0);
-    luaL_newlib(L, methods);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-    luaL_newlib(L, f);
-    return 1;
+    pf_lua_newclass(L, LOCK_MT, methods, meta);
+    return pf_lua_newmodule(L, f, NULL);
 }

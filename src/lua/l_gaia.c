@@ -36,8 +36,6 @@ typedef struct {
     char *path;
 } lreader;
 
-int pf_open_gaia(lua_State *L);
-
 static int r_close(lua_State *L)
 {
     lreader *u = (lreader *)luaL_checkudata(L, 1, READER_MT);
@@ -385,11 +383,6 @@ int pf_open_gaia(lua_State *L)
                                      {"parse_number", g_parse_number}, {"pick", g_pick}, {"scan", g_scan},
                                      {"where", g_where},
                                      {NULL, NULL}};
-    luaL_newmetatable(L, READER_MT);
-    luaL_setfuncs(L, meta, 0);
-    luaL_newlib(L, meth);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-    luaL_newlib(L, funcs);
-    return 1;
+    pf_lua_newclass(L, READER_MT, meth, meta);
+    return pf_lua_newmodule(L, funcs, NULL);
 }
