@@ -11,20 +11,17 @@
 -- pf.priors product) to change them.
 local pf = require "phaseflow"
 
-local points, out = arg[1], arg[2] or "gnfw_fit.h5"
-if not points then
-  io.stderr:write("usage: phaseflow scripts/fit-gnfw.lua POINTS [OUT.h5] [steps=N] [walkers=N] [seed=N]\n")
-  os.exit(2)
+local cli = require "phaseflow.cli"
+local SPEC = {script = "fit-gnfw.lua", keyvalues = true,
+              usage = "usage: phaseflow scripts/fit-gnfw.lua POINTS [OUT.h5] [steps=20000] [walkers=32] [seed=1]",
+              options = {steps = {"integer", min = 1}, walkers = {"integer", min = 1},
+                         seed = {"integer", min = 0}},
+              defaults = {steps = 20000, walkers = 32, seed = 1}}
+local opts, pos = cli.parse(arg, SPEC)
+if #pos < 1 or #pos > 2 then
+  cli.fail(SPEC, ("POINTS and optionally OUT.h5 expected, got %d argument(s)"):format(#pos))
 end
-local opts = {steps = 20000, walkers = 32, seed = 1}
-for i = 3, #arg do
-  local k, v = arg[i]:match("^(%w+)=(%d+)$")
-  if not k or opts[k] == nil then
-    io.stderr:write(("fit-gnfw: unknown argument '%s'\n"):format(arg[i]))
-    os.exit(2)
-  end
-  opts[k] = math.tointeger(tonumber(v))
-end
+local points, out = pos[1], pos[2] or "gnfw_fit.h5"
 
 local file, group = points:match("^(.-%.h5):(.*)$")
 local pts = pf.gnfw.read_points(file or points, group)
@@ -47,14 +44,17 @@ end
 
 local flat = res:flat()
 local lp = res.log_prob:reshape(res.log_prob:size())
-pf.h5.write(out, "/gnfw/samples", flat, {columns = "rho0, rs, beta", units = "1e-2 Msun/pc^3, kpc, 1"})
-pf.h5.write(out, "/gnfw/log_post", lp)
 local summary = pf.array.zeros(4, 3)
 for j, n in ipairs(pf.gnfw.names) do
   summary:set(1, j, fit.median[n]); summary:set(2, j, fit.p16[n])
   summary:set(3, j, fit.p84[n]); summary:set(4, j, fit.map[n])
 end
-pf.h5.write(out, "/gnfw/summary", summary, {rows = "median, p16, p84, map", columns = "rho0, rs, beta"})
-pf.h5.provenance(out, "/gnfw", {points = points, steps = opts.steps, walkers = opts.walkers,
-  seed = opts.seed, burn = res.burn})
+-- written whole: a temporary name, renamed once every dataset is in (pf.fs.replace)
+pf.fs.replace(out, function(part)
+  pf.h5.write(part, "/gnfw/samples", flat, {columns = "rho0, rs, beta", units = "1e-2 Msun/pc^3, kpc, 1"})
+  pf.h5.write(part, "/gnfw/log_post", lp)
+  pf.h5.write(part, "/gnfw/summary", summary, {rows = "median, p16, p84, map", columns = "rho0, rs, beta"})
+  pf.h5.provenance(part, "/gnfw", {points = points, steps = opts.steps, walkers = opts.walkers,
+    seed = opts.seed, burn = res.burn})
+end)
 print("corner-plot data written to " .. out .. ":/gnfw")

@@ -96,3 +96,37 @@ describe("pf.gnfw", function()
     os.remove(csv); os.remove(bad); os.remove(h)
   end)
 end)
+
+describe("scripts/fit-gnfw.lua", function()
+  local csv = support.tempfile("r_kpc,rho,sigma\n6,1.2,0.2\n8,0.9,0.15\n10,0.6,0.1\n", ".csv")
+  teardown(function() os.remove(csv) end)
+
+  it("fits, prints the posterior and writes the corner-plot data whole", function()
+    local out = os.tmpname() .. ".h5"
+    local text, rc = support.phaseflow({"../scripts/fit-gnfw.lua", csv, out, "steps=300", "walkers=8", "seed=3"})
+    assert.are.equal(0, rc, text)
+    assert.matches("gNFW fit of 3 points: 8 walkers x 300 steps", text)
+    local s = pf.h5.read(out, "/gnfw/samples")
+    assert.are.equal(3, select(2, s:shape()))
+    assert.is_true(s:isfinite():min() == 1)
+    assert.is_nil(io.open(out .. ".part"))
+    assert.are.equal(3, pf.h5.attrs(out, "/gnfw").seed)
+    os.remove(out)
+  end)
+
+  it("a command-line mistake exits with status 2 and the usage; a bad walker count names the rule", function()
+    for _, case in ipairs{
+      {{}, "POINTS and optionally OUT.h5 expected, got 0 argument(s)", 2},
+      {{csv, "x.h5", "walker=8"}, "unknown option 'walker' (known: seed, steps, walkers)", 2},
+      {{csv, "x.h5", "steps=0"}, "steps must be a positive integer", 2},
+      {{csv, "x.h5", "walkers=5", "steps=10"}, "pf.mcmc.sampler: mcmc: walkers must be even and >= 6", 1},
+    } do
+      local args = {"../scripts/fit-gnfw.lua"}
+      for _, a in ipairs(case[1]) do args[#args + 1] = a end
+      local text, rc = support.phaseflow(args)
+      assert.are.equal(case[3], rc, text)
+      assert.is_truthy(text:find(case[2], 1, true), text)
+      assert.is_falsy(text:find("traceback", 1, true), text)
+    end
+  end)
+end)

@@ -187,7 +187,7 @@ describe("pf.mcmc determinism and state", function()
   it("rejects bad sizes, options and starting points with clear errors", function()
     assert.has_error(function() pf.core.mcmc.sampler(7, 2) end)
     assert.has_error(function() pf.core.mcmc.sampler(4, 3) end,
-      "mcmc.sampler: mcmc: walkers must be even and >= 6 (>= 2 x dimension 3), got 4")
+      "pf.mcmc.sampler: mcmc: walkers must be even and >= 6 (>= 2 x dimension 3), got 4")
     assert.has_error(function() pf.core.mcmc.sampler(8, 2, {a = 1}) end)
     assert.has_error(function() pf.core.mcmc.sampler(8, 2, {seeed = 1}) end)
     assert.has_error(function() pf.mcmc.sample(gauss_logpost, gauss_p0(8, 1), {steps = 5, bunr = 1}) end,

@@ -93,7 +93,7 @@ static int m_sampler(lua_State *L)
     luaL_argcheck(L, W > 0, 1, "number of walkers must be positive");
     luaL_argcheck(L, P > 0, 2, "dimension must be positive");
     static const char *const allowed[] = {"a", "seed", NULL};
-    pf_lua_checkopts(L, 3, "mcmc.sampler", allowed);
+    pf_lua_checkopts(L, 3, "pf.mcmc.sampler", allowed);
     lua_settop(L, 3);
     double a = pf_lua_optnumfield(L, 3, "a", 2.0);
     lua_Integer seed = pf_lua_optintfield(L, 3, "seed", 1);
@@ -104,7 +104,7 @@ static int m_sampler(lua_State *L)
     pf_err_clear(&err);
     p->s = pf_mcmc_alloc((size_t)W, (size_t)P, a, (uint64_t)seed, &err);
     if (!p->s)
-        return pf_lua_fail(L, "mcmc.sampler", err.code, &err);
+        return pf_lua_fail(L, "pf.mcmc.sampler", err.code, &err);
     return 1;
 }
 
@@ -341,7 +341,7 @@ static int m_gnfw_model(lua_State *L)
     static const char *const allowed[] = {"rho0_mu", "rho0_sd", "rho0_lo", "rho0_hi", "rs_lo",
                                           "rs_hi", "beta_mu", "beta_sd", "beta_lo", "beta_hi",
                                           NULL};
-    pf_lua_checkopts(L, 4, "mcmc.gnfw_model", allowed);
+    pf_lua_checkopts(L, 4, "pf.mcmc.gnfw_model", allowed);
     lua_settop(L, 4); /* the priors stay at 4, the model goes to 5 */
     lgnfw *g = (lgnfw *)lua_newuserdatauv(L, sizeof(lgnfw) + 3 * n * sizeof(double), 0);
     pf_gnfw_default_priors(&g->m);
@@ -352,12 +352,12 @@ static int m_gnfw_model(lua_State *L)
     pf_array_pack(pf_lua_checkarray(L, 3), d + 2 * n);
     for (size_t i = 0; i < n; i++) {
         if (!(d[i] > 0) || !isfinite(d[i]))
-            return luaL_error(L, "mcmc.gnfw_model: radius %d is %f (positive kpc expected)",
+            return luaL_error(L, "pf.mcmc.gnfw_model: radius %d is %f (positive kpc expected)",
                               (int)i + 1, d[i]);
         if (!isfinite(d[n + i]))
-            return luaL_error(L, "mcmc.gnfw_model: density %d is not finite", (int)i + 1);
+            return luaL_error(L, "pf.mcmc.gnfw_model: density %d is not finite", (int)i + 1);
         if (!(d[2 * n + i] > 0) || !isfinite(d[2 * n + i]))
-            return luaL_error(L, "mcmc.gnfw_model: sigma %d is %f (positive expected)",
+            return luaL_error(L, "pf.mcmc.gnfw_model: sigma %d is %f (positive expected)",
                               (int)i + 1, d[2 * n + i]);
     }
     g->m.r = d;
@@ -376,7 +376,7 @@ static int m_gnfw_model(lua_State *L)
     m->beta_hi = prior_field(L, 4, "beta_hi", m->beta_hi);
     if (!(m->rho0_sd > 0 && m->beta_sd > 0 && m->rho0_lo < m->rho0_hi && m->rs_lo < m->rs_hi &&
           m->beta_lo < m->beta_hi))
-        return luaL_error(L, "mcmc.gnfw_model: priors need positive widths and lo < hi");
+        return luaL_error(L, "pf.mcmc.gnfw_model: priors need positive widths and lo < hi");
     luaL_setmetatable(L, GNFW_MT);
     return 1;
 }
@@ -438,7 +438,7 @@ static int m_autocorr_time(lua_State *L)
     int st = pf_mcmc_autocorr_time(c->data, c->shape[0], c->shape[1], c->shape[2], cw,
                                    tau->data, &reliable, &err);
     if (st)
-        return pf_lua_fail(L, "mcmc.autocorr_time", st, &err);
+        return pf_lua_fail(L, "pf.mcmc.autocorr_time", st, &err);
     lua_pushboolean(L, reliable);
     return 2;
 }
