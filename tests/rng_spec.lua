@@ -82,4 +82,21 @@ describe("pf.rng", function()
     r:free() -- idempotent
     assert.matches("freed", select(2, pcall(r.uniform, r)))
   end)
+
+  it("every C object (flow, optimiser, sampler) frees once, idempotently, and is refused after", function()
+    local core = require "phaseflow.core"
+    local f = core.flow.maf{dim = 2, transforms = 1, hidden = 4, blocks = 1}
+    local adam = core.train.adam(f:nparams(), {lr = 1e-3})
+    local s = core.mcmc.sampler(6, 3, {seed = 1})
+    for _, case in ipairs{{f, "nparams", "flow has been freed"}, {adam, "step", "optimiser has been freed"},
+                          {s, "walkers", "sampler has been freed"}} do
+      local obj, method, message = case[1], case[2], case[3]
+      obj:free()
+      obj:free()
+      local ok, err = pcall(obj[method], obj)
+      assert.is_false(ok)
+      assert.is_truthy(tostring(err):find(message, 1, true), tostring(err))
+    end
+    assert.matches("freed", tostring(f))
+  end)
 end)

@@ -13,21 +13,14 @@
 
 #define FLOW_MT "phaseflow.maf"
 
-typedef struct { pf_maf *f; } lflow;
-
 static pf_maf *checkflow(lua_State *L, int arg)
 {
-    lflow *u = (lflow *)luaL_checkudata(L, arg, FLOW_MT);
-    if (!u->f)
-        luaL_argerror(L, arg, "flow has been freed");
-    return u->f;
+    return (pf_maf *)pf_lua_checkhandle(L, arg, FLOW_MT, "flow");
 }
 
 static int flow_gc(lua_State *L)
 {
-    lflow *u = (lflow *)luaL_checkudata(L, 1, FLOW_MT);
-    pf_maf_free(u->f);
-    u->f = NULL;
+    pf_maf_free((pf_maf *)pf_lua_takehandle(L, 1, FLOW_MT));
     return 0;
 }
 
@@ -55,12 +48,10 @@ static int flow_new(lua_State *L)
     c.hidden = pf_lua_optintfield_int(L, 1, "hidden", 64);
     c.blocks = pf_lua_optintfield_int(L, 1, "blocks", 2);
     c.seed = (uint64_t)pf_lua_optintfield(L, 1, "seed", 1);
-    lflow *u = (lflow *)lua_newuserdatauv(L, sizeof(lflow), 0);
-    u->f = NULL;
-    luaL_setmetatable(L, FLOW_MT);
+    void **slot = pf_lua_newhandle(L, FLOW_MT);
     pf_err err;
-    u->f = pf_maf_alloc(&c, &err);
-    if (!u->f)
+    *slot = pf_maf_alloc(&c, &err);
+    if (!*slot)
         return pf_lua_fail(L, "pf.flow.maf", err.code, &err);
     return 1;
 }
@@ -354,13 +345,13 @@ static int flow_get_prep(lua_State *L)
 
 static int flow_tostring(lua_State *L)
 {
-    lflow *u = (lflow *)luaL_checkudata(L, 1, FLOW_MT);
-    if (!u->f) {
+    pf_maf *f = (pf_maf *)pf_lua_tohandle(L, 1, FLOW_MT);
+    if (!f) {
         lua_pushliteral(L, "pf.flow.maf (freed)");
         return 1;
     }
     pf_maf_config c;
-    pf_maf_get_config(u->f, &c);
+    pf_maf_get_config(f, &c);
     char kind[48] = "";
     if (c.transform != PF_MAF_AFFINE)
         snprintf(kind, sizeof kind, ", %s=%s, bins=%d", c.transform == PF_MAF_SPLINE ?
@@ -368,7 +359,7 @@ static int flow_tostring(lua_State *L)
                  c.bins);
     lua_pushfstring(L, "pf.flow.maf{dim=%d, context=%d, transforms=%d, hidden=%d, blocks=%d%s}"
                     " (%d parameters)", c.dim, c.context, c.transforms, c.hidden, c.blocks,
-                    kind, (int)pf_maf_nparams(u->f));
+                    kind, (int)pf_maf_nparams(f));
     return 1;
 }
 

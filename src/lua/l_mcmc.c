@@ -32,10 +32,6 @@
 #define GNFW_MT "phaseflow.mcmc.gnfw_model"
 
 
-typedef struct {
-    pf_mcmc *s;
-} lsampler;
-
 /* The gNFW model owns copies of its data (3 n doubles after the struct). */
 typedef struct {
     pf_gnfw_model m;
@@ -44,10 +40,7 @@ typedef struct {
 
 static pf_mcmc *checksampler(lua_State *L, int arg)
 {
-    lsampler *p = (lsampler *)luaL_checkudata(L, arg, SAMPLER_MT);
-    if (!p->s)
-        luaL_argerror(L, arg, "sampler has been freed");
-    return p->s;
+    return (pf_mcmc *)pf_lua_checkhandle(L, arg, SAMPLER_MT, "sampler");
 }
 
 static int half_arg(lua_State *L, int arg)
@@ -97,22 +90,18 @@ static int m_sampler(lua_State *L)
     lua_settop(L, 3);
     double a = pf_lua_optnumfield(L, 3, "a", 2.0);
     lua_Integer seed = pf_lua_optintfield(L, 3, "seed", 1);
-    lsampler *p = (lsampler *)lua_newuserdatauv(L, sizeof(lsampler), 0);
-    p->s = NULL;
-    luaL_setmetatable(L, SAMPLER_MT);
+    void **slot = pf_lua_newhandle(L, SAMPLER_MT);
     pf_err err;
     pf_err_clear(&err);
-    p->s = pf_mcmc_alloc((size_t)W, (size_t)P, a, (uint64_t)seed, &err);
-    if (!p->s)
+    *slot = pf_mcmc_alloc((size_t)W, (size_t)P, a, (uint64_t)seed, &err);
+    if (!*slot)
         return pf_lua_fail(L, "pf.mcmc.sampler", err.code, &err);
     return 1;
 }
 
 static int s_free(lua_State *L)
 {
-    lsampler *p = (lsampler *)luaL_checkudata(L, 1, SAMPLER_MT);
-    pf_mcmc_free(p->s);
-    p->s = NULL;
+    pf_mcmc_free((pf_mcmc *)pf_lua_takehandle(L, 1, SAMPLER_MT));
     return 0;
 }
 
@@ -314,13 +303,13 @@ static int s_set_state(lua_State *L)
 
 static int s_tostring(lua_State *L)
 {
-    lsampler *p = (lsampler *)luaL_checkudata(L, 1, SAMPLER_MT);
-    if (!p->s)
+    pf_mcmc *s = (pf_mcmc *)pf_lua_tohandle(L, 1, SAMPLER_MT);
+    if (!s)
         lua_pushliteral(L, "mcmc.sampler (freed)");
     else
         lua_pushfstring(L, "mcmc.sampler (%d walkers x %d, %d steps)",
-                        (int)pf_mcmc_walkers(p->s), (int)pf_mcmc_dim(p->s),
-                        (int)pf_mcmc_iterations(p->s));
+                        (int)pf_mcmc_walkers(s), (int)pf_mcmc_dim(s),
+                        (int)pf_mcmc_iterations(s));
     return 1;
 }
 

@@ -10,32 +10,18 @@
 #include "pf_lua.h"
 #include "phaseflow/rng.h"
 
-typedef struct {
-    gsl_rng *r;
-} lrng;
-
-static lrng *torng(lua_State *L, int arg)
-{
-    return (lrng *)luaL_checkudata(L, arg, PF_RNG_MT);
-}
-
 gsl_rng *pf_lua_checkrng(lua_State *L, int arg)
 {
-    lrng *p = torng(L, arg);
-    if (!p->r)
-        luaL_argerror(L, arg, "random generator has been freed");
-    return p->r;
+    return (gsl_rng *)pf_lua_checkhandle(L, arg, PF_RNG_MT, "random generator");
 }
 
 gsl_rng *pf_lua_newrng(lua_State *L, lua_Integer seed)
 {
-    lrng *p = (lrng *)lua_newuserdatauv(L, sizeof(lrng), 0);
-    p->r = NULL;
-    luaL_setmetatable(L, PF_RNG_MT);
-    p->r = pf_rng_alloc((uint64_t)seed);
-    if (!p->r)
+    void **slot = pf_lua_newhandle(L, PF_RNG_MT);
+    *slot = pf_rng_alloc((uint64_t)seed);
+    if (!*slot)
         luaL_error(L, "pf.rng: out of memory");
-    return p->r;
+    return (gsl_rng *)*slot;
 }
 
 gsl_rng *pf_lua_rng_from_opts(lua_State *L, int opts, lua_Integer default_seed)
@@ -85,9 +71,7 @@ static int rng_derive(lua_State *L)
 
 static int rng_free(lua_State *L)
 {
-    lrng *p = torng(L, 1);
-    gsl_rng_free(p->r);
-    p->r = NULL;
+    gsl_rng_free((gsl_rng *)pf_lua_takehandle(L, 1, PF_RNG_MT));
     return 0;
 }
 
@@ -251,20 +235,18 @@ static int rng_set_state(lua_State *L)
 static int rng_clone(lua_State *L)
 {
     gsl_rng *r = pf_lua_checkrng(L, 1);
-    lrng *p = (lrng *)lua_newuserdatauv(L, sizeof(lrng), 0);
-    p->r = NULL;
-    luaL_setmetatable(L, PF_RNG_MT);
-    p->r = gsl_rng_clone(r);
-    if (!p->r)
+    void **slot = pf_lua_newhandle(L, PF_RNG_MT);
+    *slot = gsl_rng_clone(r);
+    if (!*slot)
         return luaL_error(L, "rng:clone: out of memory");
     return 1;
 }
 
 static int rng_tostring(lua_State *L)
 {
-    lrng *p = torng(L, 1);
-    if (p->r)
-        lua_pushfstring(L, "pf.rng (%s) %p", gsl_rng_name(p->r), (void *)p);
+    gsl_rng *r = (gsl_rng *)pf_lua_tohandle(L, 1, PF_RNG_MT);
+    if (r)
+        lua_pushfstring(L, "pf.rng (%s) %p", gsl_rng_name(r), lua_topointer(L, 1));
     else
         lua_pushstring(L, "pf.rng (freed)");
     return 1;

@@ -17,21 +17,14 @@
 #define ADAM_MT "phaseflow.adam"
 #define BATCHER_MT "phaseflow.batcher"
 
-typedef struct { pf_adam *a; } ladam;
-
 static pf_adam *checkadam(lua_State *L, int arg)
 {
-    ladam *u = (ladam *)luaL_checkudata(L, arg, ADAM_MT);
-    if (!u->a)
-        luaL_argerror(L, arg, "optimiser has been freed");
-    return u->a;
+    return (pf_adam *)pf_lua_checkhandle(L, arg, ADAM_MT, "optimiser");
 }
 
 static int adam_gc(lua_State *L)
 {
-    ladam *u = (ladam *)luaL_checkudata(L, 1, ADAM_MT);
-    pf_adam_free(u->a);
-    u->a = NULL;
+    pf_adam_free((pf_adam *)pf_lua_takehandle(L, 1, ADAM_MT));
     return 0;
 }
 
@@ -46,12 +39,10 @@ static int adam_new(lua_State *L)
     double b2 = pf_lua_optnumfield(L, 2, "beta2", 0.999);
     double eps = pf_lua_optnumfield(L, 2, "eps", 1e-8);
     double wd = pf_lua_optnumfield(L, 2, "weight_decay", 0.0);
-    ladam *u = (ladam *)lua_newuserdatauv(L, sizeof(ladam), 0);
-    u->a = NULL;
-    luaL_setmetatable(L, ADAM_MT);
+    void **slot = pf_lua_newhandle(L, ADAM_MT);
     pf_err err;
-    u->a = pf_adam_alloc((size_t)n, lr, b1, b2, eps, wd, &err);
-    if (!u->a)
+    *slot = pf_adam_alloc((size_t)n, lr, b1, b2, eps, wd, &err);
+    if (!*slot)
         return pf_lua_fail(L, "pf.train.adam", err.code, &err);
     return 1;
 }

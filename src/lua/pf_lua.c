@@ -151,6 +151,35 @@ void pf_lua_newclass(lua_State *L, const char *mtname, const luaL_Reg *methods,
     lua_pop(L, 3);
 }
 
+void **pf_lua_newhandle(lua_State *L, const char *mt)
+{
+    void **slot = (void **)lua_newuserdatauv(L, sizeof(void *), 0);
+    *slot = NULL;
+    luaL_setmetatable(L, mt);
+    return slot;
+}
+
+void *pf_lua_tohandle(lua_State *L, int arg, const char *mt)
+{
+    return *(void **)luaL_checkudata(L, arg, mt);
+}
+
+void *pf_lua_checkhandle(lua_State *L, int arg, const char *mt, const char *what)
+{
+    void *p = pf_lua_tohandle(L, arg, mt);
+    if (!p)
+        luaL_argerror(L, arg, lua_pushfstring(L, "%s has been freed", what));
+    return p;
+}
+
+void *pf_lua_takehandle(lua_State *L, int arg, const char *mt)
+{
+    void **slot = (void **)luaL_checkudata(L, arg, mt);
+    void *p = *slot;
+    *slot = NULL;
+    return p;
+}
+
 int pf_lua_newmodule(lua_State *L, const luaL_Reg *funcs, const char *class_mt)
 {
     lua_newtable(L);

@@ -39,6 +39,21 @@ void pf_lua_newclass(lua_State *L, const char *mtname, const luaL_Reg *methods,
  * methods written in Lua. Returns 1, the count a pf_open_NAME returns. */
 int pf_lua_newmodule(lua_State *L, const luaL_Reg *funcs, const char *class_mt);
 
+/* Handles: a userdata holding one pointer to a C object the binding owns (a flow, an
+ * optimiser, a sampler, a generator). It holds NULL until the object is made and after
+ * it is freed, so a failed constructor, a collected half-made handle or a second free
+ * are harmless. */
+/* [-0, +1] New handle of class `mt` holding NULL; returns the slot for the object. */
+void **pf_lua_newhandle(lua_State *L, const char *mt);
+/* [-0, +0] The object of the handle at `arg` (NULL once freed). */
+void *pf_lua_tohandle(lua_State *L, int arg, const char *mt);
+/* [-0, +0] The object of the handle at `arg`, or the argument error "<what> has been
+ * freed". */
+void *pf_lua_checkhandle(lua_State *L, int arg, const char *mt, const char *what);
+/* [-0, +0] The object taken out of the handle at `arg`, which then holds NULL (for
+ * __gc and :free). */
+void *pf_lua_takehandle(lua_State *L, int arg, const char *mt);
+
 /* [-0, +1] New contiguous array userdata of the given shape, zero-filled. The doubles
  * live inside the userdata block, so the collector sees their size. Raises a Lua
  * error (naming `fname`) if the shape is invalid or memory runs out. */
