@@ -2,57 +2,93 @@
 --
 -- Every quantity Q is computed from several phase-space densities (pf.steps.common's
 -- variants):
---   base       the ensemble of `members` flows trained on the selected sample (central value)
---   member_k   each member alone: sigma_flow = standard deviation over members
---   boot_k     ensembles trained on bootstrap resamples: sigma_stat = std over resamples
---   smear_k    ensembles trained on error-smeared resamples: sigma_meas = std over resamples
---   syst_k     the base sample trained with other settings: sigma_syst = RMS deviation
--- sigma = sqrt(sigma_flow^2 + sigma_stat^2 + sigma_meas^2 + sigma_syst^2) (independent
--- sources); bands are Q +- sigma and Q +- 2 sigma.
+--   base       the ensemble of M = `members` flows trained on the selected sample (the
+--              central value)
+--   member_k   each base member alone
+--   boot_k     ensembles of r flows trained on bootstrap resamples
+--   smear_k    ensembles of r flows trained on error-smeared resamples
+--   syst_k     the base sample trained with other settings (architecture, sphere-map
+--              radius, a refit on stars drawn from the base ensembles)
+--
+-- Each source of error is counted once. Training a flow is itself random: s_train, the
+-- standard deviation over the base members, is the spread of one flow's Q, and every
+-- ensemble of m flows carries s_train^2 / m of it. So:
+--   sigma_flow^2 = s_train^2 / M                          the central value's training noise
+--   sigma_stat^2 = var(boot)  - s_train^2 / r             sampling noise (floored at 0)
+--   sigma_meas^2 = var(smear) - s_train^2 / r             measurement errors (floored at 0)
+--   sigma_syst^2 = mean_k (Q_k - Q)^2 - s_train^2 (1/r_k + 1/M)   the flows' own bias, seen
+--                                                          as the settings change (floored at 0)
+-- (a variance over fewer than 2 realisations is 0), and
+-- sigma = sqrt(sigma_flow^2 + sigma_stat^2 + sigma_meas^2 + sigma_syst^2). Without the
+-- subtractions the training noise would be counted up to four times over: each resample and
+-- each variant is a fresh training.
 local h5 = require "phaseflow.h5"
 local array = require("phaseflow.core").array
 
 local budget = {}
 
+-- The budget's version, in the keys of the steps that apply it: a run made with another
+-- budget redoes those steps (1: every variance added as measured; 2: the training noise
+-- counted once).
+budget.VERSION = 2
+
 local function rd(file, path) return (h5.read(file, path)) end
 
--- of(file, path, variants) -> central, sigma, {flow =, stat =, meas =, syst =}: the
--- quantity stored under /VARIANT/path in `file`; `variants` lists {name, kind}.
+-- sample variance over a list of arrays (elementwise; zero for fewer than two)
+local function variance(list, zero)
+  if #list < 2 then return zero end
+  local mean = zero
+  for _, a in ipairs(list) do mean = mean + a end
+  mean = mean * (1 / #list)
+  local s = zero
+  for _, a in ipairs(list) do s = s + (a - mean):square() end
+  return s * (1 / (#list - 1))
+end
+
+-- elementwise max(a, 0); NaN stays NaN
+local function floor0(a) return a:maximum(0) end
+
+-- of(file, path, variants) -> central, sigma, {flow =, stat =, meas =, syst =, train =}:
+-- the quantity stored under /VARIANT/path in `file`; `variants` lists {name, kind,
+-- members} (members: flows in that variant's ensemble, 1 when absent). `train` is
+-- s_train, the spread of a single flow's value.
 function budget.of(file, path, variants)
   local central = rd(file, "/base/" .. path)
-  local groups = {flow = {}, stat = {}, meas = {}}
-  local syst = {}
+  local zero = central * 0
+  local groups = {member = {}, boot = {}, smear = {}}
+  local r = {boot = 1, smear = 1}
+  local syst, M = {}, 1
   for _, d in ipairs(variants or {}) do
-    local g = d.kind == "member" and groups.flow or d.kind == "boot" and groups.stat
-              or d.kind == "smear" and groups.meas or d.kind == "syst" and syst or nil
-    if g then g[#g + 1] = rd(file, "/" .. d.name .. "/" .. path) end
-  end
-  local sig = {}
-  local total = central * 0
-  -- a fixed order: the sum of squares must not depend on the hash order of pairs()
-  for _, kind in ipairs({"flow", "stat", "meas"}) do
-    local list = groups[kind]
-    local s = central * 0
-    if #list >= 2 then
-      local mean = central * 0
-      for _, a in ipairs(list) do mean = mean + a end
-      mean = mean * (1 / #list)
-      for _, a in ipairs(list) do s = s + (a - mean):square() end
-      s = (s * (1 / (#list - 1))):sqrt()
+    if d.kind == "base" then M = d.members or 1 end
+    if groups[d.kind] then
+      local g = groups[d.kind]
+      g[#g + 1] = rd(file, "/" .. d.name .. "/" .. path)
+      if r[d.kind] then r[d.kind] = d.members or 1 end
+    elseif d.kind == "syst" then
+      syst[#syst + 1] = {value = rd(file, "/" .. d.name .. "/" .. path), members = d.members or 1}
     end
-    sig[kind] = s
-    total = total + s:square()
   end
-  -- systematic: RMS deviation from the central value of the ensembles trained on the same
-  -- stars with other settings (preset.systematics: architectures, sphere-map radii)
-  local ss = central * 0
+  local train2 = variance(groups.member, zero)
+  local sig = {train = train2:sqrt()}
+  -- a fixed order: the sum of squares must not depend on the hash order of pairs()
+  local var = {flow = train2 * (1 / M),
+               stat = floor0(variance(groups.boot, zero) - train2 * (1 / r.boot)),
+               meas = floor0(variance(groups.smear, zero) - train2 * (1 / r.smear))}
+  if #groups.boot < 2 then var.stat = zero end
+  if #groups.smear < 2 then var.meas = zero end
+  local ss = zero
   if #syst > 0 then
-    for _, a in ipairs(syst) do ss = ss + (a - central):square() end
-    ss = ss * (1 / #syst)
-    total = total + ss
-    ss = ss:sqrt()
+    for _, v in ipairs(syst) do
+      ss = ss + (v.value - central):square() - train2 * (1 / v.members + 1 / M)
+    end
+    ss = floor0(ss * (1 / #syst))
   end
-  sig.syst = ss
+  var.syst = ss
+  local total = zero
+  for _, kind in ipairs({"flow", "stat", "meas", "syst"}) do
+    total = total + var[kind]
+    sig[kind] = var[kind]:sqrt()
+  end
   return central, total:sqrt(), sig
 end
 

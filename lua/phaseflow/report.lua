@@ -306,11 +306,15 @@ function report.write(P, w)
   end
   p("")
   p("## Error budget")
-  p("sigma = sqrt(sigma_flow^2 + sigma_stat^2 + sigma_meas^2 + sigma_syst^2): spread over the ensemble's")
-  p("members, over bootstrap resamples and over error-smeared resamples (standard deviations; a source")
-  p("with fewer than 2 realisations contributes 0), and sigma_syst, the RMS deviation from the central")
-  p("value of single flow pairs trained with other settings, for the flows' own bias, which is common")
-  p("to every member and resample (estimated without the truth). This run's systematic variants:")
+  p("sigma = sqrt(sigma_flow^2 + sigma_stat^2 + sigma_meas^2 + sigma_syst^2), each source counted once")
+  p("(pf.budget). Training is itself random: s_train, the spread over the base ensemble's M members, is")
+  p("one flow's training noise, and an ensemble of m flows carries s_train^2/m of it. sigma_flow =")
+  p("s_train/sqrt(M), the central value's training noise; sigma_stat and sigma_meas are the spreads over")
+  p("bootstrap and error-smeared resamples less the training noise their r-flow ensembles carry")
+  p("(s_train^2/r); sigma_syst is the RMS deviation from the central value of ensembles trained with")
+  p("other settings, less the training noise of both (s_train^2 (1/r + 1/M)), for the flows' own bias,")
+  p("common to every member and resample (estimated without the truth). A variance that the training")
+  p("noise exceeds counts 0. This run's systematic variants:")
   local sy = P.o.systematics or {}
   if #sy == 0 then p("none (sigma_syst = 0).") end
   for i, alt in ipairs(sy) do

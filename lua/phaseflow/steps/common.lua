@@ -160,9 +160,9 @@ end
 function M:load_variant_names()
   local vs = {}
   for _, vt in ipairs(self:variants()) do
-    vs[#vs + 1] = {name = vt.name, kind = vt.kind}
+    vs[#vs + 1] = {name = vt.name, kind = vt.kind, members = vt.members}
     if vt.kind == "base" and vt.members > 1 then
-      for k = 1, vt.members do vs[#vs + 1] = {name = ("member_%03d"):format(k), kind = "member"} end
+      for k = 1, vt.members do vs[#vs + 1] = {name = ("member_%03d"):format(k), kind = "member", members = 1} end
     end
   end
   self.variant_names = vs

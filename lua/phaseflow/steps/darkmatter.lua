@@ -1,6 +1,7 @@
 -- The darkmatter step: at every density location the total density with its error
 -- budget (pf.budget), the baryons subtracted (pf.darkmatter), and the truth beside them.
 local darkmatter = require "phaseflow.darkmatter"
+local budget = require "phaseflow.budget"
 local common = require "phaseflow.steps.common"
 
 local rd = common.rd
@@ -8,7 +9,7 @@ local rd = common.rd
 return {
   name = "darkmatter",
   inputs = {"densities", "baryons"},
-  options = function() return {} end,
+  options = function() return {budget = budget.VERSION} end,
   run = function(self, w)
     local df_, bf = self:file("densities"), self:file("baryons")
     local _, names = self:density_points()
