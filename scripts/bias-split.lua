@@ -133,7 +133,7 @@ local bp = pf.cbe.ball_points(sun, 0.1, 8, 7)
 local a_true = truth.potential:acceleration(bp):mean(1):totable()
 local amag = math.sqrt(a_true[1] ^ 2 + a_true[2] ^ 2 + a_true[3] ^ 2)
 local pts = pf.poisson.kernel_points(sun, {points = opt.kernel_points, seed = 1})
-local rho_true = pf.truth.at(sun, {potential = truth.potential, points = 3200}).density_smoothed:get(1)
+local rho_true = pf.truth.at(sun, {potential = truth.potential}).density_smoothed:get(1)
 
 io.write(("%-18s %28s %8s %12s %8s %7s\n"):format("f = n p", "a at the Sun (1e-10 m/s^2)", "|da|/|a|",
   "rho*K (1e-2)", "error", "time"))

@@ -57,6 +57,23 @@ int pf_poisson_kernel_points(const pf_kernel *k, size_t nvol, size_t nsurf, uint
                              int moment_match, double *offset, double *coef, double *weight, double *normal,
                              double *area, pf_err *err);
 
+/* A deterministic product Gauss rule for kernel averages (the mock's exact truth):
+ *   (g * K)(x0) = sum_j w_j g(x0 + d_j),  j = 1 .. nr * nt * np,
+ * in u = d / h (componentwise) with spherical coordinates u = r (sin t cos p,
+ * sin t sin p, cos t): r by nr-point Gauss-Legendre on [0, T] (the integrand carries
+ * r^2 exp(-r^2/2)), cos t by nt-point Gauss-Legendre on [-1, 1], p by the np-point
+ * trapezoid rule p_k = 2 pi (k + 1/2) / np (spectrally accurate for periodic
+ * integrands). Every factor of the integrand is smooth, so the rule converges
+ * exponentially in each of nr, nt, np for analytic g. Nodes and weights of the
+ * Gauss-Legendre rules come from GSL (gsl_integration_glfixed).
+ * Outputs, caller-owned: offset P x 3 (kpc), weight P (summing to 1, so a constant is
+ * reproduced exactly); `mass` (may be NULL) receives the rule's raw integral of
+ * exp(-|u|^2/2) over |u| <= T divided by its closed form (2 pi)^{3/2} P(chi_3 <= T),
+ * which is 1 to rounding for any nr >= 8. Row order: p fastest, then t, then r.
+ * With np even the rule is antithetic (every d comes with -d). */
+int pf_kernel_rule(const pf_kernel *k, size_t nr, size_t nt, size_t np, double *offset,
+                   double *weight, double *mass, pf_err *err);
+
 /* Densities from accelerations at the kernel points: acc is (n0 * P) x 3, rows
  * i*P .. i*P+P-1 at x0_i + offset_j. rho (n0), Msun/kpc^3; vol and surf (n0, may be
  * NULL) are the two terms separately, also divided by 4 pi G. With `boundary` = 0

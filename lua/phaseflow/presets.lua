@@ -35,7 +35,9 @@ presets.paper = {
   dlnf_n = 1000000,         -- velocities of the df/dt histogram
   geometry = {n_line = 25, n_phi = 25, n_arc = 61, n_density = 31},
   mcmc = {walkers = 32, steps = 20000},
-  truth_kernel_points = 3200,
+  -- the mock's kernel-smoothed truth: pf.truth's product Gauss rule, n x n x 2n points per
+  -- location (16: converged to ~1e-10 on the mock galaxies; tests/truth_spec.lua)
+  truth_rule = 16,
 }
 
 -- make run: the whole analysis on the embedded mock in under 10 minutes on 2 cores.
@@ -62,7 +64,7 @@ presets.quick = {
   nv = 400, nv_density = 100, kernel_points = 200, ball_points = 8, dlnf_n = 20000,
   geometry = {n_line = 9, n_phi = 9, n_arc = 13, n_density = 9},
   mcmc = {walkers = 32, steps = 3000},
-  truth_kernel_points = 800,
+  truth_rule = 16,
 }
 
 -- science: the numbers to quote from a workstation, in under an hour on 2 cores. Every
@@ -88,7 +90,7 @@ presets.science = {
   nv = 1000, nv_density = 100, kernel_points = 200, ball_points = 16, dlnf_n = 100000,
   geometry = {n_line = 13, n_phi = 13, n_arc = 25, n_density = 13},
   mcmc = {walkers = 32, steps = 5000},
-  truth_kernel_points = 1600,
+  truth_rule = 16,
 }
 
 -- The test suite: seconds. Numbers are meaningless; every code path runs.
@@ -104,7 +106,7 @@ presets.test = {
   nv = 24, nv_density = 6, kernel_points = 8, ball_points = 2, dlnf_n = 500,
   geometry = {n_line = 3, n_phi = 3, n_arc = 5, n_density = 3, independent_s = {-0.85, 0, 0.85}},
   mcmc = {walkers = 8, steps = 200},
-  truth_kernel_points = 16,
+  truth_rule = 4,
 }
 
 presets.names = {"test", "quick", "science", "paper"}

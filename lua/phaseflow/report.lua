@@ -11,6 +11,7 @@ local gnfw = require "phaseflow.gnfw"
 local geometry = require "phaseflow.geometry"
 local array = core.array
 local fs = require "phaseflow.fs"
+local truth = require "phaseflow.truth"
 
 local report = {}
 
@@ -70,7 +71,8 @@ function report.write_score_inputs(P, res)
     h5.write(res, "/curves/density/" .. n .. "/x", blocks[k], {unit = "kpc"})
   end
   h5.set_attrs(res, "/curves/density", {kernel_h = geometry.KERNEL_H, kernel_truncate = geometry.KERNEL_TRUNCATE,
-    kernel_points = o.kernel_points, truth_kernel_points = o.truth_kernel_points, kernel_seed = o.seed,
+    kernel_points = o.kernel_points, truth_rule = o.truth_rule,
+    truth_kernel_points = truth.rule_points(o.truth_rule), kernel_seed = o.seed,
     kernel = "exp(-|u|^2/2), u = (x - x0)/h (kpc), truncated at |u| = kernel_truncate, unit-normalised"})
   local avg = rd(avf, "/rho_dm_rsun"):totable()
   local RHO = {unit = "Msun/kpc^3"}
@@ -186,11 +188,12 @@ function report.write(P, w)
   h5.provenance(res, "/", {preset = P.o, step_times = P.times})
 
   -- with a truth: the scorer (pf.score) on the file just written, its numbers under /score;
-  -- the run's own truth kernel points keep it as cheap as the densities step's truth
+  -- its truth has the densities step's rule (pf.truth maps the scorer's point budget
+  -- rule_points(n) back to the rule of size n)
   local scored
   if P:is_mock() then
     local score = require "phaseflow.score"
-    scored = score.run(res, report.truth_model(P), {kernel_points = P.o.truth_kernel_points, seed = P.o.seed})
+    scored = score.run(res, report.truth_model(P), {kernel_points = truth.rule_points(P.o.truth_rule), seed = P.o.seed})
     score.write(res, scored, "/score")
   end
   fs.commit(res, final)
@@ -296,8 +299,10 @@ function report.write(P, w)
   if scored then
     p("")
     p("## Scored against the truth (pf.score)")
-    p(("With the run's %d truth kernel points; every number is in results.h5 under /score. With 3,200:")
-      :format(scored.kernel_points))
+    local n = P.o.truth_rule
+    p(("With the run's truth rule (pf.truth: %d x %d x %d = %d points per location); every number is in")
+      :format(n, n, 2 * n, truth.rule_points(n)))
+    p("results.h5 under /score. With the scorer's defaults:")
     p(("`phaseflow scripts/score.lua %s/results.h5 %s`."):format(out,
       cinfo.mockdir and cinfo.mockdir .. "/mock.h5" or "mwpotential2014"))
     p("```")

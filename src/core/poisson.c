@@ -3,6 +3,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <gsl/gsl_integration.h>
 #include <gsl/gsl_qrng.h>
 #include "phaseflow/poisson.h"
 #include "phaseflow/qmc.h"
@@ -205,5 +206,77 @@ int pf_poisson_density_from(size_t n0, size_t npts, size_t nvol, const double *a
         if (surf)
             surf[i] = ss * f;
     }
+    return PF_OK;
+}
+
+int pf_kernel_rule(const pf_kernel *k, size_t nr, size_t nt, size_t np, double *offset,
+                   double *weight, double *mass, pf_err *err)
+{
+    for (int i = 0; i < 3; i++)
+        if (!(k->h[i] > 0) || !isfinite(k->h[i]))
+            return pf_err_set(err, PF_EINVAL, "kernel scale h[%d] = %g must be positive", i + 1,
+                              k->h[i]);
+    double T = k->truncate;
+    if (!(T > 0) || !isfinite(T))
+        return pf_err_set(err, PF_EINVAL, "truncation %g must be positive and finite", T);
+    if (nr < 1 || nt < 1 || np < 1)
+        return pf_err_set(err, PF_EINVAL,
+                          "rule sizes must be >= 1: got %zu radial, %zu polar, %zu azimuthal",
+                          nr, nt, np);
+    if (!offset || !weight)
+        return pf_err_set(err, PF_EINVAL, "NULL output");
+    gsl_integration_glfixed_table *gr = gsl_integration_glfixed_table_alloc(nr);
+    gsl_integration_glfixed_table *gt = gsl_integration_glfixed_table_alloc(nt);
+    double *cp = malloc(sizeof(double) * 2 * np);
+    if (!gr || !gt || !cp) {
+        if (gr)
+            gsl_integration_glfixed_table_free(gr);
+        if (gt)
+            gsl_integration_glfixed_table_free(gt);
+        free(cp);
+        return pf_err_set(err, PF_ENOMEM, "out of memory for a %zu x %zu x %zu kernel rule", nr,
+                          nt, np);
+    }
+    for (size_t m = 0; m < np; m++) {
+        double p = 2.0 * M_PI * ((double)m + 0.5) / (double)np;
+        cp[2 * m] = cos(p);
+        cp[2 * m + 1] = sin(p);
+    }
+    const double *h = k->h;
+    double dp = 2.0 * M_PI / (double)np, sum;
+    size_t j = 0;
+    for (size_t a = 0; a < nr; a++) {
+        double r, wr;
+        gsl_integration_glfixed_point(0.0, T, a, &r, &wr, gr);
+        wr *= r * r * exp(-0.5 * r * r);
+        for (size_t b = 0; b < nt; b++) {
+            double ct, wt;
+            gsl_integration_glfixed_point(-1.0, 1.0, b, &ct, &wt, gt);
+            double st = sqrt(fmax(0.0, 1.0 - ct * ct)), w = wr * wt * dp;
+            for (size_t m = 0; m < np; m++, j++) {
+                offset[3 * j] = h[0] * r * st * cp[2 * m];
+                offset[3 * j + 1] = h[1] * r * st * cp[2 * m + 1];
+                offset[3 * j + 2] = h[2] * r * ct;
+                weight[j] = w;
+            }
+        }
+    }
+    gsl_integration_glfixed_table_free(gr);
+    gsl_integration_glfixed_table_free(gt);
+    free(cp);
+    /* the normalising sum, compensated (Neumaier), so that the weights sum to 1 to the
+     * last bits rather than to ~sqrt(P) roundings */
+    double comp = 0;
+    sum = 0;
+    for (size_t i = 0; i < j; i++) {
+        double t = sum + weight[i];
+        comp += fabs(sum) >= fabs(weight[i]) ? (sum - t) + weight[i] : (weight[i] - t) + sum;
+        sum = t;
+    }
+    sum += comp;
+    for (size_t i = 0; i < j; i++)
+        weight[i] /= sum;
+    if (mass)
+        *mass = sum / (pow(2.0 * M_PI, 1.5) * chi3_cdf(T));
     return PF_OK;
 }

@@ -1,5 +1,6 @@
 /*
- * l_poisson.c -- phaseflow.core.poisson: Sobol points, kernel points, densities.
+ * l_poisson.c -- phaseflow.core.poisson: Sobol points, kernel points, the kernel's
+ * product Gauss rule, densities.
  * The facade lua/phaseflow/poisson.lua evaluates sources at the points.
  */
 #include <math.h>
@@ -125,6 +126,60 @@ static int po_density_from(lua_State *L)
     return 3;
 }
 
+/* kernel_rule([{h = {.5,.5,.2}, truncate = 2, radial = 16, polar = 16, azimuthal = 32}])
+ * -> {offset = Px3, weight = P, radial, polar, azimuthal, mass, Z, h = {..}, truncate}
+ * The product Gauss rule of pf_kernel_rule (poisson.h); `mass` is the rule's raw
+ * integral of the kernel over its closed form (1 to rounding). */
+static int po_kernel_rule(lua_State *L)
+{
+    static const char *const allowed[] = {"h", "truncate", "radial", "polar", "azimuthal", NULL};
+    static const char *const names[] = {"radial", "polar", "azimuthal"};
+    static const lua_Integer defs[] = {16, 16, 32};
+    pf_lua_checkopts(L, 1, "pf.poisson.kernel_rule", allowed);
+    pf_kernel k;
+    read_kernel(L, 1, &k);
+    size_t n[3], P = 1;
+    for (int i = 0; i < 3; i++) {
+        lua_Integer v = pf_lua_optintfield(L, 1, names[i], defs[i]);
+        if (v < 1 || v > 100000)
+            return luaL_error(L, "pf.poisson.kernel_rule: '%s' must be an integer in [1, 100000], "
+                                 "got %I", names[i], (LUAI_UACINT)v);
+        n[i] = (size_t)v;
+        P *= n[i];
+    }
+    if (P > ((size_t)1 << 28))
+        return luaL_error(L, "pf.poisson.kernel_rule: %d x %d x %d nodes is more than 2^28",
+                          (int)n[0], (int)n[1], (int)n[2]);
+    lua_createtable(L, 0, 10);
+    pf_array *off = pf_lua_newarray2(L, P, 3);
+    lua_setfield(L, -2, "offset");
+    pf_array *w = pf_lua_newarray1(L, P);
+    lua_setfield(L, -2, "weight");
+    double mass = 0;
+    pf_err err;
+    pf_err_clear(&err);
+    int st = pf_kernel_rule(&k, n[0], n[1], n[2], off->data, w->data, &mass, &err);
+    if (st)
+        return pf_lua_fail(L, "pf.poisson.kernel_rule", st, &err);
+    for (int i = 0; i < 3; i++) {
+        lua_pushinteger(L, (lua_Integer)n[i]);
+        lua_setfield(L, -2, names[i]);
+    }
+    lua_pushnumber(L, mass);
+    lua_setfield(L, -2, "mass");
+    lua_pushnumber(L, pf_kernel_norm(&k));
+    lua_setfield(L, -2, "Z");
+    lua_createtable(L, 3, 0);
+    for (int i = 0; i < 3; i++) {
+        lua_pushnumber(L, k.h[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "h");
+    lua_pushnumber(L, k.truncate);
+    lua_setfield(L, -2, "truncate");
+    return 1;
+}
+
 /* kernel_norm([{h =, truncate =}]) -> Z (kpc^3) */
 static int po_kernel_norm(lua_State *L)
 {
@@ -142,6 +197,7 @@ int pf_open_poisson(lua_State *L)
                                    {"kernel_points", po_kernel_points},
                                    {"density_from", po_density_from},
                                    {"kernel_norm", po_kernel_norm},
+                                   {"kernel_rule", po_kernel_rule},
                                    {NULL, NULL}};
     return pf_lua_newmodule(L, fns, NULL);
 }

@@ -11,7 +11,6 @@ local select = require "phaseflow.select"
 local truth = require "phaseflow.truth"
 local flowmod = require "phaseflow.flow"
 local df = require "phaseflow.df"
-local poisson = require "phaseflow.poisson"
 local units = require "phaseflow.units"
 local budget = require "phaseflow.budget"
 local array = core.array
@@ -108,14 +107,14 @@ function M:components()
   return {baryons = self.truth.baryons, dm = self.truth.dm, nfw = self.truth.nfw}
 end
 
--- Truth densities at x0 (n0 x 3): kernel-smoothed total (pf.truth.at), dark matter and
--- baryons, all with the same kernel points.
-function M:truth_densities(x0, points)
-  local t = truth.at(x0, {potential = self.potential, points = points, seed = self.o.seed})
-  local pts = poisson.kernel_points(x0, {points = points, seed = self.o.seed})
+-- Truth densities at x0 (n0 x 3): the kernel-smoothed total density (as pf.truth.at
+-- gives it), dark matter and baryons, all with the same product Gauss rule of size `rule`
+-- (pf.truth.kernel_rule: rule x rule x 2 rule points per location).
+function M:truth_densities(x0, rule)
+  local r = truth.kernel_rule{rule = rule}
   local c = self:components()
-  return {total = t.density_smoothed, dm = poisson.smooth(c.dm:density(pts.x), pts),
-          baryons = poisson.smooth(c.baryons:density(pts.x), pts)}
+  return {total = truth.smooth(self.potential, x0, r), dm = truth.smooth(c.dm, x0, r),
+          baryons = truth.smooth(c.baryons, x0, r)}
 end
 
 -- The gNFW truth of the mock: its NFW halo is gNFW with beta = 1, rs = a, and

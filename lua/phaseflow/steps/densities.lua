@@ -30,7 +30,7 @@ end
 
 function densities.options(self)
   return {kp = self.o.kernel_points, nv = self.o.nv_density, g = self.o.geometry,
-          tk = self.o.truth_kernel_points, seed = self.o.seed, edge = self.o.density_edge, cs = 0}
+          tr = self.o.truth_rule, seed = self.o.seed, edge = self.o.density_edge, cs = 0}
 end
 
 function densities.run(self, w)
@@ -59,9 +59,10 @@ function densities.run(self, w)
     for k, part in ipairs(common.split(rho, blocks)) do w.put(("/%s/%s"):format(d.name, names[k]), part) end
     self:log("densities: %s (%d s)", d.name, os.time() - t0)
   end
-  -- truth (mock): the kernel-smoothed total density of the galaxy (pf.truth) and its
-  -- components: dark matter (e.g. the NFW halo) and baryons (e.g. bulge + disk)
-  local t = self:truth_densities(x0, self.o.truth_kernel_points)
+  -- truth (mock): the kernel-smoothed total density of the galaxy (pf.truth, its product
+  -- Gauss rule) and its components: dark matter (e.g. the NFW halo) and baryons (e.g.
+  -- bulge + disk)
+  local t = self:truth_densities(x0, self.o.truth_rule)
   local nan = not self:is_mock() and (0 / 0) or 1
   for _, q in ipairs({"total", "dm", "baryons"}) do
     for k, part in ipairs(common.split(t[q] * nan, blocks)) do
