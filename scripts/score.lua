@@ -12,7 +12,8 @@ usage: phaseflow scripts/score.lua RESULTS.h5 TRUTH [--kernel-points K] [--out F
   RESULTS.h5         DIR/results.h5 of a pipeline run (scripts/paper.lua)
   TRUTH              a mock truth file (mock.h5), the word mwpotential2014, or a Lua file
                      returning {potential = P, dm = Pdm, baryons = Pb}
-  --kernel-points K  kernel points of the smoothed truth densities (default 3200)
+  --kernel-points K  points of the truth's kernel rule (pf.truth: the smallest product
+                     Gauss rule with at least K; default 8192, the 16 x 16 x 32 rule)
   --out FILE.h5      also write every number to FILE.h5]]
 
 local cli = require "phaseflow.cli"

@@ -59,8 +59,7 @@ local function rho_truth(x) return pf.truth.at(A.from(x), {potential = MW, point
 local function dm_truth(x)
   local parts = {}
   for _, t in ipairs(MW:components()) do parts[t.type] = pf.potential.component(t) end
-  local pts = pf.poisson.kernel_points(A.from(x), {points = K})
-  return pf.poisson.smooth(parts.nfw:density(pts.x), pts)
+  return pf.truth.smooth(parts.nfw, A.from(x), {points = K})
 end
 
 local WEIGHTS = {2.385e6, 3.1e6, 4.7e6}
@@ -179,7 +178,7 @@ describe("pf.score on a results file made from the exact truth", function()
 
   it("prints every section with units in the labels", function()
     local text = pf.score.format(s)
-    for _, l in ipairs{"against MWPotential2014 (truth kernel points 64)", "1. Acceleration at the Sun", "1e-10 m/s^2",
+    for _, l in ipairs{"against MWPotential2014 (truth kernel rule of 128 points)", "1. Acceleration at the Sun", "1e-10 m/s^2",
                        "2. Acceleration curves", "3. North-South", "|a_r(N)/a_r(S) - 1|", "4. Kernel-smoothed density rho*K, 1e-2 Msun/pc^3",
                        "5. rho_DM(r_sun)", "6. Calibration", "100.00%"} do
       assert.is_truthy(text:find(l, 1, true), l)
@@ -420,7 +419,7 @@ describe("scripts/score.lua on a test-preset run", function()
     for _, fam in ipairs{"r_north", "r_south", "phi_north", "phi_south", "arc", "phi0", "phi_plus", "phi_minus", "gnfw"} do
       assert.is_truthy(text:find("\n   " .. fam .. " ", 1, true), fam)
     end
-    assert.is_truthy(text:find("truth kernel points 3200", 1, true))
+    assert.is_truthy(text:find("truth kernel rule of 8192 points", 1, true))
     assert.is_truthy(pf.h5.exists(out, "/calibration"))
     assert.is_false(exists(out .. ".part"))
     os.remove(out)
@@ -439,11 +438,9 @@ describe("scripts/score.lua on a test-preset run", function()
       local a, b = pf.h5.read(res, "/curves/density/" .. n .. "/truth_rho"), pf.h5.read(res, "/score/density/" .. n .. "/truth")
       assert.is_true((a - b):abs():max() <= 1e-12 * a:abs():max(), n)
     end
-    -- rho_DM(r_sun): the pipeline's truth is pf.truth's Gauss rule, but the scorer still
-    -- smooths the dark matter over QMC kernel points (pf.score.run, section 5: here 128
-    -- points, seed 1), so the two agree to that QMC error only (2.3e-4 measured)
+    -- rho_DM(r_sun): the pipeline's truth and the scorer's, both pf.truth's Gauss rule
     local avg = pf.h5.read(res, "/average/truth"):get(1)
-    assert.are.near(avg, pf.h5.read(res, "/score/rho_dm_rsun"):get(3), 1e-3 * avg)
+    assert.are.near(avg, pf.h5.read(res, "/score/rho_dm_rsun"):get(3), 1e-12 * avg)
     -- the report hands the scorer the points of the run's truth rule (test preset: 4 x 4 x 8)
     assert.are.equal(128, pf.h5.attrs(res, "/score").score_kernel_points)
     -- the independent points: the first 9 of the 13 gNFW locations (test geometry), weights positive
@@ -460,7 +457,7 @@ describe("scripts/score.lua on a test-preset run", function()
     local mockdir = pf.h5.attrs(dir .. "/steps/catalogue.h5", "/").mockdir
     local text, rc = support.phaseflow({"../scripts/score.lua", res, mockdir .. "/mock.h5", "--kernel-points", "64"})
     assert.are.equal(0, rc, text)
-    assert.is_truthy(text:find("mock.h5) (truth kernel points 64)", 1, true), text)
+    assert.is_truthy(text:find("mock.h5) (truth kernel rule of 128 points)", 1, true), text)
     assert.is_truthy(text:find("6. Calibration", 1, true))
   end)
 

@@ -35,6 +35,13 @@ local KNOWN = { potential = true, mock = true, df = true, h = true, truncate = t
 --- Points per location of the rule of size n.
 function truth.rule_points(n) return 2 * n * n * n end
 
+--- The size n of the smallest rule with at least `points` points.
+function truth.rule_for(points)
+  local n = 1
+  while truth.rule_points(n) < points do n = n + 1 end
+  return n
+end
+
 local function rule_size(opts, fname)
   local n, p = opts.rule, opts.points
   if n ~= nil and p ~= nil then
@@ -52,9 +59,7 @@ local function rule_size(opts, fname)
       error(("%s: option 'points' must be an integer in [1, %d], got %s")
         :format(fname, truth.rule_points(1000), tostring(p)), 3)
     end
-    n = 1
-    while truth.rule_points(n) < p do n = n + 1 end
-    return n
+    return truth.rule_for(p)
   end
   return truth.RULE
 end

@@ -2,7 +2,7 @@
 -- truth, the same way for every run, so that runs and versions compare by numbers.
 --
 --   local T = pf.score.truth("mwpotential2014")        -- or "mock.h5", "model.lua", a table
---   local s = pf.score.run("out/test/results.h5", T, {kernel_points = 3200})
+--   local s = pf.score.run("out/test/results.h5", T, {kernel_points = 8192})
 --   print(pf.score.format(s))
 --   pf.score.write("score.h5", s)                       -- every number; group "/" or opts.group
 --
@@ -20,11 +20,12 @@
 --                median |a_theta(N) + a_theta(S)| / |a| (|a| = mean of N and S), for the run
 --                and for the truth (0 for a mirror-symmetric truth)
 --   density      rho*K at the Sun and along each density curve against the total density
---                smoothed by the same kernel with a fixed, large number of kernel points
---                (opts.kernel_points, 3200): relative error, median and 90th percentile, and
+--                smoothed by the same kernel with pf.truth's product Gauss rule (the smallest
+--                rule with at least opts.kernel_points points, default the 16 x 16 x 32 rule,
+--                8,192 points, converged to ~1e-10): relative error, median and p90, and
 --                how many locations the run left NaN
 --   rho_dm_rsun  the run's weighted average of rho_DM*K over its independent points against
---                the truth's dark matter smoothed and averaged with the same weights (only
+--                the truth's dark matter smoothed by the same rule and averaged with the same weights (only
 --                when the truth has `dm`)
 --   calibration  fraction of values with |rec - true| <= sigma and RMS of (rec - true)/sigma
 --                for the acceleration curves (every Cartesian component), the density
@@ -40,7 +41,6 @@ require "phaseflow.array" -- array:quantile
 local cbe = require "phaseflow.cbe"
 local equilibrium = require "phaseflow.equilibrium"
 local truthmod = require "phaseflow.truth"
-local poisson = require "phaseflow.poisson"
 local darkmatter = require "phaseflow.darkmatter"
 local errors = require "phaseflow.score.errors"
 local models = require "phaseflow.score.truth"
@@ -50,7 +50,8 @@ local array = core.array
 
 local score = {}
 
-score.KERNEL_POINTS = 3200
+-- the truth's kernel quadrature: pf.truth's default product Gauss rule (16 x 16 x 32)
+score.KERNEL_POINTS = truthmod.rule_points(truthmod.RULE)
 score.ACC_ORDER, score.DENSITY_ORDER = results.ACC_ORDER, results.DENSITY_ORDER
 score.is_error = errors.is_error
 score.truth, score.mwpotential2014 = models.truth, models.mwpotential2014
@@ -131,9 +132,10 @@ end
 -- scoring -----------------------------------------------------------------------------
 
 --- Score results file `path` (or a table from pf.score.read) against truth `T` (from
---- pf.score.truth, or anything it takes). opts: kernel_points (3200: the truth's kernel
---- points, independent of the run), seed (1: of those points). Returns a table of every
---- number (see pf.score.format and pf.score.write).
+--- pf.score.truth, or anything it takes). opts: kernel_points (score.KERNEL_POINTS: a
+--- point budget for the truth's kernel rule, pf.truth.kernel_rule; independent of the run),
+--- seed (recorded; the rule is deterministic). Returns a table of every number (see
+--- pf.score.format and pf.score.write).
 function score.run(path, T, opts)
   opts = opts or {}
   local K = opts.kernel_points or score.KERNEL_POINTS
@@ -143,7 +145,9 @@ function score.run(path, T, opts)
   local R = type(path) == "table" and path or score.read(path)
   T = score.truth(T)
   local pot = T.potential
-  local S = {results = R.path, truth = T.name, note = T.note, kernel_points = K, seed = opts.seed or 1}
+  -- the rule's own point count (K is a budget: the smallest rule with at least K points)
+  local S = {results = R.path, truth = T.name, note = T.note, seed = opts.seed or 1,
+             kernel_points = truthmod.rule_points(truthmod.rule_for(K))}
 
   -- 1. the Sun: truth over the same ball points
   local sun = R.sun
@@ -240,8 +244,7 @@ function score.run(path, T, opts)
   if T.dm then
     local x = R.density[av.set].x
     local xi = x:take(array.from(av.independent))
-    local pts = poisson.kernel_points(xi, {points = K, seed = S.seed, h = R.kernel.h, truncate = R.kernel.truncate})
-    local tdm = poisson.smooth(T.dm:density(pts.x), pts)
+    local tdm = truthmod.smooth(T.dm, xi, {points = K, h = R.kernel.h, truncate = R.kernel.truncate})
     local ok, m = pcall(darkmatter.weighted_mean, tdm, av.weights_sigma)
     if not ok then fail("RESULTS '%s': /average/weights_sigma: %s", tostring(R.path), tostring(m)) end
     local r = S.rho_dm_rsun

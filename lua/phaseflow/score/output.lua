@@ -20,7 +20,7 @@ function output.format(S)
   local L = {}
   local function p(fmt, ...) L[#L + 1] = select("#", ...) > 0 and fmt:format(...) or fmt end
   local A, Rh = units.acc_to_1e10, units.rho_to_1e2
-  p("Score of %s against %s (truth kernel points %d)", S.results or "(results)", S.truth, S.kernel_points)
+  p("Score of %s against %s (truth kernel rule of %d points)", S.results or "(results)", S.truth, S.kernel_points)
   if S.note then p("Note: %s", S.note) end
   p("")
   local a = S.a_sun
