@@ -95,17 +95,17 @@ local function c_name(fn)
 end
 
 -- The doc of one function as lines; `short` gives the one-line summary alone.
-local function function_doc(fn, short)
+local function function_doc(fn, brief)
   local doc = doc_module()
   local d, why = doc.of(fn)
   if d then
-    if short then return doc.summary(d.doc) or "(no doc comment)" end
+    if brief then return doc.summary(d.doc) or "(no doc comment)" end
     return ("%s\n\n%s\n\n(%s:%d)"):format(d.signature, d.doc or "(no doc comment)", d.file, d.line)
   end
   if why == "C function" then
     local name = c_name(fn)
     local text = name and cdoc_module()[name]
-    if short then return text and doc.summary(text) or "(C function)" end
+    if brief then return text and doc.summary(text) or "(C function)" end
     if text then return text .. "\n\n(C function " .. name .. ")" end
     return ("a C function%s: no doc text (the Lua module that exposes it describes it; see docs/api.md)")
       :format(name and " (" .. name .. ", src/lua/l_" .. name:match("^[%w_]+") .. ".c)" or "")
@@ -287,7 +287,7 @@ function repl.complete(text)
   local ok, out = pcall(function()
     if type(text) ~= "string" then return {} end
     local base, sep, partial = text:match("^([%a_][%w_%.:]-)([%.:])([%w_]*)$")
-    local candidates, prefix = {}, ""
+    local candidates, prefix
     if base then
       if base:find(":", 1, true) or base:find("..", 1, true) or base:find("%.$") then return {} end
       local v = _G
@@ -302,7 +302,7 @@ function repl.complete(text)
     else
       partial = text:match("^([%a_][%w_]*)$") or (text == "" and "")
       if not partial then return {} end
-      candidates = fields(_G)
+      candidates, prefix = fields(_G), ""
       for _, k in ipairs(KEYWORDS) do candidates[#candidates + 1] = k end
     end
     local out = {}
