@@ -144,9 +144,9 @@ function doc.module(name)
       by_name[shown] = {name = shown, signature = signature(l, shown), doc = doc.comment_above(lines, i), line = i}
     end
   end
-  -- functions of the module's table defined in this file (an exported local, a table field,
-  -- a function made by a factory): documented where the file assigns it (`T.name = ...`),
-  -- else where it is defined
+  -- functions of the module's table defined in this file: an exported `local function` is
+  -- documented where it is defined; a function made by a factory or in a table constructor
+  -- where the file assigns it (`T.name = ...`) if it does, else where it is defined
   local defined = {}
   for _, f in pairs(by_name) do defined[f.line] = true end
   if type(mod) == "table" then
@@ -156,8 +156,10 @@ function doc.module(name)
         if p and p == path and not defined[info.linedefined] then
           local shown = name:match("[%w_]+$") .. "." .. k
           local i = info.linedefined
-          for j, l in ipairs(lines) do
-            if l:match("^[%w_]+%." .. k .. "%s*=") then i = j; break end
+          if not (lines[i] or ""):match("^local%s+function%s") then
+            for j, l in ipairs(lines) do
+              if l:match("^[%w_]+%." .. k .. "%s*=") then i = j; break end
+            end
           end
           by_name[shown] = {name = shown, signature = signature(lines[info.linedefined] or "", shown),
                             doc = doc.comment_above(lines, i), line = i}
