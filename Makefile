@@ -7,6 +7,7 @@
 #                   #slow run with make check TEST_ARGS=)
 #   make run        the main job: the paper's analysis on the embedded mock galaxy
 #   make asan       AddressSanitizer + UBSan build in build-asan/, then its test run
+#   make api-doc    regenerate docs/api.md from the doc comments (pf.doc)
 #   make bench      benchmarks against the named peers (see bench/README.md)
 #   make clean
 #
@@ -47,7 +48,7 @@ BUSTED   ?= lua5.4 /usr/bin/busted
 TEST_ARGS ?= --exclude-tags=slow
 SPECS ?= .
 
-.PHONY: all deps test check lint asan run bench clean fuzz install faults
+.PHONY: all deps test check lint asan run bench clean fuzz install faults api-doc
 all: $(EXE) $(LUAMOD) $(CPUMOD)
 
 deps:
@@ -112,6 +113,9 @@ asan: deps
 	  SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
 	@$(MAKE) --no-print-directory BUILD=build-asan check TEST_ARGS=--exclude-tags=slow,long \
 	  BUSTED="env LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 lua5.4 /usr/bin/busted"
+
+api-doc: all
+	$(EXE) scripts/api-doc.lua --out docs/api.md
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -13,6 +13,16 @@
 local pf = require "phaseflow"
 local array = pf.array
 
+local SPEC = {script = "accuracy-study.lua", options = {},
+  usage = "usage: phaseflow scripts/accuracy-study.lua [exact | learned N T H E M [CACHE] | maprad R]\n"
+    .. "  exact: the exact df (the method's floor); learned: N stars, T transforms, H hidden,\n"
+    .. "  E max epochs, M members (flows cached in CACHE.h5); maprad: n(x) input-map radius R (kpc)"}
+local _, args = pf.cli.parse(arg, SPEC)
+local MODES = {exact = 0, learned = 7, maprad = 1}
+if args[1] and not MODES[args[1]] then pf.cli.fail(SPEC, ("no mode '%s' (exact, learned, maprad)"):format(args[1])) end
+if #args > 1 + MODES[args[1] or "exact"] then pf.cli.fail(SPEC, "too many arguments") end
+arg = args -- luacheck: ignore 121
+
 local SUN = pf.geometry.SUN
 local mock = pf.isomock.new{sigma = 150}
 local pot = mock.potential
@@ -167,6 +177,4 @@ elseif mode == "maprad" then
   print(("map radius %g: %d epochs, grad ln n at Sun (%.4f %.4f %.4f), truth (%.4f %.4f %.4f) 1/kpc; mean NLL %.5f"):format(
     Rm, h.epochs, g[1], g[2], g[3], truth_a[1] / mock.sigma ^ 2, truth_a[2] / mock.sigma ^ 2,
     truth_a[3] / mock.sigma ^ 2, -f:log_prob(x):mean()))
-else
-  error("mode: exact | learned | maprad")
 end

@@ -1,5 +1,5 @@
 -- scripts/example.lua: the paper's method on one page, on the embedded mock galaxy.
---   build/phaseflow scripts/example.lua [stars=40000] [max_epochs=30] [out=example.h5]
+--   build/phaseflow scripts/example.lua [stars=40000] [max_epochs=30] [out=example.h5] (--help)
 -- Draws stars of the mock (disk + halo in MWPotential2014) within 4 kpc of the Sun, learns
 -- their phase-space density f(x, v) = n(x) p(v|x) with two Masked Autoregressive Flows, and
 -- gets the acceleration at the Sun from the equilibrium collisionless Boltzmann equation
@@ -8,9 +8,13 @@
 -- analysis (ensembles, resamples, densities, dark matter, the gNFW fit).
 local pf = require "phaseflow"
 
-local stars = tonumber(arg[1]) or 40000
-local max_epochs = tonumber(arg[2]) or 30
-local out = arg[3] or "example.h5"
+local SPEC = {script = "example.lua", keyvalues = true, positionals = false,
+  usage = "usage: phaseflow scripts/example.lua [stars=40000] [max_epochs=30] [out=example.h5]\n"
+    .. "  (also --stars 40000 ...): the paper's method on one page, on the embedded mock galaxy",
+  options = {stars = {"integer", min = 100}, max_epochs = {"integer", min = 1}, out = "value"},
+  defaults = {stars = 40000, max_epochs = 30, out = "example.h5"}}
+local opts = pf.cli.parse(arg, SPEC)
+local stars, max_epochs, out = opts.stars, opts.max_epochs, opts.out
 local SUN = pf.geometry.SUN -- kpc, Galactocentric (x, y, z)
 local R = 4                 -- kpc: the survey sphere around the Sun
 

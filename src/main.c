@@ -5,7 +5,8 @@
  *   phaseflow -e 'code'           run code (pf is predefined)
  *   phaseflow -l module           require a module into a global of its name
  *   phaseflow                     REPL: readline editing and history, multi-line input,
- *                                 expressions print their value, Ctrl-C interrupts
+ *                                 expressions print their value, Ctrl-C interrupts,
+ *                                 help(x) shows a doc comment, Tab completes names
  *
  * Modelled on lua.c's structure (docall with a traceback handler, a SIGINT hook that
  * stops running Lua code), written for this program.
@@ -46,7 +47,8 @@ static void print_usage(FILE *f)
             "  -h, --help   this text\n"
             "  --           stop handling options\n"
             "  -            run standard input as a script\n"
-            "With no script, an interactive session starts (history in ~/.phaseflow_history).\n"
+            "With no script, an interactive session starts (history in ~/.phaseflow_history);\n"
+            "help(pf.flow.maf) or help \"flow\" shows the docs, Tab completes pf. names.\n"
             "Threads: OMP_NUM_THREADS (OpenMP pool shared with OpenBLAS).\n",
             progname);
 }
@@ -304,10 +306,78 @@ static void print_results(lua_State *L, int n)
         report(L, LUA_ERRRUN);
 }
 
+/* ---- Tab completion: the candidates come from phaseflow.repl's complete(text) ------- */
+
+static lua_State *completion_L = NULL;
+static char **completion_list = NULL;
+static size_t completion_n = 0, completion_next = 0;
+
+static void completion_clear(void)
+{
+    for (size_t i = completion_next; i < completion_n; i++)
+        free(completion_list[i]);
+    free(completion_list);
+    completion_list = NULL;
+    completion_n = completion_next = 0;
+}
+
+/* Fill completion_list with complete(text)'s strings; any failure leaves it empty. */
+static void completion_fill(const char *text)
+{
+    lua_State *L = completion_L;
+    completion_clear();
+    if (!L)
+        return;
+    int top = lua_gettop(L);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "phaseflow.repl");
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+        lua_getfield(L, -1, "complete");
+        lua_pushstring(L, text);
+        if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+            lua_Integer n = luaL_len(L, -1);
+            completion_list = n > 0 ? calloc((size_t)n, sizeof *completion_list) : NULL;
+            for (lua_Integer i = 1; completion_list && i <= n; i++) {
+                lua_rawgeti(L, -1, i);
+                const char *s = lua_tostring(L, -1);
+                char *copy = s ? strdup(s) : NULL;
+                if (copy)
+                    completion_list[completion_n++] = copy;
+                lua_pop(L, 1);
+            }
+        }
+    }
+    lua_settop(L, top);
+}
+
+/* readline's generator: state 0 starts a new completion; then one match per call. */
+static char *completion_generator(const char *text, int state)
+{
+    if (state == 0)
+        completion_fill(text);
+    if (completion_next < completion_n)
+        return completion_list[completion_next++]; /* readline frees it */
+    return NULL;
+}
+
+static char **complete_name(const char *text, int start, int end)
+{
+    (void)start;
+    (void)end;
+    rl_attempted_completion_over = 1; /* no file names */
+    rl_completion_append_character = '\0';
+    return rl_completion_matches(text, completion_generator);
+}
+
 static void repl(lua_State *L)
 {
     int tty = isatty(STDIN_FILENO);
     if (tty) {
+        /* a name with its dots and colons is one word: pf.flow.ma<Tab>, f:<Tab> */
+        completion_L = L;
+        rl_readline_name = "phaseflow";
+        rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{}()[],+-*/%^~#";
+        rl_attempted_completion_function = complete_name;
         const char *h = getenv("PHASEFLOW_HISTORY");
         const char *home = getenv("HOME");
         if (h)
@@ -392,6 +462,8 @@ static void repl(lua_State *L)
         lua_settop(L, 0);
     }
     if (tty) {
+        completion_clear();
+        completion_L = NULL;
         if (history_path[0])
             write_history(history_path);
         putchar('\n');
@@ -450,6 +522,21 @@ static void preload(lua_State *L)
     lua_setfield(L, LUA_REGISTRYINDEX, PF_INTERRUPT_KEY);
 }
 
+/* The global help(x) (phaseflow.repl's help, loaded on first use), in the REPL and in
+ * scripts. */
+static int help_global(lua_State *L)
+{
+    int n = lua_gettop(L);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "phaseflow.repl");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "help");
+    lua_insert(L, 1);
+    lua_pop(L, 1);
+    lua_call(L, n, 0);
+    return 0;
+}
+
 static int define_pf(lua_State *L)
 {
     lua_getglobal(L, "require");
@@ -488,6 +575,8 @@ int main(int argc, char **argv)
     }
     luaL_openlibs(L);
     preload(L);
+    lua_pushcfunction(L, help_global);
+    lua_setglobal(L, "help");
     set_paths(L);
 
     int script = 0, interactive = 0, strict = 1, has_e = 0, i;

@@ -6,7 +6,7 @@ local support = require "support"
 describe("scripts/example.lua", function()
   it("trains n(x) and p(v|x), prints the acceleration beside the exact one, saves both flows", function()
     local out = os.tmpname() .. ".h5"
-    local text, rc = support.phaseflow({"../scripts/example.lua", "3000", "2", out},
+    local text, rc = support.phaseflow({"../scripts/example.lua", "stars=3000", "max_epochs=2", "out=" .. out},
                                        "PHASEFLOW_PROGRESS=0")
     assert.are.equal(0, rc, text)
     local ar, exact = text:match("learned %((%S+), %S+, %S+%), exact %((%S+),")

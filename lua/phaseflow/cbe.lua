@@ -13,6 +13,8 @@ local array = core.array
 local cbe = {}
 for k, v in pairs(core.cbe) do cbe[k] = v end
 
+--- x (an N x 3 array, or a 3-vector: one row) as an N x 3 array; else an error naming
+--- `name` (the caller).
 local function as_rows(x, name)
   if not array.is_array(x) then
     error(("%s: array of shape Nx3 (or 3) expected, got %s"):format(name, type(x)), 3)

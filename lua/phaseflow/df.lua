@@ -25,6 +25,8 @@ local function dims(m)
   return nil
 end
 
+--- The density f(x, v) = n(x) p(v|x) of the flows (or ensembles) n_x (unconditional)
+--- and p_v (its context is the position: context = n_x's dimension).
 function df.flows(n_x, p_v)
   local dn, cn = dims(n_x)
   if dn == nil then error("pf.df.flows: n_x must be a flow or an ensemble", 2) end
@@ -47,6 +49,7 @@ local function check_xv(self, x, v, name)
   end
 end
 
+--- log_f(x, v) -> N: ln n(x) + ln p(v|x) for N x 3 positions and velocities.
 function Flows:log_f(x, v)
   check_xv(self, x, v, "f:log_f")
   return self.nx:log_prob(x):add(self.pv:log_prob(v, x))
@@ -77,6 +80,7 @@ function Flows:grad_log_f(x, v, block)
   return gn:add(gc), gv, ln:add(lp)
 end
 
+--- n_x(x) -> N: the number density of positions n(x) (normalised: integrates to 1).
 function Flows:n_x(x)
   return self.nx:log_prob(x):exp()
 end

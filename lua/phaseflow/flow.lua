@@ -22,6 +22,8 @@ local flow = {}
 local methods = core.flow.methods
 local FORMAT_VERSION = 1
 
+--- A new Masked Autoregressive Flow (the core's pf.flow.maf) from the options in the
+--- module comment; `preprocess` = {input = ..., context = ...} sets its input maps.
 function flow.maf(opts)
   if type(opts) ~= "table" then error("pf.flow.maf: option table expected", 2) end
   local pre = opts.preprocess
@@ -130,9 +132,12 @@ local Ensemble = {}
 Ensemble.__index = Ensemble
 local ENS_FORMAT_VERSION = 1
 
+--- True for an ensemble made by pf.flow.ensemble or loaded by pf.flow.load.
 local function is_ensemble(e) return getmetatable(e) == Ensemble end
 flow.is_ensemble = is_ensemble
 
+--- ensemble{members = {f1, f2, ...}}: the equal-weight mixture of flows of the same dim
+--- and context; it has the flow interface (log_prob, grad_log_prob, sample, save).
 function flow.ensemble(opts)
   if type(opts) ~= "table" or type(opts.members) ~= "table" then
     error("pf.flow.ensemble: option table with 'members' (a list of flows) expected", 2)
@@ -157,7 +162,9 @@ function flow.ensemble(opts)
   return setmetatable({members = list, dim = cfg0.dim, context = cfg0.context}, Ensemble)
 end
 
+--- The number of members.
 function Ensemble:size() return #self.members end
+--- Member k (a flow); an error outside 1..size().
 function Ensemble:member(k)
   local f = self.members[k]
   if f == nil then
@@ -165,12 +172,14 @@ function Ensemble:member(k)
   end
   return f
 end
+--- Member 1's config() with `members` = the number of members.
 function Ensemble:config()
   local c = self.members[1]:config()
   c.members = #self.members
   return c
 end
 
+--- log_prob(x [, c]) -> N: the log of the members' mean density (log-sum-exp).
 function Ensemble:log_prob(x, c)
   local lps = {}
   for k, f in ipairs(self.members) do lps[k] = f:log_prob(x, c) end
@@ -350,6 +359,9 @@ function flow.train_ensemble(make_flow, x, opts)
   return flow.ensemble{members = members}, hists
 end
 
+--- load(file, group) -> a flow or an ensemble saved by :save at the absolute path `group`,
+--- its architecture read from the file; an error for a missing, old-format, wrong-size or
+--- non-finite one.
 function flow.load(file, group)
   if type(group) ~= "string" or group:sub(1, 1) ~= "/" then
     error(("pf.flow.load: group path must be absolute (start with '/'), got %s"):format(

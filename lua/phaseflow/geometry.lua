@@ -32,6 +32,7 @@ geometry.PHI_SIDE = 0.209               -- the side planes of Fig. 10, rad
 geometry.KERNEL_H = {0.5, 0.5, 0.2}     -- kpc (pf.poisson's kernel)
 geometry.KERNEL_TRUNCATE = 2
 
+--- n evenly spaced numbers from a to b (both included; the midpoint for n = 1).
 local function linspace(a, b, n)
   if n == 1 then return {(a + b) / 2} end
   local t = {}
@@ -56,6 +57,7 @@ function geometry.arc_point(s, phi)
   return geometry.from_spherical(geometry.R_SUN, math.pi / 2 - s / geometry.R_SUN, phi or 0)
 end
 
+--- The Euclidean distance between two points {x, y, z}.
 local function dist(a, b)
   return math.sqrt((a[1] - b[1]) ^ 2 + (a[2] - b[2]) ^ 2 + (a[3] - b[3]) ^ 2)
 end

@@ -17,6 +17,7 @@ local isomock = {}
 local Mock = {}
 Mock.__index = Mock
 
+--- new{sigma = 150 (km/s), potential = MWPotential2014} -> the isothermal mock.
 function isomock.new(opts)
   opts = opts or {}
   local sigma = opts.sigma or 150
@@ -66,16 +67,20 @@ function Mock:df()
   return setmetatable({mock = self, s2 = self.sigma ^ 2}, DF)
 end
 
+--- log_f(x, v) -> N: -(|v|^2/2 + Phi(x)) / sigma^2 (unnormalised).
 function DF:log_f(x, v)
   local phi = self.mock.potential:phi(x)
   return (v:square():sum(2) * 0.5 + phi) * (-1 / self.s2)
 end
 
+--- grad_log_f(x, v) -> gx, gv: a(x) / sigma^2 and -v / sigma^2.
 function DF:grad_log_f(x, v)
   local a = self.mock.potential:acceleration(x)
   return a * (1 / self.s2), v * (-1 / self.s2)
 end
 
+--- sample_v(x0, n, {qmc = true, seed = 1} or {qmc = false, rng/seed}) -> n x 3 isotropic
+--- Gaussian velocities of dispersion sigma (the same at every x0).
 function DF:sample_v(_, n, opts)
   opts = opts or {}
   local z

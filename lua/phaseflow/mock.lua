@@ -62,6 +62,9 @@ local function pop_of(g, kind)
   for _, p in ipairs(g.populations) do if p.type == kind then return p end end
 end
 
+--- Change the galaxy spec `g` in place by the knobs `k` (names of M.KNOBS, numbers >= 0):
+--- the disk's rd, sigma0, rsigma; the halo's sigma and weight; a thick disk; the dark
+--- halo's mass and a dark disk. An unknown knob or a bad value is an error.
 function M.apply_knobs(g, k)
   for name, val in pairs(k) do
     if not M.KNOBS[name] then
@@ -187,6 +190,8 @@ end
 local Mock = {}
 Mock.__index = Mock
 
+--- galaxy{potential, populations, galaxy = name or spec, seed = 1, center, radius,
+--- normalize} -> a mock galaxy: exact f(x, v), its sampler and truth (C potential only).
 function M.galaxy(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("mock.galaxy: option table expected", 2) end
@@ -204,10 +209,12 @@ function M.galaxy(opts)
   return setmetatable({ c = c, seed = opts.seed or 1, potential = pot, galaxy = g }, Mock)
 end
 
+--- sample(n [, {seed = s}]) -> x, v: n stars (N x 3 kpc, km/s), seeded by s or the galaxy's seed.
 function Mock:sample(n, o)
   return self.c:sample(n, { seed = (o and o.seed) or self.seed })
 end
 
+--- The C sampler's description of the galaxy (populations, normalisations).
 function Mock:info() return self.c:info() end
 
 -- Exact unnormalised integral of population k's n(x) over the sphere's part with

@@ -30,6 +30,7 @@ pipeline.steps = paper.order
 -- every thread)
 local wtime = core.config and core.config.wtime or os.clock
 
+--- Write "[pipeline] " .. fmt:format(...) to stderr unless the run is quiet.
 function Engine:log(fmt, ...)
   if not self.quiet then io.stderr:write(("[pipeline] " .. fmt .. "\n"):format(...)) end
 end
@@ -48,6 +49,8 @@ local function class_of(analysis)
   return c
 end
 
+--- new{out = DIR, preset = table, inputs = {...}, analysis = steps (default: the paper's),
+--- quiet} -> a run; DIR must be writable (checked now).
 function pipeline.new(opts)
   if type(opts) ~= "table" or type(opts.out) ~= "string" or type(opts.preset) ~= "table" then
     error("pf.pipeline.new: {out = dir, preset = table} expected", 2)
@@ -70,6 +73,7 @@ function pipeline.new(opts)
   return self
 end
 
+--- The file of a step: DIR/steps/STEP.h5.
 function Engine:file(step) return ("%s/steps/%s.h5"):format(self.out, step) end
 
 local file_exists = fs.exists
@@ -137,6 +141,7 @@ local function take_lock(self)
   return lock
 end
 
+--- The position of step `name` in the analysis' order; an error naming the steps if none.
 function Engine:index_of(name)
   for i, n in ipairs(self.step_names) do if n == name then return i end end
   error(("pf.pipeline: no step '%s' (steps: %s)"):format(tostring(name), table.concat(self.step_names, ", ")), 3)

@@ -32,10 +32,15 @@ local function ctor(kind)
   end
 end
 
+--- power_cutoff{...}: a power-law density with an exponential cut-off (a C component).
 M.power_cutoff = ctor("power_cutoff")
+--- miyamoto_nagai{...}: a Miyamoto-Nagai disk (a C component).
 M.miyamoto_nagai = ctor("miyamoto_nagai")
+--- nfw{...}: a Navarro-Frenk-White halo (a C component).
 M.nfw = ctor("nfw")
+--- hernquist{...}: a Hernquist sphere (a C component).
 M.hernquist = ctor("hernquist")
+--- plummer{...}: a Plummer sphere (a C component).
 M.plummer = ctor("plummer")
 
 -- Sums with Lua-defined terms.
@@ -105,6 +110,7 @@ end
 -- True for a potential of C components only (usable by the mock's DFs).
 function M.is_c(p) return C.is_potential(p) end
 
+--- True for a potential: C components or a sum with Lua-defined terms.
 function M.is_potential(p) return C.is_potential(p) or is_sum(p) end
 
 return M

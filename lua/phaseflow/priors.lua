@@ -42,6 +42,7 @@ end
 local Prior = {}
 Prior.__index = Prior
 
+--- True if x is in the prior's support [lo, hi].
 function Prior:contains(x) return x >= self.lo and x <= self.hi end
 function Prior:__tostring() return self.text end
 

@@ -26,6 +26,8 @@ function strict.options(opts, known, fname, level)
   end
 end
 
+--- Make `env` (default _G) strict: reading an unassigned global is an error, and so is
+--- assigning a new one inside a function. Returns env.
 function strict.enable(env)
   env = env or _G
   local mt = getmetatable(env) or {}
@@ -48,6 +50,8 @@ function strict.enable(env)
   return env
 end
 
+--- Declare the global `name` of a strict env (default _G): it may be assigned anywhere and
+--- read as nil.
 function strict.declare(name, env)
   local mt = getmetatable(env or _G)
   if mt and mt.__declared then mt.__declared[name] = true end

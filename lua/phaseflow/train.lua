@@ -20,6 +20,7 @@ local ALLOWED = {context = 1, x_val = 1, context_val = 1, val_fraction = 1, batc
   beta1 = 1, beta2 = 1, eps = 1, weight_decay = 1, patience = 1, max_epochs = 1, seed = 1,
   progress = 1, checkpoint = 1, checkpoint_every = 1, stop_after = 1}
 
+--- mean_nll(flow, x [, c]) -> the mean negative log-likelihood of the rows of x.
 local function mean_nll(flow, x, c)
   local lp = flow:log_prob(x, c)
   return -lp:sum() / lp:size()
@@ -93,6 +94,7 @@ local function read_checkpoint(file)
   return st
 end
 
+--- train(flow, x, opts) -> history: the training of the module comment (also pf.train(...)).
 local function train(flow, x, opts)
   opts = opts or {}
   strict.options(opts, ALLOWED, "pf.train")

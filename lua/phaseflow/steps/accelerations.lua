@@ -32,9 +32,11 @@ end
 return {
   name = "accelerations",
   inputs = {"flows"},
+  --- The options that make up the step's key (a change to them redoes the step).
   options = function(self)
     return {nv = self.o.nv, bp = self.o.ball_points, g = self.o.geometry, seed = self.o.seed}
   end,
+  --- Run the step (see the opening comment); w.put(path, value) fills its file.
   run = function(self, w)
     for _, d in ipairs(self:densities_f()) do
       local t0 = os.time()

@@ -9,7 +9,9 @@ local rd = common.rd
 return {
   name = "average",
   inputs = {"darkmatter"},
+  --- The options that make up the step's key (a change to them redoes the step).
   options = function(self) return {n = self.geom.independent.n} end,
+  --- Run the step (see the opening comment); w.put(path, value) fills its file.
   run = function(self, w)
     local f = self:file("darkmatter")
     local n = self.geom.independent.n

@@ -8,8 +8,10 @@ local common = require "phaseflow.steps.common"
 return {
   name = "baryons",
   inputs = {"catalogue"},
+  --- The options that make up the step's key (a change to them redoes the step).
   options = function(self) return {kp = self.o.kernel_points, g = self.o.geometry, seed = self.o.seed,
                                     comps = baryons.components, model = self.o.baryons or "mock"} end,
+  --- Run the step (see the opening comment); w.put(path, value) fills its file.
   run = function(self, w)
     local x0, names, blocks = self:density_points()
     local pts = poisson.kernel_points(x0, {points = math.max(self.o.kernel_points, 400), seed = self.o.seed})

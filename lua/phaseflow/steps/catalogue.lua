@@ -42,6 +42,7 @@ return {
     end
     return {inputs = self._input_digests}
   end,
+  --- Run the step (see the opening comment); w.put(path, value) fills its file.
   run = function(self, w)
     local files, source
     if #self.inputs > 0 then

@@ -23,6 +23,7 @@ common.methods = M
 -- every thread)
 common.wtime = core.config and core.config.wtime or os.clock
 
+--- The dataset `path` of an HDF5 file (its value alone).
 function common.rd(file, path) return (h5.read(file, path)) end
 local rd = common.rd
 
@@ -137,6 +138,7 @@ function M:exact_df()
   return self._mock:df()
 end
 
+--- True if the run's catalogue came from a mock (/info/is_mock of the catalogue step).
 function M:is_mock()
   return rd(self:file("catalogue"), "/info/is_mock"):get(1) == 1
 end

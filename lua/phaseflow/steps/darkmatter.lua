@@ -9,7 +9,9 @@ local rd = common.rd
 return {
   name = "darkmatter",
   inputs = {"densities", "baryons"},
+  --- The options that make up the step's key (a change to them redoes the step).
   options = function() return {budget = budget.VERSION} end,
+  --- Run the step (see the opening comment); w.put(path, value) fills its file.
   run = function(self, w)
     local df_, bf = self:file("densities"), self:file("baryons")
     local _, names = self:density_points()

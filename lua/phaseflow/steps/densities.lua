@@ -28,11 +28,13 @@ function densities.kernel_reach(pts)
   return out
 end
 
+--- The options that make up the step's key (a change to them redoes the step).
 function densities.options(self)
   return {kp = self.o.kernel_points, nv = self.o.nv_density, g = self.o.geometry,
           tr = self.o.truth_rule, seed = self.o.seed, edge = self.o.density_edge, cs = 0}
 end
 
+--- Run the step (see the opening comment); w.put(path, value) fills its file.
 function densities.run(self, w)
   local x0, names, blocks = self:density_points()
   local pts = poisson.kernel_points(x0, {points = self.o.kernel_points, seed = self.o.seed})

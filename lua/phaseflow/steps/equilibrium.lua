@@ -12,7 +12,9 @@ local array = core.array
 return {
   name = "equilibrium",
   inputs = {"accelerations"},
+  --- The options that make up the step's key (a change to them redoes the step).
   options = function(self) return {n = self.o.dlnf_n, seed = self.o.seed} end,
+  --- Run the step (see the opening comment); w.put(path, value) fills its file.
   run = function(self, w)
     local af = self:file("accelerations")
     local base = self:densities_f()[1].f

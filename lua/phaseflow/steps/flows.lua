@@ -88,6 +88,8 @@ local function job_key(vt, which, k, seed, o, skey)
   return serialize.hash(t)
 end
 
+--- The options that make up the step's key (a change to them redoes the step; each job has
+--- its own key as well, so only the jobs whose key changed are retrained).
 function flows.options(self)
   return {flow = self.o.flow, train = self.o.train, ft = self.o.finetune, seed = self.o.seed,
           m = self.o.members, rm = self.o.resample_members, sy = self.o.systematics}

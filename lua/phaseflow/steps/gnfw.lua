@@ -12,7 +12,9 @@ local array = core.array
 return {
   name = "gnfw",
   inputs = {"darkmatter"},
+  --- The options that make up the step's key (a change to them redoes the step).
   options = function(self) return {mcmc = self.o.mcmc, seed = self.o.seed} end,
+  --- Run the step (see the opening comment); w.put(path, value) fills its file.
   run = function(self, w)
     local f = self:file("darkmatter")
     local rho = units.rho_to_1e2(rd(f, "/rho_dm/gnfw"))

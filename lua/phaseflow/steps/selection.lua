@@ -34,8 +34,10 @@ end
 return {
   name = "selection",
   inputs = {"catalogue"},
+  --- The options that make up the step's key (a change to them redoes the step).
   options = function(self) return {n_train = self.o.n_train, seed = self.o.seed,
                                     b = self.o.bootstraps, s = self.o.smears} end,
+  --- Run the step (see the opening comment); w.put(path, value) fills its file.
   run = function(self, w)
     local cf = self:file("catalogue")
     local xs, vs = rd(cf, "/stars/x"), rd(cf, "/stars/v")
