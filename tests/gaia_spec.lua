@@ -289,6 +289,34 @@ describe("pf.gaia bad input", function()
     local e = err_of(pf.gaia.read, p, { columns = { "ra" } })
     assert.truthy(e:find(p .. ": FITS file without a table (1 HDU,", 1, true), e)
   end)
+  it("refuses a FITS column name, form or unit that is not a quoted string (a CFITSIO overflow)",
+    function()
+    -- found by tests/fuzz/fuzz_fits.c: CFITSIO 4.2 copies an unquoted TTYPEn value of 70
+    -- characters into a 70-byte field (the process died in __strcpy_chk)
+    local card = function(s) return (s .. string.rep(" ", 80)):sub(1, 80) end
+    local function block(t, fill) return t .. string.rep(fill or " ", (2880 - #t % 2880) % 2880) end
+    local prim = block(card("SIMPLE  =                    T") .. card("BITPIX  =                    8")
+      .. card("NAXIS   =                    0") .. card("EXTEND  =                    T") .. card("END"))
+    local function table_with(c2)
+      local h = card("XTENSION= 'BINTABLE'") .. card("BITPIX  =                    8")
+        .. card("NAXIS   =                    2") .. card("NAXIS1  =                   16")
+        .. card("NAXIS2  =                    1") .. card("PCOUNT  =                    0")
+        .. card("GCOUNT  =                    1") .. card("TFIELDS =                    2")
+        .. card("TTYPE1  = 'ra      '") .. card("TFORM1  = 'D       '")
+        .. c2 .. card("TFORM2  = 'D       '") .. card("END")
+      return prim .. block(h) .. block(string.pack(">d>d", 45, 1.5), "\0")
+    end
+    for _, c2 in ipairs{"TTYPE2  =" .. ("*"):rep(71), "TTYPE2  = " .. ("9"):rep(70)} do
+      local p = tmpfile(table_with(c2), ".fits")
+      local e = err_of(pf.gaia.read, p, { columns = { "ra" } })
+      assert.truthy(e:find(p .. ": FITS header: the value of TTYPE2 is not a character string in quotes",
+        1, true), e)
+    end
+    -- the same file with the name quoted reads
+    local cat = pf.gaia.read(tmpfile(table_with(card("TTYPE2  = 'parallax'")), ".fits"),
+      { columns = { "ra", "parallax" } })
+    assert.same({45, 1.5}, {cat.ra:get(1), cat.parallax:get(1)})
+  end)
   it("rejects a missing file, an unterminated quote and bad options", function()
     local e = err_of(pf.gaia.read, "no/such/file.csv", { columns = { "ra" } })
     assert.truthy(e:find("no/such/file.csv: cannot open", 1, true), e)
