@@ -289,7 +289,7 @@ describe("pf.gaia bad input", function()
     local e = err_of(pf.gaia.read, p, { columns = { "ra" } })
     assert.truthy(e:find(p .. ": FITS file without a table (1 HDU,", 1, true), e)
   end)
-  it("refuses a FITS column name, form or unit that is not a quoted string (a CFITSIO overflow)",
+  it("refuses an unquoted FITS column name and a garbled TFIELDS (a CFITSIO overflow, a huge allocation)",
     function()
     -- found by tests/fuzz/fuzz_fits.c: CFITSIO 4.2 copies an unquoted TTYPEn value of 70
     -- characters into a 70-byte field (the process died in __strcpy_chk)
@@ -312,6 +312,13 @@ describe("pf.gaia bad input", function()
       assert.truthy(e:find(p .. ": FITS header: the value of TTYPE2 is not a character string in quotes",
         1, true), e)
     end
+    -- a garbled TFIELDS (CFITSIO sized its column table from it: gigabytes) is refused
+    local big = table_with(card("TTYPE2  = 'parallax'")):gsub("TFIELDS =                    2",
+      "TFIELDS =            123456789")
+    local pb = tmpfile(big, ".fits")
+    local eb = err_of(pf.gaia.read, pb, { columns = { "ra" } })
+    assert.truthy(eb:find(pb .. ": FITS header: TFIELDS is '123456789', not a number of columns in 0..999",
+      1, true), eb)
     -- the same file with the name quoted reads
     local cat = pf.gaia.read(tmpfile(table_with(card("TTYPE2  = 'parallax'")), ".fits"),
       { columns = { "ra", "parallax" } })

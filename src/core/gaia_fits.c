@@ -49,7 +49,7 @@ static int fits_unit(pf_gaia_reader *r, size_t j, const char *file_name, char *b
  * (found by tests/fuzz/fuzz_fits.c). The FITS standard makes TTYPEn, TFORMn, TUNITn,
  * TDISPn and TDIMn character strings, which CFITSIO unquotes to at most 68 bytes: the
  * headers up to the first table are read here first, and one of these keywords with a
- * value that is not a quoted string is refused. */
+ * value that is not a quoted string is refused (and so is a TFIELDS out of range). */
 /* The file read through zlib (plain or gzip-compressed, as CFITSIO opens both). */
 static size_t src_block(gzFile gz, char *b)
 {
@@ -74,8 +74,10 @@ static int string_keyword(const char *card)
 }
 
 /* 0: nothing wrong seen (or nothing more to check: CFITSIO reports the rest); -1: a
- * string keyword without a quoted value, its keyword in `bad` (9 bytes). */
-static int fits_precheck(gzFile s, char *bad)
+ * string keyword without a quoted value, or a TFIELDS outside the standard's 0..999
+ * (CFITSIO allocates its column table from it: gigabytes for a garbled value), said in
+ * `why` (128 bytes). */
+static int fits_precheck(gzFile s, char *why)
 {
     char b[2880];
     for (int hdu = 0; hdu < 1000; hdu++) {
@@ -97,15 +99,22 @@ static int fits_precheck(gzFile s, char *bad)
                 v[70] = '\0';
                 const char *p = v + strspn(v, " ");
                 if (string_keyword(c) && *p != '\'') {
-                    memcpy(bad, c, 8);
-                    bad[8] = '\0';
-                    for (int i = 7; i >= 0 && bad[i] == ' '; i--)
-                        bad[i] = '\0';
+                    char key[9];
+                    memcpy(key, c, 8);
+                    key[8] = '\0';
+                    for (int i = 7; i >= 0 && key[i] == ' '; i--)
+                        key[i] = '\0';
+                    snprintf(why, 128, "the value of %s is not a character string in quotes", key);
                     return -1;
                 }
                 char *e;
                 long long x = strtoll(p, &e, 10);
                 int num = e != p;
+                if (memcmp(c, "TFIELDS ", 8) == 0 && (!num || x < 0 || x > 999)) {
+                    snprintf(why, 128, "TFIELDS is '%.*s', not a number of columns in 0..999",
+                             (int)(strcspn(p, " /") < 20 ? strcspn(p, " /") : 20), p);
+                    return -1;
+                }
                 if (memcmp(c, "XTENSION", 8) == 0)
                     table = strstr(p, "'BINTABLE") == p || strstr(p, "'TABLE") == p;
                 else if (memcmp(c, "BITPIX  ", 8) == 0)
@@ -153,12 +162,11 @@ int pf_gaia_fits_open(pf_gaia_reader *r, pf_err *err)
     gzFile gz = gzopen(r->path, "rb");
     if (!gz)
         return pf_gaia_fail(r, err, PF_EIO, "%s: cannot open", r->path);
-    char bad[9];
-    int pre = fits_precheck(gz, bad);
+    char why[128];
+    int pre = fits_precheck(gz, why);
     gzclose(gz);
     if (pre)
-        return pf_gaia_fail(r, err, PF_EFORMAT, "%s: FITS header: the value of %s is not a "
-                            "character string in quotes", r->path, bad);
+        return pf_gaia_fail(r, err, PF_EFORMAT, "%s: FITS header: %s", r->path, why);
     if (fits_open_file(&r->fp, r->path, READONLY, &st)) {
         r->fp = NULL;
         return fits_fail(r, err, st, "cannot open as FITS");
