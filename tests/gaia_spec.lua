@@ -443,7 +443,11 @@ local function ecsv(units, header, rows, block)
   local ind = block == "indented" and "  " or ""
   for name in header:gmatch("[^,]+") do
     local u = units[name]
-    if block then
+    if block == "bare" then -- the dash alone on its line, the keys below it
+      lines[#lines + 1] = "# -"
+      lines[#lines + 1] = "#   name: " .. name
+      if u then lines[#lines + 1] = "#   unit: " .. u end
+    elseif block then
       lines[#lines + 1] = "# " .. ind .. "- name: " .. name
       if u then lines[#lines + 1] = "# " .. ind .. "  unit: " .. u end
       lines[#lines + 1] = "# " .. ind .. "  datatype: float64"
@@ -512,6 +516,8 @@ describe("pf.gaia units", function()
     same(want, read(ecsv(units, H, other)))
     same(want, read(ecsv(units, H, other, true)))
     same(want, read(ecsv(units, H, other, "indented")))
+    -- "-" alone on its line (valid YAML; its units were ignored: arcsec read as mas)
+    same(want, read(ecsv(units, H, other, "bare")))
     -- Gaia's own spellings need no conversion: bit-equal values
     local gaia_units = { ra = "deg", dec = "deg", parallax = "mas", pmra = "mas.yr**-1",
       pmdec = "Angular Velocity[mas/year]", radial_velocity = "km.s**-1",
