@@ -125,20 +125,56 @@ run: deps
 bench: all
 	@for b in $(filter-out %_gen.lua,$(wildcard bench/*.lua)); do echo "== $$b"; $(EXE) $$b || exit 1; done
 
-# Time-boxed libFuzzer run over the CSV/ECSV parser (clang from Debian). FUZZ_SECONDS sets
-# the budget; new inputs go to build/fuzz-corpus, the seeds stay in tests/fuzz/corpus.
+# libFuzzer runs (clang from Debian), under AddressSanitizer and UBSan (every report
+# fatal), one fuzzer at a time: csv (the CSV/ECSV parser), fits (FITS tables and headers,
+# from memory), flow (pf.flow.load on valid flow files rewritten from the fuzzer's bytes;
+# runs from the repository root). FUZZ_SECONDS sets each one's time (default 60), or
+# FUZZ_RUNS a number of executions each; FUZZERS picks some. New inputs go to
+# build/fuzz-corpus/NAME, the seeds stay in tests/fuzz/corpus*. See docs/errors.md.
 FUZZ_SECONDS ?= 60
-fuzz:
-	@command -v clang >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
-	@mkdir -p $(BUILD)/fuzz-corpus
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Iinclude \
-	  tests/fuzz/fuzz_csv.c $(wildcard src/core/gaia*.c) src/core/error.c -lcfitsio -lz -lm -o $(BUILD)/fuzz_csv
-	$(BUILD)/fuzz_csv -max_total_time=$(FUZZ_SECONDS) $(BUILD)/fuzz-corpus tests/fuzz/corpus
+FUZZ_RUNS ?=
+FUZZERS ?= csv fits flow
+FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
+FUZZ_CC := clang
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -g -O1 -std=c11 -D_GNU_SOURCE -fopenmp $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+              -Iinclude -Isrc/lua -I$(BUILD)/gen -I/usr/include/lua5.4 -I/usr/include/hdf5/serial
+FUZZ_OBJ := $(patsubst src/%.c,$(BUILD)/fuzz-obj/%.o,$(CORE_SRC) $(BIND_SRC))
+FUZZ_GAIA_OBJ := $(filter $(BUILD)/fuzz-obj/core/gaia% $(BUILD)/fuzz-obj/core/error.o,$(FUZZ_OBJ))
+FUZZ_SEEDS_csv := tests/fuzz/corpus
+FUZZ_SEEDS_fits := tests/fuzz/corpus_fits
+FUZZ_SEEDS_flow := tests/fuzz/corpus_flow
+# a FITS file is at least two 2880-byte blocks
+FUZZ_MAXLEN_csv := 4096
+FUZZ_MAXLEN_fits := 12000
+FUZZ_MAXLEN_flow := 256
+
+$(BUILD)/fuzz-obj/%.o: src/%.c | $(BUILD)/gen/modules.h $(BUILD)/gen/gitinfo.h
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz_csv $(BUILD)/fuzz_fits: $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_GAIA_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ -lcfitsio -lz -lm -o $@
+
+$(BUILD)/fuzz_flow: tests/fuzz/fuzz_flow.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ $(LIBS) -llua5.4 -o $@
+
+fuzz: $(foreach f,$(FUZZERS),$(BUILD)/fuzz_$(f))
+	@for f in $(FUZZERS); do \
+	  mkdir -p $(BUILD)/fuzz-corpus/$$f; \
+	  case $$f in csv) s="$(FUZZ_SEEDS_csv)"; m=$(FUZZ_MAXLEN_csv);; \
+	    fits) s="$(FUZZ_SEEDS_fits)"; m=$(FUZZ_MAXLEN_fits);; \
+	    flow) s="$(FUZZ_SEEDS_flow)"; m=$(FUZZ_MAXLEN_flow);; esac; \
+	  echo "== fuzz_$$f $(FUZZ_LIMIT)"; \
+	  $(BUILD)/fuzz_$$f $(FUZZ_LIMIT) -max_len=$$m -print_final_stats=1 \
+	    $(BUILD)/fuzz-corpus/$$f $$s || exit 1; \
+	done
 
 clean:
 	rm -rf build build-asan
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzz-obj -name '*.d' 2>/dev/null)
 
 # Kill training, MCMC and the pipeline at random moments and resume each (tests/faults/run.lua);
 # FAULT_KILLS runs per kind. Slow (minutes): not part of make test.

@@ -356,6 +356,69 @@ describe("pf.flow.maf", function()
     os.remove(file)
   end)
 
+  it("a damaged flow file is a clean error naming the file, never a crash or a Lua error", function()
+    -- cases the flow-loader fuzzer (tests/fuzz/fuzz_flow.c) met: architecture attributes
+    -- out of range or of the wrong type, preprocessing of the wrong size or not finite,
+    -- an ensemble whose member count is not a number
+    local file = os.tmpname() .. ".h5"
+    local function fresh()
+      os.remove(file)
+      local f = pf.flow.maf{dim = 2, context = 1, transforms = 2, hidden = 4, blocks = 1, seed = 3}
+      f:save(file, "/f")
+    end
+    local cases = {
+      {"/f/params", {dim = -1}, "attribute 'dim' is -1, not an integer in 1..4096"},
+      {"/f/params", {hidden = 4294967304}, "attribute 'hidden' is 4294967304, not an integer in 1..65536"},
+      {"/f/params", {blocks = 2.5}, "attribute 'blocks' is 2.5, not an integer in 0..256"},
+      {"/f/params", {transforms = "two"}, "attribute 'transforms' is two, not an integer"},
+      {"/f/params", {hidden = 60000}, "holds 160 parameters, its architecture needs more than 7200840000"},
+      {"/f/params", {transform = "cubic"}, "attribute 'transform' is cubic, not affine, spline or mixed"},
+      {"/f/params", {transform = "mixed", layers = "a"}, "attribute 'layers' must be a string of 2 letters"},
+      {"/f/params", {transform = "mixed", layers = "xy"}, "its architecture is refused (pf.flow.maf: maf: layers"},
+      {"/f/params", {bound = -1, transform = "spline"}, "attribute 'bound' is -1, not a positive finite number"},
+      {"/f/params", {blocks = 0}, "holds 160 parameters, its architecture needs 72"},
+    }
+    for _, c in ipairs(cases) do
+      fresh()
+      pf.h5.set_attrs(file, c[1], c[2])
+      local ok, err = pcall(pf.flow.load, file, "/f")
+      assert.is_false(ok)
+      assert.matches("pf.flow.load: '/f' in " .. file, err, 1, true)
+      assert.matches(c[3], err, 1, true)
+    end
+    local prep = {
+      {"mean", pf.array.from{1, 2, 3}, "'/f/prep_input/mean' holds 3 values, expected 2"},
+      {"std", pf.array.from{1, 0 / 0}, "'/f/prep_input/std' holds a value that is not finite"},
+      {"std", pf.array.from{1, 0}, "'/f/prep_input/std' holds a value <= 0"},
+      {"centre", pf.array.from{0, math.huge, 0}, "'/f/prep_input/centre' holds a value that is not finite"},
+    }
+    for _, c in ipairs(prep) do
+      fresh()
+      pf.h5.write(file, "/f/prep_input/" .. c[1], c[2])
+      local ok, err = pcall(pf.flow.load, file, "/f")
+      assert.is_false(ok)
+      assert.matches(c[3], err, 1, true)
+      assert.matches(file, err, 1, true)
+    end
+    fresh()
+    pf.h5.set_attrs(file, "/f/prep_input/centre", {sphere = 1}) -- a 2-D flow: no sphere map
+    assert.matches("its input preprocessing is refused (flow:set_prep: maf: the sphere map needs",
+      select(2, pcall(pf.flow.load, file, "/f")), 1, true)
+    fresh()
+    pf.h5.set_attrs(file, "/f/prep_input/centre", {radius = -1})
+    assert.matches("radius %-1, not a finite number >= 0", select(2, pcall(pf.flow.load, file, "/f")))
+    os.remove(file)
+    local e = pf.flow.ensemble{members = {pf.flow.maf{dim = 2, transforms = 1, hidden = 3, seed = 5}}}
+    e:save(file, "/e")
+    pf.h5.set_attrs(file, "/e", {members = "x"})
+    assert.matches("ensemble '/e' in " .. file .. ": attribute 'members' is x, not an integer >= 1",
+      select(2, pcall(pf.flow.load, file, "/e")), 1, true)
+    pf.h5.set_attrs(file, "/e", {members = 2})
+    assert.matches("ensemble '/e' in " .. file .. " lacks member 2 of 2",
+      select(2, pcall(pf.flow.load, file, "/e")), 1, true)
+    os.remove(file)
+  end)
+
   it("same seed gives the same parameters; different seeds differ", function()
     local a = pf.flow.maf{dim = 3, seed = 5}:params()
     local b = pf.flow.maf{dim = 3, seed = 5}:params()

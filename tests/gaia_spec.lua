@@ -289,6 +289,41 @@ describe("pf.gaia bad input", function()
     local e = err_of(pf.gaia.read, p, { columns = { "ra" } })
     assert.truthy(e:find(p .. ": FITS file without a table (1 HDU,", 1, true), e)
   end)
+  it("refuses an unquoted FITS column name and a garbled TFIELDS (a CFITSIO overflow, a huge allocation)",
+    function()
+    -- found by tests/fuzz/fuzz_fits.c: CFITSIO 4.2 copies an unquoted TTYPEn value of 70
+    -- characters into a 70-byte field (the process died in __strcpy_chk)
+    local card = function(s) return (s .. string.rep(" ", 80)):sub(1, 80) end
+    local function block(t, fill) return t .. string.rep(fill or " ", (2880 - #t % 2880) % 2880) end
+    local prim = block(card("SIMPLE  =                    T") .. card("BITPIX  =                    8")
+      .. card("NAXIS   =                    0") .. card("EXTEND  =                    T") .. card("END"))
+    local function table_with(c2)
+      local h = card("XTENSION= 'BINTABLE'") .. card("BITPIX  =                    8")
+        .. card("NAXIS   =                    2") .. card("NAXIS1  =                   16")
+        .. card("NAXIS2  =                    1") .. card("PCOUNT  =                    0")
+        .. card("GCOUNT  =                    1") .. card("TFIELDS =                    2")
+        .. card("TTYPE1  = 'ra      '") .. card("TFORM1  = 'D       '")
+        .. c2 .. card("TFORM2  = 'D       '") .. card("END")
+      return prim .. block(h) .. block(string.pack(">d>d", 45, 1.5), "\0")
+    end
+    for _, c2 in ipairs{"TTYPE2  =" .. ("*"):rep(71), "TTYPE2  = " .. ("9"):rep(70)} do
+      local p = tmpfile(table_with(c2), ".fits")
+      local e = err_of(pf.gaia.read, p, { columns = { "ra" } })
+      assert.truthy(e:find(p .. ": FITS header: the value of TTYPE2 is not a character string in quotes",
+        1, true), e)
+    end
+    -- a garbled TFIELDS (CFITSIO sized its column table from it: gigabytes) is refused
+    local big = table_with(card("TTYPE2  = 'parallax'")):gsub("TFIELDS =                    2",
+      "TFIELDS =            123456789")
+    local pb = tmpfile(big, ".fits")
+    local eb = err_of(pf.gaia.read, pb, { columns = { "ra" } })
+    assert.truthy(eb:find(pb .. ": FITS header: TFIELDS is '123456789', not a number of columns in 0..999",
+      1, true), eb)
+    -- the same file with the name quoted reads
+    local cat = pf.gaia.read(tmpfile(table_with(card("TTYPE2  = 'parallax'")), ".fits"),
+      { columns = { "ra", "parallax" } })
+    assert.same({45, 1.5}, {cat.ra:get(1), cat.parallax:get(1)})
+  end)
   it("rejects a missing file, an unterminated quote and bad options", function()
     local e = err_of(pf.gaia.read, "no/such/file.csv", { columns = { "ra" } })
     assert.truthy(e:find("no/such/file.csv: cannot open", 1, true), e)
@@ -408,7 +443,11 @@ local function ecsv(units, header, rows, block)
   local ind = block == "indented" and "  " or ""
   for name in header:gmatch("[^,]+") do
     local u = units[name]
-    if block then
+    if block == "bare" then -- the dash alone on its line, the keys below it
+      lines[#lines + 1] = "# -"
+      lines[#lines + 1] = "#   name: " .. name
+      if u then lines[#lines + 1] = "#   unit: " .. u end
+    elseif block then
       lines[#lines + 1] = "# " .. ind .. "- name: " .. name
       if u then lines[#lines + 1] = "# " .. ind .. "  unit: " .. u end
       lines[#lines + 1] = "# " .. ind .. "  datatype: float64"
@@ -477,6 +516,8 @@ describe("pf.gaia units", function()
     same(want, read(ecsv(units, H, other)))
     same(want, read(ecsv(units, H, other, true)))
     same(want, read(ecsv(units, H, other, "indented")))
+    -- "-" alone on its line (valid YAML; its units were ignored: arcsec read as mas)
+    same(want, read(ecsv(units, H, other, "bare")))
     -- Gaia's own spellings need no conversion: bit-equal values
     local gaia_units = { ra = "deg", dec = "deg", parallax = "mas", pmra = "mas.yr**-1",
       pmdec = "Angular Velocity[mas/year]", radial_velocity = "km.s**-1",

@@ -92,6 +92,66 @@ describe("pf.h5", function()
     assert.are.equal(0, pf.h5.open_count())
   end)
 
+  it("a fixed dataset takes rows in place and changes no byte outside its storage", function()
+    pf.h5.write(file, "/other", pf.array.ones(7), {unit = "kpc"})
+    pf.h5.create_fixed(file, "/ck/chain", {10, 3, 2})
+    pf.h5.create_fixed(file, "/ck/commit", {64}, "uint8")
+    local c = pf.h5.read(file, "/ck/chain")
+    assert.same({10, 3, 2}, {c:shape()})
+    assert.equal(0, c:abs():max()) -- zero-filled
+    local off1, size1 = pf.h5.storage(file, "/ck/chain")
+    local off2, size2 = pf.h5.storage(file, "/ck/commit")
+    assert.same({480, 64}, {size1, size2})
+    local function bytes()
+      local h = assert(io.open(file, "rb")); local t = h:read("a"); h:close(); return t
+    end
+    local before = bytes()
+    local rows = pf.rng.new(3):normal(4, 6):reshape(4, 3, 2)
+    pf.h5.write_rows(file, "/ck/chain", 3, rows)
+    pf.h5.write_rows(file, "/ck/chain", 10, rows:rows(2, 2))
+    pf.h5.write_rows(file, "/ck/commit", 33, ("z"):rep(32))
+    local after = bytes()
+    assert.equal(#before, #after) -- nothing allocated
+    for i = 1, #after do
+      local at = i - 1
+      if before:byte(i) ~= after:byte(i) then
+        assert.is_true((at >= off1 and at < off1 + size1) or (at >= off2 and at < off2 + size2),
+          "byte " .. at .. " outside the datasets' storage changed")
+      end
+    end
+    c = pf.h5.read(file, "/ck/chain")
+    assert.same(rows:totable(), c:rows(3, 6):totable())
+    assert.same(rows:rows(2, 2):totable(), c:rows(10, 10):totable())
+    assert.same({{0, 0}, {0, 0}, {0, 0}}, c:rows(7, 7):reshape(3, 2):totable())
+    assert.equal(("\0"):rep(32) .. ("z"):rep(32), pf.h5.read_bytes(file, "/ck/commit"))
+    assert.same({1, 1, 1, 1, 1, 1, 1}, pf.h5.read(file, "/other"):totable())
+  end)
+
+  it("write_rows refuses rows that do not fit, other kinds and other layouts", function()
+    pf.h5.create_fixed(file, "/f", {4, 3})
+    pf.h5.create_fixed(file, "/b", {8}, "uint8")
+    pf.h5.write(file, "/gz", pf.array.ones(4, 3))
+    local cases = {
+      {pf.h5.write_rows, file, "/f", 4, pf.array.ones(2, 3), "6 elements at row 3 do not fit '/f' (4 rows of 3)"},
+      {pf.h5.write_rows, file, "/f", 1, pf.array.ones(5), "5 elements at row 0 do not fit"},
+      {pf.h5.write_rows, file, "/f", 1, "abc", "'/f' holds no bytes"},
+      {pf.h5.write_rows, file, "/b", 1, pf.array.ones(2), "'/b' holds no float64 numbers"},
+      {pf.h5.write_rows, file, "/gz", 1, pf.array.ones(3), "'/gz' is not a fixed dataset"},
+      {pf.h5.write_rows, file, "/none", 1, pf.array.ones(3), "no object '/none'"},
+      {pf.h5.write_rows, file .. ".none", "/f", 1, pf.array.ones(3), "no such file"},
+      {pf.h5.create_fixed, file, "/x", {}, "1 to 8 extents"},
+      {pf.h5.create_fixed, file, "/x", {2, -1}, "extent 2 must be an integer"},
+      {pf.h5.create_fixed, file, "/x", {2}, "int8", "invalid option 'int8'"},
+    }
+    for _, t in ipairs(cases) do
+      local ok, err = pcall(t[1], table.unpack(t, 2, #t - 1))
+      assert.is_false(ok)
+      assert.matches(t[#t], err, 1, true)
+    end
+    assert.is_false(pf.fs.exists(file .. ".none"))
+    assert.are.equal(0, pf.h5.open_count())
+  end)
+
   it("files open in h5dump with the same shape and values", function()
     if os.execute("command -v h5dump > /dev/null 2>&1") ~= true then
       pending("h5dump not installed")

@@ -280,7 +280,7 @@ res:save(file, "/out")
     out, rc = support.phaseflow({sfile, b, "120"})
     assert.equal(3, rc, out)
     assert.is_false(pf.h5.exists(b, "/out/chain"))
-    assert.equal(50, pf.h5.read(b, "/mcmc_checkpoint/progress"):get(1))
+    assert.equal(50, pf.mcmc.checkpoint_info(b).done)
     out, rc = support.phaseflow({sfile, b, "0"})
     assert.equal(0, rc, out)
     for _, name in ipairs{"/out/chain", "/out/log_prob", "/out/acceptance"} do
@@ -289,6 +289,141 @@ res:save(file, "/out")
     local c = pf.h5.read(a, "/out/chain")
     assert.same({30, 8, 2}, {c:shape()})
     os.remove(sfile); os.remove(a); os.remove(b)
+  end)
+
+  -- the uninterrupted run's results, once
+  local ref
+  local function reference(sfile)
+    if not ref then
+      ref = os.tmpname() .. ".h5"
+      local out, rc = support.phaseflow({sfile, ref, "0"})
+      assert.equal(0, rc, out)
+    end
+    return ref
+  end
+  local function same_as_reference(sfile, b)
+    local a = reference(sfile)
+    for _, name in ipairs{"/out/chain", "/out/log_prob", "/out/acceptance"} do
+      assert.same(pf.h5.read(a, name):totable(), pf.h5.read(b, name):totable())
+    end
+  end
+
+  it("a kill in the middle of an append (stray rows, a torn commit record) resumes to the same bits",
+    function()
+    local sfile = support.tempfile(script, ".lua")
+    local b = os.tmpname() .. ".h5"
+    local out, rc = support.phaseflow({sfile, b, "120"})
+    assert.equal(3, rc, out)
+    local info = pf.mcmc.checkpoint_info(b)
+    assert.same({50, 13, 2}, {info.done, info.rows, info.seq})
+    -- what a kill during the next checkpoint can leave: its rows half written (here NaN
+    -- garbage) and its commit record torn, in the slot the next record goes to
+    local CK = "/mcmc_checkpoint"
+    pf.h5.write_rows(b, CK .. "/chain", 14, pf.array.full({6, 8, 2}, 0 / 0))
+    pf.h5.write_rows(b, CK .. "/log_prob", 14, pf.array.full({6, 8}, 0 / 0))
+    local bytes = pf.h5.read_bytes(b, CK .. "/commit")
+    local S = #bytes // 2
+    local next_slot = (info.seq + 1) % 2
+    local torn = bytes:sub((1 - next_slot) * S + 1, (1 - next_slot) * S + S // 2) -- a record's head
+    pf.h5.write_rows(b, CK .. "/commit", next_slot * S + 1, torn)
+    -- and the superblock's "open for writing" flag that HDF5 sets while the file is open
+    local h = assert(io.open(b, "r+b"))
+    h:seek("set", 20)
+    h:write("\1")
+    h:close()
+    assert.equal(50, pf.mcmc.checkpoint_info(b).done)
+    out, rc = support.phaseflow({sfile, b, "0"})
+    assert.equal(0, rc, out)
+    assert.equal("", out)
+    same_as_reference(sfile, b)
+    assert.equal(100, pf.mcmc.checkpoint_info(b).done)
+    os.remove(sfile); os.remove(b)
+  end)
+
+  it("a truncated checkpoint file is reported and the chain started again, to the same bits",
+    function()
+    local sfile = support.tempfile(script, ".lua")
+    local b = os.tmpname() .. ".h5"
+    local out, rc = support.phaseflow({sfile, b, "120"})
+    assert.equal(3, rc, out)
+    local f = assert(io.open(b, "rb"))
+    local bytes = f:read("a")
+    f:close()
+    f = assert(io.open(b, "wb"))
+    f:write(bytes:sub(1, #bytes // 2))
+    f:close()
+    out, rc = support.phaseflow({sfile, b, "0"})
+    assert.equal(0, rc, out)
+    assert.matches("checkpoint .* is unusable %(.*%); the chain starts again", out)
+    same_as_reference(sfile, b)
+    os.remove(sfile); os.remove(b)
+  end)
+
+  it("resumes a checkpoint of the earlier layout (whole chain) and carries it over", function()
+    local f = os.tmpname() .. ".h5"
+    local o = {burn = 10, thin = 3, seed = 4}
+    local function run(steps, ck)
+      return pf.mcmc.sample(gauss_logpost, gauss_p0(10, 2), {steps = steps, burn = o.burn,
+        thin = o.thin, seed = o.seed, checkpoint = ck, checkpoint_every = 25})
+    end
+    local half, full = run(50), run(100)
+    -- the earlier layout, as written at step 50 of the 100-step run
+    local chain, logp = pf.array.zeros(30, 10, 5), pf.array.zeros(30, 10)
+    chain:rows(1, 13):assign(half.chain)
+    logp:rows(1, 13):assign(half.log_prob)
+    local CK = "/mcmc_checkpoint"
+    pf.h5.write(f, CK .. "/chain", chain)
+    pf.h5.write(f, CK .. "/log_prob", logp)
+    pf.h5.write(f, CK .. "/progress", pf.array.from{50, 13, 10, 5, 30})
+    pf.h5.write_bytes(f, CK .. "/state", half.sampler:state())
+    local resumed = run(100, f)
+    assert.same(full.chain:totable(), resumed.chain:totable())
+    assert.same(full.log_prob:totable(), resumed.log_prob:totable())
+    assert.equal(100, pf.mcmc.checkpoint_info(f).done)
+    os.remove(f)
+  end)
+
+  it("refuses a checkpoint of a run with other options (seed, burn, thin, a)", function()
+    local f = os.tmpname() .. ".h5"
+    pf.mcmc.sample(gauss_logpost, gauss_p0(10, 1), {steps = 4, seed = 1, checkpoint = f,
+      checkpoint_every = 2})
+    local ok, err = pcall(pf.mcmc.sample, gauss_logpost, gauss_p0(10, 1),
+      {steps = 4, seed = 2, checkpoint = f})
+    assert.is_false(ok)
+    assert.matches("checkpoint .* is of a run with burn 0, thin 1, seed 1, a 2, this run has " ..
+      "burn 0, thin 1, seed 2, a 2", err)
+    os.remove(f)
+  end)
+
+  it("a checkpoint costs the rows since the last one, not the whole chain", function()
+    local io_file = io.open("/proc/self/io", "r")
+    if not io_file then pending("no /proc/self/io here") return end
+    io_file:close()
+    local function written()
+      local h = io.open("/proc/self/io", "r")
+      local t = h:read("a")
+      h:close()
+      return tonumber(t:match("wchar:%s*(%d+)"))
+    end
+    local function cost(steps)
+      local f = os.tmpname() .. ".h5"
+      local w0 = written()
+      pf.mcmc.sample(gauss_logpost, gauss_p0(10, 1), {steps = steps, seed = 1, checkpoint = f,
+        checkpoint_every = 5})
+      local w = written() - w0
+      local size = pf.fs.exists(f) and io.open(f, "rb"):seek("end")
+      os.remove(f)
+      return w, size
+    end
+    -- 4 times the steps: 4 times the checkpoints and the rows. Rewriting the whole chain
+    -- each time (the earlier layout) wrote 16 times the bytes; appending writes about 4.
+    local w1, s1 = cost(200)
+    local w4, s4 = cost(800)
+    assert.is_true(w4 / w1 < 4.5, ("bytes written: %d for 200 steps, %d for 800"):format(w1, w4))
+    assert.is_true(w4 / w1 > 3, ("bytes written: %d for 200 steps, %d for 800"):format(w1, w4))
+    -- the file holds the chain once: its size grows linearly with the rows
+    local row = 10 * 5 * 8 + 10 * 8
+    assert.near(600 * row, s4 - s1, 0.01 * 600 * row)
   end)
 
   it("refuses a checkpoint of another run's shape", function()

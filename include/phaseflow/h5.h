@@ -40,6 +40,23 @@ int pf_h5_write_bytes(const char *file, const char *path, const void *buf, size_
 int pf_h5_read_bytes(const char *file, const char *path, void *buf, size_t cap,
                      size_t *n_out, pf_err *err);
 
+/* Fixed datasets, for files written a piece at a time (MCMC checkpoints). The dataset's
+ * whole storage is allocated when it is created (contiguous, unfiltered, zero-filled, no
+ * time stamps), so a later pf_h5_write_rows changes only bytes of that storage and never
+ * the file's metadata: a process killed during such a write leaves every other byte of
+ * the file as it was, and the file stays readable. kind: PF_H5_FLOAT64 or PF_H5_UINT8. */
+enum pf_h5_kind { PF_H5_FLOAT64 = 0, PF_H5_UINT8 = 1 };
+int pf_h5_create_fixed(const char *file, const char *path, int kind, int ndim,
+                       const size_t *shape, pf_err *err);
+/* Write `n` elements (whole rows: n is a multiple of the row size, the product of the
+ * dataset's extents after the first) at row `first` (0-based) of the fixed dataset at
+ * `path`, of the dataset's kind, then flush the file. */
+int pf_h5_write_rows(const char *file, const char *path, int kind, size_t first,
+                     const void *buf, size_t n, pf_err *err);
+/* Where a fixed dataset's storage lies in the file: byte offset and size. */
+int pf_h5_storage(const char *file, const char *path, uint64_t *offset, uint64_t *size,
+                  pf_err *err);
+
 int pf_h5_mkgroup(const char *file, const char *path, pf_err *err);
 /* 1 if the object exists, 0 if not (a missing file is "not exists"), <0 on error. */
 int pf_h5_exists(const char *file, const char *path);

@@ -284,15 +284,19 @@ local function load_ensemble(file, group)
     error(("pf.flow.load: '%s' in %s holds neither a flow nor an ensemble"):format(group, file), 3)
   end
   if a.version ~= ENS_FORMAT_VERSION then
-    error(("pf.flow.load: ensemble '%s' has format version %s, this build reads %d"):format(
-      group, tostring(a.version), ENS_FORMAT_VERSION), 3)
+    error(("pf.flow.load: ensemble '%s' in %s has format version %s, this build reads %d"):format(
+      group, file, tostring(a.version), ENS_FORMAT_VERSION), 3)
+  end
+  if math.type(a.members) ~= "integer" or a.members < 1 or a.members > 100000 then
+    error(("pf.flow.load: ensemble '%s' in %s: attribute 'members' is %s, not an integer >= 1")
+      :format(group, file, tostring(a.members)), 3)
   end
   local m = {}
   for k = 1, a.members do
     local g = ("%s/member_%04d"):format(group, k)
     if h5.exists(file, g .. "/params") ~= true then
-      error(("pf.flow.load: ensemble '%s' lacks member %d of %d (truncated file?)"):format(
-        group, k, a.members), 3)
+      error(("pf.flow.load: ensemble '%s' in %s lacks member %d of %d (truncated file?)"):format(
+        group, file, k, a.members), 3)
     end
     m[k] = flow.load(file, g)
   end
@@ -359,6 +363,82 @@ function flow.train_ensemble(make_flow, x, opts)
   return flow.ensemble{members = members}, hists
 end
 
+-- Limits of what a flow file may ask for before anything is allocated: far beyond any
+-- flow this workbench trains, small enough that a damaged file cannot make the loader
+-- allocate without bound.
+local LOAD_LIMITS = {dim = {1, 4096}, context = {0, 4096}, transforms = {1, 4096},
+  hidden = {1, 1 << 16}, blocks = {0, 256}, bins = {2, 1 << 16}}
+
+local function load_fail(file, group, fmt, ...)
+  error(("pf.flow.load: '%s' in %s: " .. fmt):format(group, file, ...), 3)
+end
+
+-- The architecture stored with a flow's parameters, checked: integers in range, a known
+-- family, and at least as many stored parameters as the architecture's first layers need
+-- (so that a damaged size is refused before the flow is built).
+local function load_config(file, group, a, nstored)
+  local cfg = {}
+  for k, lim in pairs(LOAD_LIMITS) do
+    local v = a[k]
+    if v == nil and (k == "bins") then v = 8 end
+    if math.type(v) ~= "integer" or v < lim[1] or v > lim[2] then
+      load_fail(file, group, "attribute '%s' is %s, not an integer in %d..%d", k,
+        v == nil and "missing" or tostring(v), lim[1], lim[2])
+    end
+    cfg[k] = v
+  end
+  local t = a.transform
+  if t ~= nil and t ~= "affine" and t ~= "spline" and t ~= "mixed" then
+    load_fail(file, group, "attribute 'transform' is %s, not affine, spline or mixed", tostring(t))
+  end
+  if t == "mixed" and (type(a.layers) ~= "string" or #a.layers ~= cfg.transforms) then
+    load_fail(file, group, "attribute 'layers' must be a string of %d letters for a mixed flow",
+      cfg.transforms)
+  end
+  local bound = a.bound
+  if bound == nil then bound = 3 end
+  if type(bound) ~= "number" or not (bound > 0 and bound < math.huge) then
+    load_fail(file, group, "attribute 'bound' is %s, not a positive finite number", tostring(bound))
+  end
+  local h, d, c = cfg.hidden, cfg.dim, cfg.context
+  local least = cfg.transforms * (h * (d + c) + cfg.blocks * h * h + 2 * h * d)
+  if least > nstored then
+    load_fail(file, group, "holds %d parameters, its architecture needs more than %d", nstored, least)
+  end
+  -- files written before the spline family have no 'transform' attribute: affine
+  return {dim = d, context = c, transforms = cfg.transforms, hidden = h, blocks = cfg.blocks,
+    transform = t == "spline" and "spline" or nil, layers = t == "mixed" and a.layers or nil,
+    bins = cfg.bins, bound = bound}
+end
+
+-- A preprocessing group: mean and std of n entries (std positive), a centre of 3, all
+-- finite; the sphere flag and radius of the centre's attributes.
+local function load_prep(file, group, base, n)
+  local function vec(name, len)
+    local x = h5.read(file, base .. "/" .. name)
+    if x:size() ~= len then
+      load_fail(file, group, "'%s/%s' holds %d values, expected %d", base, name, x:size(), len)
+    end
+    local t = x:reshape(len):totable()
+    for i = 1, len do
+      if t[i] ~= t[i] or t[i] == math.huge or t[i] == -math.huge then
+        load_fail(file, group, "'%s/%s' holds a value that is not finite", base, name)
+      end
+    end
+    return t
+  end
+  local mean, std, centre = vec("mean", n), vec("std", n), vec("centre", 3)
+  for i = 1, n do
+    if std[i] <= 0 then load_fail(file, group, "'%s/std' holds a value <= 0", base) end
+  end
+  local ca = h5.attrs(file, base .. "/centre")
+  local radius = ca.radius
+  if radius ~= nil and (type(radius) ~= "number" or not (radius >= 0 and radius < math.huge)) then
+    load_fail(file, group, "'%s/centre' has radius %s, not a finite number >= 0", base, tostring(radius))
+  end
+  return {mean = mean, std = std, centre = centre, sphere = ca.sphere == 1, radius = radius}
+end
+
 --- load(file, group) -> a flow or an ensemble saved by :save at the absolute path `group`,
 --- its architecture read from the file; an error for a missing, old-format, wrong-size or
 --- non-finite one.
@@ -379,12 +459,11 @@ function flow.load(file, group)
     error(("pf.flow.load: '%s' in %s has format version %s, this build reads %d"):format(
       group, file, tostring(a.version), FORMAT_VERSION), 2)
   end
-  -- files written before the spline family have no 'transform' attribute: affine
-  local f = core.flow.maf{dim = a.dim, context = a.context, transforms = a.transforms,
-                          hidden = a.hidden, blocks = a.blocks,
-                          transform = a.transform == "spline" and "spline" or nil,
-                          layers = a.transform == "mixed" and a.layers or nil,
-                          bins = a.bins, bound = a.bound}
+  local ok, f = pcall(core.flow.maf, load_config(file, group, a, p:size()))
+  if not ok then
+    error(("pf.flow.load: '%s' in %s: its architecture is refused (%s)"):format(group, file,
+      tostring(f):gsub("^[^:]*:%d+: ", "")), 2)
+  end
   if p:size() ~= f:nparams() then
     error(("pf.flow.load: '%s' in %s holds %d parameters, its architecture needs %d"):format(
       group, file, p:size(), f:nparams()), 2)
@@ -395,14 +474,17 @@ function flow.load(file, group)
     error(("pf.flow.load: '%s' in %s: %d of its %d parameters are not finite"):format(
       group, file, p:size() - finite, p:size()), 2)
   end
-  f:set_params(p)
+  f:set_params(p:reshape(p:size()))
+  local cfg = f:config()
   for _, which in ipairs{"input", "context"} do
     local base = group .. "/prep_" .. which
     if h5.exists(file, base .. "/mean") == true then
-      local c, ca = h5.read(file, base .. "/centre")
-      f:set_prep(which, {mean = h5.read(file, base .. "/mean"):totable(),
-                         std = h5.read(file, base .. "/std"):totable(),
-                         centre = c:totable(), sphere = ca.sphere == 1, radius = ca.radius})
+      local ok2, err = pcall(f.set_prep, f, which,
+        load_prep(file, group, base, which == "input" and cfg.dim or cfg.context))
+      if not ok2 then
+        error(("pf.flow.load: '%s' in %s: its %s preprocessing is refused (%s)"):format(group, file,
+          which, tostring(err):gsub("^[^:]*:%d+: ", "")), 2)
+      end
     end
   end
   return f

@@ -141,35 +141,166 @@ end
 
 -- ---- checkpoints -------------------------------------------------------------------
 
--- Layout in the checkpoint file, under /mcmc_checkpoint: state (bytes), chain, log_prob
--- (all rows so far), progress = {steps done, rows recorded, W, P, total rows}.
+-- The checkpoint file, under /mcmc_checkpoint: chain (R x W x P) and log_prob (R x W), fixed
+-- datasets whose storage is allocated when the file is made (pf.h5.create_fixed), and
+-- commit, two slots of bytes. The file is made whole (FILE.part, renamed); after that every
+-- checkpoint only writes into it in place -- the rows recorded since the last checkpoint,
+-- then a commit record in the older slot -- so a checkpoint costs the new rows, not the
+-- whole chain, and changes no HDF5 metadata: a kill at any moment leaves a readable file.
+-- A commit record (sequence number, steps done, rows recorded, W, P, R, the run's
+-- options, the sampler's state) is valid when its checksum matches; the resume takes the
+-- valid one with the higher sequence number and ignores rows past its count (a kill
+-- during the rows or the record leaves the previous record whole in the other slot).
 local CK = "/mcmc_checkpoint"
+local MAGIC = "pfmcmc-1"
+local fs = require "phaseflow.fs"
+local serialize = require "phaseflow.serialize"
 
--- The checkpoint file is the checkpoint's own: written whole as FILE.part and renamed, so
--- a kill during the write leaves the previous checkpoint. (It rewrites every row so far:
--- the cost of all checkpoints grows with the square of the steps.)
-local function write_checkpoint(file, s, chain, logp, done, rows)
-  local W, P = s:walkers(), s:dim()
-  require("phaseflow.fs").replace(file, function(part)
-    h5.write(part, CK .. "/chain", chain)
-    h5.write(part, CK .. "/log_prob", logp)
-    h5.write(part, CK .. "/progress", core.array.from{done, rows, W, P, chain:shape()})
-    h5.write_bytes(part, CK .. "/state", s:state())
-  end)
+local function record(seq, done, rows, W, P, R, inputs, state)
+  local body = string.pack("<c8i8i8i8i8i8i8s4s4", MAGIC, seq, done, rows, W, P, R, inputs, state)
+  return string.pack("<s4", body) .. serialize.hash(body)
 end
 
-local function read_checkpoint(file, s, chain, logp)
-  if not h5.exists(file, CK .. "/state") then return nil end
+-- The valid record of slot `k` (0 or 1) of the commit bytes, or nil.
+local function parse_slot(bytes, k, S)
+  local slot = bytes:sub(k * S + 1, (k + 1) * S)
+  if #slot < 4 then return nil end
+  local n = string.unpack("<I4", slot)
+  if n < 8 or n + 20 > #slot then return nil end
+  local body = slot:sub(5, 4 + n)
+  if slot:sub(5 + n, 20 + n) ~= serialize.hash(body) or body:sub(1, 8) ~= MAGIC then return nil end
+  local ok, _, seq, done, rows, W, P, R, inputs, state =
+    pcall(string.unpack, "<c8i8i8i8i8i8i8s4s4", body)
+  if not ok or type(state) ~= "string" then return nil end
+  return {seq = seq, done = done, rows = rows, W = W, P = P, R = R, inputs = inputs, state = state}
+end
+
+-- Make the checkpoint file (empty: no valid record) for this run's shapes.
+local function create_checkpoint(file, ck)
+  fs.replace(file, function(part)
+    h5.create_fixed(part, CK .. "/chain", {ck.R, ck.W, ck.P})
+    h5.create_fixed(part, CK .. "/log_prob", {ck.R, ck.W})
+    h5.create_fixed(part, CK .. "/commit", {2 * ck.slot}, "uint8")
+    h5.set_attrs(part, CK, {layout = MAGIC})
+  end)
+  ck.seq, ck.rows = 0, 0
+end
+
+-- Write the rows recorded since the last checkpoint, then the commit record.
+local function write_checkpoint(file, ck, s, chain, logp, done, rows)
+  if rows > ck.rows then
+    h5.write_rows(file, CK .. "/chain", ck.rows + 1, chain:rows(ck.rows + 1, rows))
+    h5.write_rows(file, CK .. "/log_prob", ck.rows + 1, logp:rows(ck.rows + 1, rows))
+  end
+  local seq = ck.seq + 1
+  local rec = record(seq, done, rows, ck.W, ck.P, ck.R, ck.inputs, s:state())
+  assert(#rec <= ck.slot, "pf.mcmc: commit record larger than its slot")
+  h5.write_rows(file, CK .. "/commit", (seq % 2) * ck.slot + 1, rec .. ("\0"):rep(ck.slot - #rec))
+  ck.seq, ck.rows = seq, rows
+end
+
+local function mismatch(file, W, P, R, ck)
+  error(("pf.mcmc: checkpoint %s is for %d walkers x %d parameters x %d rows, " ..
+    "this run has %d x %d x %d"):format(file, W, P, R, ck.W, ck.P, ck.R), 4)
+end
+
+-- A checkpoint of the earlier layout (the whole chain rewritten each time): its rows and
+-- state, read as before, then carried into the new layout.
+local function read_whole_checkpoint(file, ck, s, chain, logp)
   local prog = h5.read(file, CK .. "/progress")
-  local W, P, R = s:walkers(), s:dim(), chain:shape()
-  if prog:get(3) ~= W or prog:get(4) ~= P or prog:get(5) ~= R then
-    error(("pf.mcmc: checkpoint %s is for %d walkers x %d parameters x %d rows, " ..
-      "this run has %d x %d x %d"):format(file, prog:get(3), prog:get(4), prog:get(5), W, P, R), 3)
+  if prog:get(3) ~= ck.W or prog:get(4) ~= ck.P or prog:get(5) ~= ck.R then
+    mismatch(file, prog:get(3), prog:get(4), prog:get(5), ck)
   end
   s:set_state(h5.read_bytes(file, CK .. "/state"))
   chain:assign(h5.read(file, CK .. "/chain"))
   logp:assign(h5.read(file, CK .. "/log_prob"))
   return math.tointeger(prog:get(1)), math.tointeger(prog:get(2))
+end
+
+-- The last valid commit record of an append checkpoint (nil if none), or nil and why
+-- the commit area cannot be read; and the slot size.
+local function last_commit(file)
+  local ok, bytes = pcall(h5.read_bytes, file, CK .. "/commit")
+  if not ok then return nil, tostring(bytes) end
+  if #bytes % 2 ~= 0 then return nil, "a commit area of odd size" end
+  local S, best = #bytes // 2, nil
+  for k = 0, 1 do
+    local r = parse_slot(bytes, k, S)
+    if r and (not best or r.seq > best.seq) then best = r end
+  end
+  return best, nil, S
+end
+
+-- Open the checkpoint of this run (ck: W, P, R, inputs, slot): resume the sampler and
+-- the rows from its last commit and return steps done and rows recorded (0, 0 for a new
+-- one). A file of another run's shapes or options is refused; an unreadable one (not
+-- HDF5, truncated, not a checkpoint) is reported on stderr and started again.
+local function open_checkpoint(file, ck, s, chain, logp)
+  if not fs.exists(file) then
+    create_checkpoint(file, ck)
+    return 0, 0
+  end
+  local ok, layout = pcall(function()
+    if h5.exists(file, CK .. "/commit") then return "append" end
+    if h5.exists(file, CK .. "/state") then return "whole" end
+    return nil
+  end)
+  if ok and layout == "whole" then
+    local done, rows = read_whole_checkpoint(file, ck, s, chain, logp)
+    create_checkpoint(file, ck)
+    write_checkpoint(file, ck, s, chain, logp, done, rows)
+    return done, rows
+  end
+  local best, why, S
+  if not ok then
+    why = tostring(layout):gsub("^[^:]*:%d+: ", "")
+  elseif not layout then
+    why = "no MCMC checkpoint in it"
+  else
+    best, why, S = last_commit(file)
+  end
+  if best then
+    if best.W ~= ck.W or best.P ~= ck.P or best.R ~= ck.R then
+      mismatch(file, best.W, best.P, best.R, ck)
+    end
+    if best.inputs ~= ck.inputs then
+      error(("pf.mcmc: checkpoint %s is of a run with %s, this run has %s")
+        :format(file, best.inputs, ck.inputs), 3)
+    end
+    local cok, c = pcall(h5.read, file, CK .. "/chain")
+    local lok, l = pcall(h5.read, file, CK .. "/log_prob")
+    if cok and lok and c:size() == chain:size() and l:size() == logp:size() and
+      S == ck.slot and best.rows <= ck.R and best.done >= 0 then
+      s:set_state(best.state)
+      chain:assign(c)
+      logp:assign(l)
+      if best.rows < ck.R then -- rows past the commit: left by a killed append, unused
+        chain:rows(best.rows + 1, ck.R):fill(0)
+        logp:rows(best.rows + 1, ck.R):fill(0)
+      end
+      ck.seq, ck.rows = best.seq, best.rows
+      return best.done, best.rows
+    end
+    why = not cok and c or not lok and l or "a commit that does not fit its datasets"
+  end
+  if why then
+    io.stderr:write(("pf.mcmc: warning: checkpoint %s is unusable (%s); the chain starts again\n")
+      :format(file, why))
+  end
+  create_checkpoint(file, ck)
+  return 0, 0
+end
+
+--- pf.mcmc.checkpoint_info(file) -> {done =, rows =, seq =, walkers =, dim =, total_rows =,
+-- inputs =} of the last commit of a checkpoint file, or nil and why there is none.
+function M.checkpoint_info(file)
+  local ok, has = pcall(h5.exists, file, CK .. "/commit")
+  if not ok then return nil, has end
+  if not has then return nil, "no MCMC checkpoint of the append layout in " .. file end
+  local r, why = last_commit(file)
+  if not r then return nil, why or "no valid commit record" end
+  return {done = r.done, rows = r.rows, seq = r.seq, walkers = r.W, dim = r.P, total_rows = r.R,
+          inputs = r.inputs}
 end
 
 -- ---- sample ----------------------------------------------------------------------
@@ -215,9 +346,13 @@ function M.sample(logpost, p0, opts)
   local chain = core.array.zeros(R, W, P)
   local logp = core.array.zeros(R, W)
   local done, rows = 0, 0
+  local ck
   if opts.checkpoint then
-    local d, r = read_checkpoint(opts.checkpoint, s, chain, logp)
-    if d then done, rows = d, r end
+    -- what the resume checks besides the shapes: the options that change the chain
+    ck = {W = W, P = P, R = R, inputs = ("burn %d, thin %d, seed %s, a %s")
+      :format(burn, thin, tostring(seed), ("%.17g"):format(a))}
+    ck.slot = #record(0, 0, 0, W, P, R, ck.inputs, s:state()) + 64
+    done, rows = open_checkpoint(opts.checkpoint, ck, s, chain, logp)
   end
 
   local prog
@@ -249,7 +384,7 @@ function M.sample(logpost, p0, opts)
         if prog and done % 100 == 0 then prog:update(done) end
       end
     end
-    if opts.checkpoint then write_checkpoint(opts.checkpoint, s, chain, logp, done, rows) end
+    if ck then write_checkpoint(opts.checkpoint, ck, s, chain, logp, done, rows) end
   end
   if prog then
     local _, mean = sm:acceptance()

@@ -200,8 +200,8 @@ static int ecsv_item_key(pf_gaia_reader *r, const char *s, size_t n)
     return *slot ? 0 : -1;
 }
 
-/* A new item of the datatype list, "- {name: ra, unit: deg, ...}" or "- name: ra"
- * (the block form continues on the next lines). Returns -1 when out of memory. */
+/* A new item of the datatype list, "- {name: ra, unit: deg, ...}", "- name: ra" or "-"
+ * (the block forms continue on the next lines); `s` follows the dash. Returns -1 when out of memory. */
 static int ecsv_item(pf_gaia_reader *r, const char *s, size_t n)
 {
     char **a = realloc(r->unit_col, (r->nunits + 1) * sizeof *a);
@@ -254,7 +254,8 @@ static int ecsv_datatype_line(pf_gaia_reader *r, const char *s, size_t len)
         indent++;
     const char *t = c + indent;
     size_t n = (size_t)(e - t);
-    int dash = n >= 2 && t[0] == '-' && t[1] == ' ';
+    /* an item: "- ..." or a bare "-" whose keys follow on the next lines */
+    int dash = n >= 1 && t[0] == '-' && (n == 1 || t[1] == ' ');
     if (indent == 0 && !dash) { /* a top-level key */
         r->in_datatype = n >= 9 && memcmp(t, "datatype:", 9) == 0;
         r->item_indent = -1;
@@ -264,7 +265,7 @@ static int ecsv_datatype_line(pf_gaia_reader *r, const char *s, size_t len)
         return 0;
     if (dash && (r->item_indent < 0 || (size_t)r->item_indent == indent)) {
         r->item_indent = (int)indent; /* the items' indentation: set by the first */
-        return ecsv_item(r, t + 2, n - 2);
+        return ecsv_item(r, t + 1, n - 1);
     }
     if (r->item_indent >= 0 && indent == (size_t)r->item_indent + 2)
         return ecsv_item_key(r, t, n);

@@ -34,11 +34,11 @@ static void close_id(hid_t id)
 }
 
 /* Open for writing: read-write if the file exists, else create it. */
-static hid_t open_rw(const char *file, pf_err *err)
+static hid_t open_rw_fapl(const char *file, hid_t fapl, pf_err *err)
 {
     hid_t f = H5I_INVALID_HID;
     if (access(file, F_OK) == 0) {
-        f = H5Fopen(file, H5F_ACC_RDWR, H5P_DEFAULT);
+        f = H5Fopen(file, H5F_ACC_RDWR, fapl);
         if (f < 0)
             pf_err_set(err, PF_EIO, "cannot open '%s' for writing (not an HDF5 file, or "
                        "open elsewhere, or no permission)", file);
@@ -47,6 +47,30 @@ static hid_t open_rw(const char *file, pf_err *err)
         if (f < 0)
             pf_err_set(err, PF_EIO, "cannot create '%s'", file);
     }
+    return f;
+}
+
+static hid_t open_rw(const char *file, pf_err *err)
+{
+    return open_rw_fapl(file, H5P_DEFAULT, err);
+}
+
+/* Read-write, of an existing file, without the sieve buffer: a write into a contiguous dataset then writes its
+ * own bytes only (the buffer would read and write back up to 64 KiB around them). */
+static hid_t open_rw_direct(const char *file, pf_err *err)
+{
+    if (access(file, F_OK) != 0) {
+        pf_err_set(err, PF_ENOTFOUND, "no such file '%s'", file);
+        return H5I_INVALID_HID;
+    }
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) {
+        pf_err_set(err, PF_ENOMEM, "%s: cannot set up file access", file);
+        return H5I_INVALID_HID;
+    }
+    H5Pset_sieve_buf_size(fapl, 0);
+    hid_t f = open_rw_fapl(file, fapl, err);
+    H5Pclose(fapl);
     return f;
 }
 
@@ -93,7 +117,7 @@ static int check_path(const char *path, pf_err *err)
     return PF_OK;
 }
 
-/* Check `path`, open `file` (read-write or read-only) and make sure the object at `path`
+/* Check `path`, open `file` (read-write, 2: read-write without sieve buffer, or read-only) and make sure the object at `path`
  * exists. On success *f is the open file; on failure nothing is left open and err says
  * why, naming `what` ("object", "group") when the path is missing. */
 static int open_existing(const char *file, const char *path, int rw, const char *what,
@@ -103,7 +127,7 @@ static int open_existing(const char *file, const char *path, int rw, const char 
     int st = check_path(path, err);
     if (st)
         return st;
-    *f = rw ? open_rw(file, err) : open_ro(file, err);
+    *f = rw == 2 ? open_rw_direct(file, err) : rw ? open_rw(file, err) : open_ro(file, err);
     if (*f < 0)
         return err ? err->code : PF_EIO;
     if (!path_exists(*f, path)) {
@@ -322,6 +346,162 @@ int pf_h5_read_bytes(const char *file, const char *path, void *buf, size_t cap,
     if (cap < shape[0])
         return pf_err_set(err, PF_EINVAL, "%s: buffer too small for '%s'", file, path);
     return read_dataset(file, path, H5T_NATIVE_UCHAR, buf, shape[0], err);
+}
+
+/* ---- fixed datasets (written a piece at a time) ----------------------------------- */
+
+static hid_t kind_memtype(int kind) { return kind == PF_H5_UINT8 ? H5T_NATIVE_UCHAR : H5T_NATIVE_DOUBLE; }
+
+int pf_h5_create_fixed(const char *file, const char *path, int kind, int ndim,
+                       const size_t *shape, pf_err *err)
+{
+    int st = check_path(path, err);
+    if (st)
+        return st;
+    if (ndim < 1 || ndim > PF_MAXDIM || (kind != PF_H5_FLOAT64 && kind != PF_H5_UINT8))
+        return pf_err_set(err, PF_EINVAL, "%s: '%s': a fixed dataset needs 1..%d extents and "
+                          "kind float64 or uint8", file, path, PF_MAXDIM);
+    hsize_t dims[PF_MAXDIM];
+    for (int i = 0; i < ndim; i++)
+        dims[i] = shape[i];
+    hid_t f = H5I_INVALID_HID, space = H5I_INVALID_HID, lcpl = H5I_INVALID_HID,
+          dcpl = H5I_INVALID_HID, d = H5I_INVALID_HID;
+    f = open_rw(file, err);
+    if (f < 0)
+        return err ? err->code : PF_EIO;
+    if (path_exists(f, path) && H5Ldelete(f, path, H5P_DEFAULT) < 0) {
+        st = pf_err_set(err, PF_EIO, "%s: cannot replace existing object '%s'", file, path);
+        goto done;
+    }
+    space = H5Screate_simple(ndim, dims, NULL);
+    lcpl = H5Pcreate(H5P_LINK_CREATE);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (space < 0 || lcpl < 0 || dcpl < 0) {
+        st = pf_err_set(err, PF_ENOMEM, "%s: cannot set up dataset '%s'", file, path);
+        goto done;
+    }
+    H5Pset_create_intermediate_group(lcpl, 1);
+    /* all storage now, zeros in it, and no modification time to update later */
+    H5Pset_layout(dcpl, H5D_CONTIGUOUS);
+    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC);
+    H5Pset_obj_track_times(dcpl, 0);
+    hid_t ftype = kind == PF_H5_UINT8 ? H5T_STD_U8LE : H5T_IEEE_F64LE;
+    d = H5Dcreate2(f, path, ftype, space, lcpl, dcpl, H5P_DEFAULT);
+    if (d < 0)
+        st = pf_err_set(err, PF_EIO, "%s: cannot create dataset '%s' (is a parent a dataset?)",
+                        file, path);
+done:
+    close_id(d);
+    close_id(dcpl);
+    close_id(lcpl);
+    close_id(space);
+    if (H5Fclose(f) < 0 && st == PF_OK)
+        st = pf_err_set(err, PF_EIO, "%s: closing the file failed (disk full?)", file);
+    return st;
+}
+
+/* Open a fixed dataset (contiguous, storage allocated) of the given kind for writing. */
+static int open_fixed(const char *file, const char *path, int kind, int rw, hid_t *f, hid_t *d,
+                      pf_err *err)
+{
+    *d = H5I_INVALID_HID;
+    int st = open_existing(file, path, rw, "object", f, err);
+    if (st)
+        return st;
+    hid_t dcpl = H5I_INVALID_HID, type = H5I_INVALID_HID;
+    *d = H5Dopen2(*f, path, H5P_DEFAULT);
+    if (*d < 0) {
+        st = pf_err_set(err, PF_EFORMAT, "%s: '%s' is not a dataset", file, path);
+        goto done;
+    }
+    dcpl = H5Dget_create_plist(*d);
+    type = H5Dget_type(*d);
+    if (dcpl < 0 || type < 0 || H5Pget_layout(dcpl) != H5D_CONTIGUOUS) {
+        st = pf_err_set(err, PF_EFORMAT, "%s: '%s' is not a fixed dataset (contiguous storage)",
+                        file, path);
+        goto done;
+    }
+    H5T_class_t cls = H5Tget_class(type);
+    size_t sz = H5Tget_size(type);
+    if (kind == PF_H5_UINT8 ? !(cls == H5T_INTEGER && sz == 1)
+                            : !(cls == H5T_FLOAT && sz == 8)) {
+        st = pf_err_set(err, PF_EFORMAT, "%s: '%s' holds %s", file, path,
+                        kind == PF_H5_UINT8 ? "no bytes" : "no float64 numbers");
+        goto done;
+    }
+done:
+    close_id(type);
+    close_id(dcpl);
+    if (st) {
+        close_id(*d);
+        *d = H5I_INVALID_HID;
+        H5Fclose(*f);
+        *f = H5I_INVALID_HID;
+    }
+    return st;
+}
+
+int pf_h5_write_rows(const char *file, const char *path, int kind, size_t first,
+                     const void *buf, size_t n, pf_err *err)
+{
+    hid_t f, d, fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    int st = open_fixed(file, path, kind, 2, &f, &d, err);
+    if (st)
+        return st;
+    int ndim;
+    hsize_t dims[PF_MAXDIM], start[PF_MAXDIM], count[PF_MAXDIM];
+    int r = dataset_dims(d, &ndim, dims);
+    hsize_t row = 1;
+    for (int i = 1; i < r; i++)
+        row *= dims[i];
+    if (r < 1 || r > PF_MAXDIM || row == 0 || n % row != 0 ||
+        first > dims[0] || n / row > dims[0] - first) {
+        st = pf_err_set(err, PF_ESHAPE, "%s: %zu elements at row %zu do not fit '%s' "
+                        "(%llu rows of %llu)", file, n, first, path,
+                        r >= 1 ? (unsigned long long)dims[0] : 0ULL, (unsigned long long)row);
+        goto done;
+    }
+    if (n == 0)
+        goto done;
+    for (int i = 0; i < r; i++) {
+        start[i] = 0;
+        count[i] = dims[i];
+    }
+    start[0] = first;
+    count[0] = n / row;
+    fspace = H5Dget_space(d);
+    mspace = H5Screate_simple(r, count, NULL);
+    if (fspace < 0 || mspace < 0 ||
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+        H5Dwrite(d, kind_memtype(kind), mspace, fspace, H5P_DEFAULT, buf) < 0 ||
+        H5Fflush(f, H5F_SCOPE_LOCAL) < 0)
+        st = pf_err_set(err, PF_EIO, "%s: writing rows %zu.. of '%s' failed", file, first, path);
+done:
+    close_id(mspace);
+    close_id(fspace);
+    close_id(d);
+    if (H5Fclose(f) < 0 && st == PF_OK)
+        st = pf_err_set(err, PF_EIO, "%s: closing the file failed (disk full?)", file);
+    return st;
+}
+
+int pf_h5_storage(const char *file, const char *path, uint64_t *offset, uint64_t *size,
+                  pf_err *err)
+{
+    hid_t f, d;
+    int st = open_dataset(file, path, &f, &d, err);
+    if (st)
+        return st;
+    haddr_t a = H5Dget_offset(d);
+    if (a == HADDR_UNDEF)
+        st = pf_err_set(err, PF_EFORMAT, "%s: '%s' has no storage of its own in one piece",
+                        file, path);
+    *offset = (uint64_t)a;
+    *size = (uint64_t)H5Dget_storage_size(d);
+    H5Dclose(d);
+    H5Fclose(f);
+    return st;
 }
 
 int pf_h5_mkgroup(const char *file, const char *path, pf_err *err)

@@ -6,6 +6,9 @@
  *   pf.h5.attrs(file, path) -> table;  pf.h5.set_attrs(file, path, table)
  *   pf.h5.list(file [, group]) -> { {name =, kind = "group"|"dataset"|"other"}, ... }
  *   pf.h5.mkgroup, exists, delete, write_bytes/read_bytes, write_int64/read_int64
+ *   pf.h5.create_fixed(file, path, shape [, "float64"|"uint8"]): storage allocated now;
+ *   pf.h5.write_rows(file, path, first, array|bytes) then writes into it in place, changing
+ *   no metadata (crash-safe appends); pf.h5.storage(file, path) -> offset, size in bytes
  *
  * The core allocates attribute and listing results with malloc; they are freed here
  * before any Lua error can be raised from the values (they are first copied onto the
@@ -336,6 +339,78 @@ static int h5_read_int64(lua_State *L)
     return 1;
 }
 
+/* create_fixed(file, path, {n, m, ...} [, "float64" | "uint8"]) */
+static int h5_create_fixed(lua_State *L)
+{
+    const char *file = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    static const char *const kinds[] = {"float64", "uint8", NULL};
+    int kind = luaL_checkoption(L, 4, "float64", kinds);
+    lua_Integer nd = luaL_len(L, 3);
+    luaL_argcheck(L, nd >= 1 && nd <= PF_MAXDIM, 3, "1 to 8 extents expected");
+    size_t shape[PF_MAXDIM];
+    for (lua_Integer i = 1; i <= nd; i++) {
+        lua_geti(L, 3, i);
+        int isint;
+        lua_Integer v = lua_tointegerx(L, -1, &isint);
+        if (!isint || v < 0 || v > ((lua_Integer)1 << 48))
+            return luaL_error(L, "pf.h5.create_fixed: extent %d must be an integer in 0..2^48",
+                              (int)i);
+        shape[i - 1] = (size_t)v;
+        lua_pop(L, 1);
+    }
+    pf_err err;
+    pf_err_clear(&err);
+    int st = pf_h5_create_fixed(file, path, kind, (int)nd, shape, &err);
+    if (st)
+        return h5_fail(L, "pf.h5.create_fixed", st, &err);
+    return 0;
+}
+
+/* write_rows(file, path, first, array | string): rows from `first` (1-based) of a fixed
+ * dataset; an array for float64, a string of bytes for uint8. */
+static int h5_write_rows(lua_State *L)
+{
+    const char *file = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
+    lua_Integer first = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, first >= 1, 3, "first row must be >= 1");
+    pf_err err;
+    pf_err_clear(&err);
+    int st;
+    if (lua_type(L, 4) == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, 4, &n);
+        st = pf_h5_write_rows(file, path, PF_H5_UINT8, (size_t)first - 1, s, n, &err);
+    } else {
+        pf_array *a = pf_lua_checkarray(L, 4);
+        const double *x = a->data;
+        if (!pf_array_is_contiguous(a)) {
+            double *tmp = (double *)lua_newuserdatauv(L, (a->size ? a->size : 1) * sizeof(double), 0);
+            pf_array_pack(a, tmp);
+            x = tmp;
+        }
+        st = pf_h5_write_rows(file, path, PF_H5_FLOAT64, (size_t)first - 1, x, a->size, &err);
+    }
+    if (st)
+        return h5_fail(L, "pf.h5.write_rows", st, &err);
+    return 0;
+}
+
+/* storage(file, path) -> byte offset, byte size of a dataset's storage in the file */
+static int h5_storage(lua_State *L)
+{
+    const char *file = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
+    uint64_t off, size;
+    pf_err err;
+    pf_err_clear(&err);
+    int st = pf_h5_storage(file, path, &off, &size, &err);
+    if (st)
+        return h5_fail(L, "pf.h5.storage", st, &err);
+    lua_pushinteger(L, (lua_Integer)off);
+    lua_pushinteger(L, (lua_Integer)size);
+    return 2;
+}
+
 static int h5_open_count(lua_State *L)
 {
     lua_pushinteger(L, pf_h5_open_count());
@@ -349,7 +424,9 @@ int pf_open_h5(lua_State *L)
         {"set_attrs", h5_set_attrs}, {"list", h5_list}, {"mkgroup", h5_mkgroup},
         {"exists", h5_exists}, {"delete", h5_delete}, {"write_bytes", h5_write_bytes},
         {"read_bytes", h5_read_bytes}, {"write_int64", h5_write_int64},
-        {"read_int64", h5_read_int64}, {"open_count", h5_open_count}, {NULL, NULL}};
+        {"read_int64", h5_read_int64}, {"open_count", h5_open_count},
+        {"create_fixed", h5_create_fixed}, {"write_rows", h5_write_rows},
+        {"storage", h5_storage}, {NULL, NULL}};
     pf_h5_init();
     return pf_lua_newmodule(L, f, NULL);
 }

@@ -6,11 +6,7 @@
  * quoting, missing values, aliases and error paths are all exercised. A second check
  * parses the input as one number and compares it bit for bit with strtod.
  *
- * Build and run (from the repository root; see docs/gaia.md):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_GNU_SOURCE -Iinclude \
- *     tests/fuzz/fuzz_csv.c src/core/gaia*.c src/core/error.c -lcfitsio -lz -lm \
- *     -o build/fuzz_csv
- *   build/fuzz_csv -max_total_time=60 tests/fuzz/corpus
+ * Built and run by `make fuzz` (FUZZERS=csv for this one alone; see docs/errors.md).
  */
 #include <stdint.h>
 #include <stdlib.h>
