@@ -78,6 +78,8 @@ function M.sampler(opts)
   return setmetatable({core = s, logpost = logpost, walkers = W, dim = P}, Sampler)
 end
 
+--- One step of the stretch move: each half of the walkers proposed against the other
+--- half and accepted or not (Goodman & Weare). Returns the sampler.
 function Sampler:step()
   local s, f = self.core, self.logpost
   for h = 1, 2 do
@@ -87,10 +89,15 @@ function Sampler:step()
   return self
 end
 
+--- The walkers' current positions (W x P array).
 function Sampler:positions() return self.core:positions() end
+--- The walkers' current log-posteriors (W array).
 function Sampler:log_probs() return self.core:log_probs() end
+--- Steps taken so far.
 function Sampler:iterations() return self.core:iterations() end
+--- The whole state (positions, log-posteriors, counts, generator) as a string, for checkpoints.
 function Sampler:state() return self.core:state() end
+--- Restore a state from Sampler:state(); returns the sampler.
 function Sampler:set_state(str) self.core:set_state(str); return self end
 
 --- Fraction of proposals accepted per walker (W array) and its mean.
