@@ -88,17 +88,26 @@ static int match_moments(size_t n, const double *offset, double *coef, double ta
     return 0;
 }
 
-int pf_poisson_kernel_points(const pf_kernel *k, size_t nvol, size_t nsurf, uint64_t seed,
-                             int moment_match, double *offset, double *coef, double *weight,
-                             double *normal, double *area, pf_err *err)
+/* The kernel's scales and truncation: positive and finite, or PF_EINVAL naming which. */
+static int check_kernel(const pf_kernel *k, pf_err *err)
 {
     for (int i = 0; i < 3; i++)
         if (!(k->h[i] > 0) || !isfinite(k->h[i]))
             return pf_err_set(err, PF_EINVAL, "kernel scale h[%d] = %g must be positive", i + 1,
                               k->h[i]);
+    if (!(k->truncate > 0) || !isfinite(k->truncate))
+        return pf_err_set(err, PF_EINVAL, "truncation %g must be positive and finite", k->truncate);
+    return PF_OK;
+}
+
+int pf_poisson_kernel_points(const pf_kernel *k, size_t nvol, size_t nsurf, uint64_t seed,
+                             int moment_match, double *offset, double *coef, double *weight,
+                             double *normal, double *area, pf_err *err)
+{
+    int bad = check_kernel(k, err);
+    if (bad)
+        return bad;
     double T = k->truncate;
-    if (!(T > 0) || !isfinite(T))
-        return pf_err_set(err, PF_EINVAL, "truncation %g must be positive and finite", T);
     if (nvol < 2 || nvol % 2 || nsurf % 2)
         return pf_err_set(err, PF_EINVAL,
                           "point counts must be even (antithetic pairs), volume >= 2: got %zu "
@@ -212,13 +221,10 @@ int pf_poisson_density_from(size_t n0, size_t npts, size_t nvol, const double *a
 int pf_kernel_rule(const pf_kernel *k, size_t nr, size_t nt, size_t np, double *offset,
                    double *weight, double *mass, pf_err *err)
 {
-    for (int i = 0; i < 3; i++)
-        if (!(k->h[i] > 0) || !isfinite(k->h[i]))
-            return pf_err_set(err, PF_EINVAL, "kernel scale h[%d] = %g must be positive", i + 1,
-                              k->h[i]);
+    int bad = check_kernel(k, err);
+    if (bad)
+        return bad;
     double T = k->truncate;
-    if (!(T > 0) || !isfinite(T))
-        return pf_err_set(err, PF_EINVAL, "truncation %g must be positive and finite", T);
     if (nr < 1 || nt < 1 || np < 1)
         return pf_err_set(err, PF_EINVAL,
                           "rule sizes must be >= 1: got %zu radial, %zu polar, %zu azimuthal",

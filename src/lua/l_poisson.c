@@ -42,6 +42,19 @@ static void read_kernel(lua_State *L, int opts, pf_kernel *k)
  *                 moment_match = true}])
  * -> {offset = Px3, coef = Px3, weight = P, normal = Sx3, area = S, nvol, nsurf, Z, Kb,
  *     h = {..}, truncate} */
+/* [-0, +0] The kernel's h (a list of 3, kpc) and truncate as fields of the table on top. */
+static void set_kernel_fields(lua_State *L, const pf_kernel *k)
+{
+    lua_createtable(L, 3, 0);
+    for (int i = 0; i < 3; i++) {
+        lua_pushnumber(L, k->h[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "h");
+    lua_pushnumber(L, k->truncate);
+    lua_setfield(L, -2, "truncate");
+}
+
 static int po_kernel_points(lua_State *L)
 {
     static const char *const allowed[] = {"h", "truncate", "volume", "surface", "seed", "moment_match", NULL};
@@ -82,14 +95,7 @@ static int po_kernel_points(lua_State *L)
     lua_setfield(L, -2, "Z");
     lua_pushnumber(L, exp(-0.5 * k.truncate * k.truncate));
     lua_setfield(L, -2, "Kb");
-    lua_createtable(L, 3, 0);
-    for (int i = 0; i < 3; i++) {
-        lua_pushnumber(L, k.h[i]);
-        lua_rawseti(L, -2, i + 1);
-    }
-    lua_setfield(L, -2, "h");
-    lua_pushnumber(L, k.truncate);
-    lua_setfield(L, -2, "truncate");
+    set_kernel_fields(L, &k);
     return 1;
 }
 
@@ -169,14 +175,7 @@ static int po_kernel_rule(lua_State *L)
     lua_setfield(L, -2, "mass");
     lua_pushnumber(L, pf_kernel_norm(&k));
     lua_setfield(L, -2, "Z");
-    lua_createtable(L, 3, 0);
-    for (int i = 0; i < 3; i++) {
-        lua_pushnumber(L, k.h[i]);
-        lua_rawseti(L, -2, i + 1);
-    }
-    lua_setfield(L, -2, "h");
-    lua_pushnumber(L, k.truncate);
-    lua_setfield(L, -2, "truncate");
+    set_kernel_fields(L, &k);
     return 1;
 }
 
