@@ -138,6 +138,23 @@ static int open_existing(const char *file, const char *path, int rw, const char 
     return PF_OK;
 }
 
+/* The start of every dataset creation: an existing object at `path` removed, the
+ * dataspace of `dims` and the link (parents created) and dataset property lists made. */
+static int begin_create(hid_t f, const char *file, const char *path, int ndim,
+                        const hsize_t *dims, hid_t *space, hid_t *lcpl, hid_t *dcpl,
+                        pf_err *err)
+{
+    if (path_exists(f, path) && H5Ldelete(f, path, H5P_DEFAULT) < 0)
+        return pf_err_set(err, PF_EIO, "%s: cannot replace existing object '%s'", file, path);
+    *space = H5Screate_simple(ndim, dims, NULL);
+    *lcpl = H5Pcreate(H5P_LINK_CREATE);
+    *dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (*space < 0 || *lcpl < 0 || *dcpl < 0)
+        return pf_err_set(err, PF_ENOMEM, "%s: cannot set up dataset '%s'", file, path);
+    H5Pset_create_intermediate_group(*lcpl, 1);
+    return PF_OK;
+}
+
 /* Create a dataset at `path` (replacing an existing one), creating parent groups. */
 static int write_dataset(const char *file, const char *path, hid_t memtype, hid_t filetype,
                          int ndim, const hsize_t *dims, const void *buf, int compress,
@@ -154,18 +171,9 @@ static int write_dataset(const char *file, const char *path, hid_t memtype, hid_
         st = err ? err->code : PF_EIO;
         goto done;
     }
-    if (path_exists(f, path) && H5Ldelete(f, path, H5P_DEFAULT) < 0) {
-        st = pf_err_set(err, PF_EIO, "%s: cannot replace existing object '%s'", file, path);
+    st = begin_create(f, file, path, ndim, dims, &space, &lcpl, &dcpl, err);
+    if (st)
         goto done;
-    }
-    space = H5Screate_simple(ndim, dims, NULL);
-    lcpl = H5Pcreate(H5P_LINK_CREATE);
-    dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    if (space < 0 || lcpl < 0 || dcpl < 0) {
-        st = pf_err_set(err, PF_ENOMEM, "%s: cannot set up dataset '%s'", file, path);
-        goto done;
-    }
-    H5Pset_create_intermediate_group(lcpl, 1);
     hsize_t total = 1;
     for (int i = 0; i < ndim; i++)
         total *= dims[i];
@@ -369,18 +377,9 @@ int pf_h5_create_fixed(const char *file, const char *path, int kind, int ndim,
     f = open_rw(file, err);
     if (f < 0)
         return err ? err->code : PF_EIO;
-    if (path_exists(f, path) && H5Ldelete(f, path, H5P_DEFAULT) < 0) {
-        st = pf_err_set(err, PF_EIO, "%s: cannot replace existing object '%s'", file, path);
+    st = begin_create(f, file, path, ndim, dims, &space, &lcpl, &dcpl, err);
+    if (st)
         goto done;
-    }
-    space = H5Screate_simple(ndim, dims, NULL);
-    lcpl = H5Pcreate(H5P_LINK_CREATE);
-    dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    if (space < 0 || lcpl < 0 || dcpl < 0) {
-        st = pf_err_set(err, PF_ENOMEM, "%s: cannot set up dataset '%s'", file, path);
-        goto done;
-    }
-    H5Pset_create_intermediate_group(lcpl, 1);
     /* all storage now, zeros in it, and no modification time to update later */
     H5Pset_layout(dcpl, H5D_CONTIGUOUS);
     H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
