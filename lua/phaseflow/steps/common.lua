@@ -212,7 +212,9 @@ function M:refit_sample(file, n, index)
   local parts = {}
   while got < n do
     round = round + 1
-    local xs = base.n_x:sample(math.ceil((n - got) * 1.02) + 16, {seed = core.rng.derive_seed(seed, 100 + round)})
+    -- (no log-densities: a far-tail draw, cut below, can be NaN or infinite in another member)
+    local xs = base.n_x:sample(math.ceil((n - got) * 1.02) + 16,
+                               {seed = core.rng.derive_seed(seed, 100 + round), log_prob = false})
     local keep = common.dist_sun(xs):lt(self.o.radius)
     local xk = xs:select(keep)
     parts[#parts + 1] = xk
@@ -222,7 +224,7 @@ function M:refit_sample(file, n, index)
   local x = (#parts == 1 and parts[1] or array.vstack(parts)):rows(1, n):copy()
   -- velocities: the paper's speed cut (|v| < 1000 km/s) applies to the draws as to the
   -- stars; an affine flow's far tail can return absurd speeds, which are drawn again
-  local v = base.p_v:sample(n, x, {seed = core.rng.derive_seed(seed, 1)})
+  local v = base.p_v:sample(n, x, {seed = core.rng.derive_seed(seed, 1), log_prob = false})
   for r = 2, 21 do
     local speed = v:square():sum(2):sqrt()
     local bad = {}
@@ -233,7 +235,8 @@ function M:refit_sample(file, n, index)
     if r == 21 then error("pf.pipeline: the refit's p(v|x) draws keep exceeding the speed cut", 0) end
     local idx = array.from(bad)
     local xb = x:take(idx)
-    local vb = base.p_v:sample(#bad, #bad > 1 and xb or xb:row(1), {seed = core.rng.derive_seed(seed, r)})
+    local vb = base.p_v:sample(#bad, #bad > 1 and xb or xb:row(1),
+                               {seed = core.rng.derive_seed(seed, r), log_prob = false})
     for k, i in ipairs(bad) do
       for j = 1, 3 do v:set(i, j, vb:get(k, j)) end
     end
