@@ -13,6 +13,7 @@ local USAGE = [[
 usage: phaseflow scripts/cost.lua [--preset NAME] [--threads T] [--epochs E] [--stars N | --from DIR]
                                   [--calibrate full|quick] [--quiet]
   --preset NAME       the preset to project (default quick): ]] .. table.concat(pf.presets.names, ", ") .. [[
+                      or a preset file (FILE.lua: pf.presets.load)
 
   --threads T         project the wall time for T threads (default: the calibration's threads)
   --epochs E          expected epochs per flow, both stages (default: the bound max_epochs + finetune)
@@ -29,30 +30,19 @@ local SPEC = {script = "cost.lua", usage = USAGE, positionals = false,
                          stars = {"integer", min = 1}, from = "value", calibrate = "value", quiet = "flag"}}
 
 local opts = cli.parse(arg, SPEC)
-local known = {}
-for _, name in ipairs(pf.presets.names) do known[name] = true end
-if not known[opts.preset] then
-  cli.fail(SPEC, ("no preset '%s' (have: %s)"):format(opts.preset, table.concat(pf.presets.names, ", ")))
-end
 if not cost.LEVELS[opts.calibrate] then
   cli.fail(SPEC, ("--calibrate must be full or quick, got '%s'"):format(opts.calibrate))
 end
 local threads, epochs, stars = opts.threads, opts.epochs, opts.stars
 if stars and opts.from then cli.fail(SPEC, "--stars and --from both give the star count: use one") end
 
-local o = pf.presets.get(opts.preset)
+local okp, o = pcall(pf.presets.resolve, opts.preset)
+if not okp then cli.fail(SPEC, (tostring(o):gsub("^pf%.presets: ", ""))) end
 local copts = {epochs = epochs, selected = stars, selected_source = stars and "--stars"}
 if opts.from then
-  local sel = opts.from .. "/steps/selection.h5"
-  local ok, x = pcall(pf.h5.read, sel, "/selected/x")
-  if not ok then cli.fail(SPEC, ("--from: cannot read %s:/selected/x (%s)"):format(sel, tostring(x))) end
-  copts.selected = (x:shape())
-  copts.selected_source = sel .. " (/selected/x)"
-  local cat = opts.from .. "/steps/catalogue.h5"
-  local ok10, s10 = pcall(pf.h5.read, cat, "/sample10/x")
-  if ok10 then copts.sample10, copts.sample10_source = (s10:shape()), cat .. " (/sample10/x)" end
-  local okm, m = pcall(pf.h5.read, cat, "/info/is_mock")
-  if okm then copts.is_mock = m:get(1) == 1 end
+  local from, err = cost.run_counts(opts.from)
+  if not from then cli.fail(SPEC, "--from: " .. err) end
+  for k, v in pairs(from) do copts[k] = v end
 end
 
 -- counts first: a preset the counting cannot handle fails before the calibration
@@ -81,30 +71,20 @@ end
 local function ch(x) return x == x and ("%.3g"):format(x) or "-" end
 
 local c = counts
-local a, d, e, f = c.accelerations, c.densities, c.equilibrium, c.flows
-local base = o.members
+local e, f = c.equilibrium, c.flows
 local function pair_cost(r) return ("%s (one pair) + %s per extra member"):format(per(r.a + r.b), per(r.b)) end
-local units, unit_cost = {}, {}
-units.catalogue = ("%s mock stars (mock + cut flow)"):format(N(c.catalogue.mock_stars))
+local unit_cost = {}
+local units = cost.units_text(counts)
 unit_cost.catalogue = ("%s + %s once%s"):format(per(rates.mock_star), per(rates.catalogue_fixed),
   c.catalogue.normalize and (" + %s normalisation"):format(per(rates.normalisation)) or "")
-units.selection = ("%d smeared resamples x %s stars (10 kpc sample)"):format(c.selection.smears, N(c.sample10))
 unit_cost.selection = ("%s + %s per resample"):format(per(rates.smear_star), per(rates.smear_fixed))
-units.flows = ("%s jobs (n(x) + p(v|x)) x %s stars x %s%d epochs = %s star-epochs"):format(N(f.jobs),
-  N(f.stars), f.epochs_given and "" or "<= ", f.epochs, N(f.star_epochs))
 local fr = rates.flows[cost.arch_key(o)]
 unit_cost.flows = ("%s n(x), %s p(v|x) per star-epoch"):format(per(fr.n_x.star_epoch), per(fr.p_v.star_epoch))
-units.accelerations = ("%s positions x %s v x %s densities (%s flow pairs)"):format(N(a.positions), N(a.nv),
-  N(a.densities), N(a.pairs))
 unit_cost.accelerations = pair_cost(rates.accel) .. " per position-velocity"
-units.equilibrium = ("%s v x %d-pair base%s"):format(N(e.n), base, e.truth and " + the mock's exact df" or "")
 unit_cost.equilibrium = pair_cost(rates.equilibrium) .. " per velocity" .. (e.truth and
   ("; exact df %s%s"):format(per(rates.equilibrium.truth),
     c.catalogue.normalize and (" + %s normalisation"):format(per(rates.normalisation)) or "") or "")
-units.densities = ("%s locations x %s kernel points x %s v x %s densities (%s flow pairs)"):format(
-  N(d.locations), N(d.kernel), N(d.nv), N(d.densities), N(d.pairs))
 unit_cost.densities = pair_cost(rates.density) .. " per position-velocity"
-units.gnfw = ("%s steps x %d walkers"):format(N(c.gnfw.steps), c.gnfw.walkers)
 unit_cost.gnfw = per(rates.mcmc) .. " per log-posterior (MCMC in C)"
 
 print(("Projected cost of scripts/paper.lua --preset %s (pf.cost)"):format(o.name))

@@ -1,9 +1,13 @@
 -- The paper's analysis end to end (Lim et al. 2023):
---   phaseflow scripts/paper.lua --preset test|quick|science|paper --out DIR [--only STEP] [--from STEP]
---                               [--force] [--quiet] [--galaxy default|hot|heavy]
---                               [--set KEY=VALUE ...] [--mock-cache DIR] [--debug] [inputs...]
+--   phaseflow scripts/paper.lua --preset test|quick|science|paper|FILE.lua --out DIR [--only STEP]
+--                               [--from STEP] [--force] [--quiet] [--galaxy default|hot|heavy]
+--                               [--set KEY=VALUE ...] [--mock-cache DIR] [--dry-run] [--debug] [inputs...]
 -- --set changes one preset setting (dotted keys: --set n_train=0 --set flow.hidden=64
--- --set mock.stars=3000000); the report lists every setting of the run. --mock-cache DIR keeps
+-- --set mock.stars=3000000); --preset FILE.lua starts from a user's preset file
+-- (pf.presets.load: `return {base = "quick", members = 4}`); the report lists every setting
+-- that differs from the paper. --dry-run prints the plan -- each step run or reused and
+-- why, its work and its projected time (pf.cost, a few seconds' calibration) -- and
+-- writes nothing. --mock-cache DIR keeps
 -- the generated mocks in DIR (default OUT/mock), so runs into several folders share them.
 -- Without inputs the embedded mock is generated (and truth columns are reported).
 -- Writes DIR/report.md, DIR/results.h5, the figures (PNG and PDF) and DIR/steps/*.h5.
@@ -14,10 +18,13 @@
 local pf = require "phaseflow"
 
 local USAGE = [[
-usage: phaseflow scripts/paper.lua [--preset test|quick|science|paper] [--out DIR] [--only STEP]
+usage: phaseflow scripts/paper.lua [--preset test|quick|science|paper|FILE.lua] [--out DIR] [--only STEP]
                                    [--from STEP] [--force] [--quiet] [--galaxy NAME]
-                                   [--set KEY=VALUE ...] [--mock-cache DIR] [--debug] [inputs...]
+                                   [--set KEY=VALUE ...] [--mock-cache DIR] [--dry-run] [--debug] [inputs...]
 inputs: Gaia archive files, directories or globs (CSV, ECSV, gzip, FITS); none: the mock
+--preset FILE.lua: a preset file, e.g. return {base = "quick", members = 4, flow = {hidden = 64}}
+--set KEY=VALUE: one setting (--set members=4 --set flow.hidden=64 --set systematics=none)
+--dry-run: the plan (steps run or reused, their work, projected time); nothing is written
 --debug: an error of the run with its Lua call stack (default: the message alone)
 galaxy: the mock galaxy (no inputs): ]] .. table.concat(pf.mock.variant_names, ", ") .. [[ (default: the preset's)
 steps: ]] .. table.concat(pf.pipeline.steps, ", ")
@@ -26,14 +33,9 @@ local cli = require "phaseflow.cli"
 local SPEC = {script = "paper.lua", usage = USAGE, defaults = {preset = "quick"},
               options = {preset = "value", out = "value", only = "value", from = "value", galaxy = "value",
                          ["mock-cache"] = "value", set = "pairs", force = "flag", quiet = "flag",
-                         debug = "flag"}}
+                         debug = "flag", ["dry-run"] = "flag"}}
 
 local opts, inputs = cli.parse(arg, SPEC)
-local known = {}
-for _, name in ipairs(pf.presets.names) do known[name] = true end
-if not known[opts.preset] then
-  cli.fail(SPEC, ("no preset '%s' (have: %s)"):format(opts.preset, table.concat(pf.presets.names, ", ")))
-end
 for _, o in ipairs{"only", "from"} do
   local ok = opts[o] == nil
   for _, st in ipairs(pf.pipeline.steps) do ok = ok or st == opts[o] end
@@ -43,7 +45,9 @@ if opts.galaxy and not pf.mock.VARIANTS[opts.galaxy] then
   cli.fail(SPEC, ("--galaxy: no galaxy '%s' (have: %s)"):format(opts.galaxy, table.concat(pf.mock.variant_names, ", ")))
 end
 if opts.galaxy and #inputs > 0 then cli.fail(SPEC, "--galaxy chooses the mock: it takes no input files") end
-local preset = pf.presets.get(opts.preset)
+-- a preset's name or a user's preset file (an error there names the file and line)
+local okp, preset = pcall(pf.presets.resolve, opts.preset)
+if not okp then cli.fail(SPEC, (tostring(preset):gsub("^pf%.presets: ", ""))) end
 if opts.galaxy then preset.mock.galaxy = opts.galaxy end
 for _, kv in ipairs(opts.set) do
   local k, v = kv:match("^([^=]+)=(.*)$")
@@ -52,8 +56,12 @@ for _, kv in ipairs(opts.set) do
 end
 local out = opts.out or ("out/" .. preset.name)
 local made, P = pcall(pf.pipeline.new, {out = out, preset = preset, inputs = inputs, quiet = opts.quiet,
-                                       mock_cache = opts.mock_cache})
+                                       mock_cache = opts.mock_cache, plan_only = opts.dry_run})
 if not made then cli.fail("paper.lua", (tostring(P):gsub("^pf%.pipeline: ", ""))) end
+if opts.dry_run then
+  require("phaseflow.plan").print(P, {only = opts.only, from = opts.from, force = opts.force, quiet = opts.quiet})
+  os.exit(0)
+end
 local t0 = pf.wtime()
 local ran, steps = xpcall(P.run, function(e)
   return opts.debug and type(e) == "string" and debug.traceback(e, 2) or e

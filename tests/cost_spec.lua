@@ -171,6 +171,7 @@ describe("scripts/cost.lua", function()
       {{"--from", "/nonexistent/run"}, "--from: cannot read /nonexistent/run/steps/selection.h5"},
       {{"--bogus"}, "unknown option --bogus"},
       {{"--epochs"}, "--epochs needs a value"},
+      {{"--preset", "no/such/preset.lua"}, "no/such/preset.lua: cannot read the preset file"},
     } do
       local args = {"../scripts/cost.lua"}
       for _, a in ipairs(case[1]) do args[#args + 1] = a end

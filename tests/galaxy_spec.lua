@@ -114,8 +114,77 @@ describe("pf.presets.set", function()
     ok, err = pcall(pf.presets.set, p, "members", "many")
     assert.is_false(ok)
     assert.is_truthy(tostring(err):find("'members' must be a number, got 'many'", 1, true), err)
+    ok, err = pcall(pf.presets.set, p, "members", "1e999")
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find("'members' must be a finite number, got inf", 1, true), err)
+    ok, err = pcall(pf.presets.set, p, "mcmc.steps", "-5")
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find("'mcmc.steps' must be a whole number >= 0, got -5", 1, true), err)
+    pf.presets.set(p, "members", "4.0")
+    assert.are.equal("integer", math.type(p.members))
     ok, err = pcall(pf.presets.set, p, "flow", "3")
     assert.is_false(ok)
     assert.is_truthy(tostring(err):find("'flow' is a group of settings", 1, true), err)
+  end)
+end)
+
+describe("pf.presets.load (a user's preset file) and pf.presets.diff", function()
+  it("starts from the named preset, changes groups key by key and lists whole", function()
+    local p = pf.presets.load("my.lua", [[
+      return {base = "quick", members = 4, flow = {hidden = 64, n_x = {bins = 12}},
+              mock = {galaxy = "hot"}, systematics = {{refit = true}}}]])
+    local q = pf.presets.get("quick")
+    assert.are.equal("my", p.name)
+    assert.are.equal("quick", p.base)
+    assert.are.equal(4, p.members)
+    assert.are.equal(64, p.flow.hidden)
+    assert.are.equal(q.flow.transforms, p.flow.transforms)          -- the group's other keys stay
+    assert.are.equal(12, p.flow.n_x.bins)
+    assert.are.equal(q.flow.n_x.transform, p.flow.n_x.transform)
+    assert.are.equal("hot", p.mock.galaxy)
+    assert.are.same({{refit = true}}, p.systematics)                -- a list is replaced whole
+    -- resolve: a name is a preset, a .lua name a file
+    local file = support.tempfile("return {base = 'quick', members = 4}", ".lua")
+    local r = pf.presets.resolve(file)
+    os.remove(file)
+    assert.are.equal(4, r.members)
+    assert.are.equal("quick", r.base)
+    assert.are.same(pf.presets.get("quick"), pf.presets.resolve("quick"))
+  end)
+
+  it("names the file and the line of a mistake", function()
+    for _, case in ipairs{
+      {"return {base = 'quick',\n  train = {\n    lr = 'fast'}}", "my.lua:3: 'train.lr' must be a number, got 'fast'"},
+      {"return {base = 'quick', flow = {context_std = 1}}", "my.lua:1: 'flow.context_std' must be true or false"},
+      {"return {base = 'quick', flow = 3}", "my.lua:1: 'flow' is a group of settings; set one of its keys"},
+      {"return {base = 'quick', systematics = 3}", "my.lua:1: 'systematics' is a list"},
+      {"return {base = 'fast'}", "my.lua:1: 'base' names the preset to start from (have: test, quick, "
+        .. "science, paper), got 'fast'"},
+      {"return 5", "my.lua: a preset file returns a table"},
+      {"error('no')", "my.lua:1: no"},
+      {"return {base = 'quick', name = 'a b'}", "my.lua:1: 'name' must be a word"},
+      {"return {base = 'quick', members = 2.5}", "my.lua:1: 'members' must be a whole number >= 0, got 2.5"},
+      {"return {base = 'quick', nv = -4}", "my.lua:1: 'nv' must be a whole number >= 0, got -4"},
+      {"return {base = 'quick', train = {lr = 0/0}}", "my.lua:1: 'train.lr' must be a finite number"},
+    } do
+      local ok, err = pcall(pf.presets.load, "my.lua", case[1])
+      assert.is_false(ok)
+      assert.is_truthy(tostring(err):find(case[2], 1, true), err)
+    end
+  end)
+
+  it("diff lists exactly the settings that differ, with the paper's value beside", function()
+    assert.are.same({}, pf.presets.diff(pf.presets.get("paper")))
+    local p = pf.presets.get("paper")
+    p.members = 4
+    p.flow.hidden = 32
+    p.systematics = {{map_radius = 4.8}}
+    p.flow.n_x = {transform = "spline"}
+    assert.are.same({
+      {setting = "flow.hidden", value = "32", other = "64"},
+      {setting = "flow.n_x", value = '{transform = "spline"}', other = "-"},
+      {setting = "members", value = "4", other = "100"},
+      {setting = "systematics", value = "{{map_radius = 4.8}}", other = "{}"},
+    }, pf.presets.diff(p))
   end)
 end)

@@ -389,4 +389,28 @@ describe("pf.pipeline as an engine for any set of steps", function()
       "pf.pipeline: no step 'treble' (steps: make, double)")
     os.execute("rm -rf '" .. dir .. "'")
   end)
+
+  it("plans what run then does, without running or writing anything", function()
+    local dir = tmpdir()
+    calls = {make = 0, double = 0}
+    local function plan(an, n, opts)
+      local out = {}
+      local P = pf.pipeline.new{out = dir, preset = {n = n}, quiet = true, analysis = an, plan_only = true}
+      for _, r in ipairs(P:plan(opts)) do out[r.step] = r.action .. (r.why and (": " .. r.why) or "") end
+      return out
+    end
+    os.execute("rm -rf '" .. dir .. "'")
+    assert.are.same({make = "run: absent", double = "run: absent"}, plan(analysis(1), 3))
+    assert.is_nil(io.open(dir .. "/steps"))  -- a plan makes no folder
+    assert.are.same({make = "missing: absent", double = "run: absent"}, plan(analysis(1), 3, {only = "double"}))
+    status(pf.pipeline.new{out = dir, preset = {n = 3}, quiet = true, analysis = analysis(1)}:run())
+    assert.are.same({make = "reuse", double = "reuse"}, plan(analysis(1), 3))
+    assert.are.same({make = "run: its options or input data changed", double = "run: a step it reads was redone"},
+      plan(analysis(2), 3))
+    assert.are.same({make = "reuse", double = "run: forced"}, plan(analysis(1), 3, {only = "double", force = true}))
+    assert.are.same({make = "missing: stale", double = "run: forced"},
+      plan(analysis(2), 3, {only = "double", force = true}))
+    assert.are.same({make = 1, double = 1}, calls)  -- only the one run ran anything
+    os.execute("rm -rf '" .. dir .. "'")
+  end)
 end)

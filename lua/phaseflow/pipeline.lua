@@ -50,7 +50,8 @@ local function class_of(analysis)
 end
 
 --- new{out = DIR, preset = table, inputs = {...}, analysis = steps (default: the paper's),
---- quiet} -> a run; DIR must be writable (checked now).
+--- quiet, plan_only} -> a run; DIR must be writable (checked now), unless plan_only (a run
+--- that only plans: nothing is made or written).
 function pipeline.new(opts)
   if type(opts) ~= "table" or type(opts.out) ~= "string" or type(opts.preset) ~= "table" then
     error("pf.pipeline.new: {out = dir, preset = table} expected", 2)
@@ -59,6 +60,8 @@ function pipeline.new(opts)
   local self = setmetatable({out = opts.out, o = opts.preset, inputs = opts.inputs or {},
                              quiet = opts.quiet, times = {}, ran = {}, keys = {},
                              analysis = analysis, step_names = analysis.order}, class_of(analysis))
+  if analysis.setup then analysis.setup(self, opts) end
+  if opts.plan_only then return self end  -- plan(): nothing is written
   -- the folder is checked here, before any step: an unwritable --out fails now, not later
   local ok, err = pcall(fs.mkdirs, self.out .. "/steps")
   local probe = self.out .. "/steps/.writable"
@@ -69,7 +72,6 @@ function pipeline.new(opts)
   end
   f:close()
   os.remove(probe)
-  if analysis.setup then analysis.setup(self, opts) end
   return self
 end
 
@@ -155,22 +157,53 @@ function Engine:key(step)
   return serialize.hash{step = step, inputs = ins, options = spec.options(self)}
 end
 
+-- What run{only, from, force} does with step i (its key is computed and kept): "run" and
+-- why, "reuse" (up to date), "not selected", or "missing" and why when --only/--from
+-- skip an earlier step that is not there.
+local function decide(self, i, step, sel)
+  local key = self:key(step)
+  self.keys[step] = key
+  local selected = (sel.only == nil or sel.only == i) and i >= sel.first
+  local ok, why, attrs = self:verify(step, key)
+  if selected and (sel.force or not ok) then
+    return "run", sel.force and "forced" or reason(self, step, why), key
+  elseif not ok and (sel.only ~= nil or i < sel.first) and i <= (sel.only or sel.first) then
+    return "missing", why, key
+  end
+  return ok and "reuse" or "not selected", nil, key, attrs
+end
+
+local function selection(self, opts)
+  opts = opts or {}
+  return {first = opts.from and self:index_of(opts.from) or 1, only = opts.only and self:index_of(opts.only),
+          force = opts.force}
+end
+
+--- plan{only = name, from = name, force = bool} -> what run would do, without doing it:
+--- a list of {step, action = "run" | "reuse" | "not selected" | "missing", why}.
+--- Nothing is read but the step files' keys, nothing is written, no lock is taken.
+function Engine:plan(opts)
+  local sel = selection(self, opts)
+  if self.load_variant_names then self:load_variant_names() end
+  local out = {}
+  for i, step in ipairs(self.step_names) do
+    local action, why = decide(self, i, step, sel)
+    out[#out + 1] = {step = step, action = action, why = why}
+  end
+  return out
+end
+
 --- run{only = name, from = name, force = bool}: returns the list of {step, status, seconds}.
 function Engine:run(opts)
-  opts = opts or {}
-  local first = opts.from and self:index_of(opts.from) or 1
-  local only = opts.only and self:index_of(opts.only)
+  local sel = selection(self, opts)
   local lock <close> = take_lock(self) -- luacheck: ignore 211 (held until run returns)
   if self.load_variant_names then self:load_variant_names() end
   local done = {}
   for i, step in ipairs(self.step_names) do
     local spec = self.analysis[step]
-    local key = self:key(step)
-    self.keys[step] = key
-    local selected = (only == nil or only == i) and i >= first
-    local ok, why, attrs = self:verify(step, key)
-    if selected and (opts.force or not ok) then
-      self:log("%s: running (%s)", step, opts.force and "forced" or reason(self, step, why))
+    local action, why, key, attrs = decide(self, i, step, sel)
+    if action == "run" then
+      self:log("%s: running (%s)", step, why)
       local t0 = wtime()
       local w = writer(self:file(step))
       local info = spec.run(self, w) or {}
@@ -181,19 +214,19 @@ function Engine:run(opts)
       self.times[step] = dt
       done[#done + 1] = {step = step, status = "ran", seconds = dt}
       self:log("%s: done in %.1f s", step, dt)
-    elseif not ok and (only ~= nil or i < first) and i <= (only or first) then
+    elseif action == "missing" then
       error(("pf.pipeline: step '%s' must be run first (%s)"):format(step, why), 2)
     else
-      local entry = {step = step, status = ok and "skipped" or "not selected", seconds = 0}
+      local entry = {step = step, status = action == "reuse" and "skipped" or "not selected", seconds = 0}
       done[#done + 1] = entry
       -- Keys hold inputs and options, not the code: a result made by another build is
       -- reused, and said so (its provenance names the commit).
-      local made, this = ok and attrs.git_commit, core.config.config().git
-      if ok and made ~= nil and made ~= this then
+      local made, this = attrs and attrs.git_commit, core.config.config().git
+      if action == "reuse" and made ~= nil and made ~= this then
         entry.made_by = made
         self:log("%s: up to date, made by git %s (this build: git %s; --force redoes it)",
           step, tostring(made), tostring(this))
-      elseif ok then
+      elseif action == "reuse" then
         self:log("%s: up to date", step)
       end
     end

@@ -111,20 +111,24 @@ presets.test = {
 
 presets.names = {"test", "quick", "science", "paper"}
 
---- Change one setting of preset table `p` from text, as the command line gives it:
---- `path` is a dotted key ("n_train", "flow.hidden", "mock.stars"), `text` a number,
---- true/false or a word; "none" empties a list (systematics=none). The key must exist in
---- the preset (a typo is an error naming the keys that do exist), except inside `mock`
---- (galaxy knobs), `finetune` and `flow.n_x` / `flow.p_v` (one flow's own settings).
-function presets.set(p, path, text)
+-- Groups a preset may lack (made when first set) and top-level settings a preset may
+-- leave out (their defaults live in the steps).
+local OPEN_GROUPS = {galaxy = true, finetune = true, n_x = true, p_v = true}
+local OPTIONAL = {density_edge = true, map_radius = true, baryons = true, eval_radius = true}
+
+local function is_list(v) return type(v) == "table" and v[1] ~= nil end
+
+-- The table holding setting `path` ("flow.hidden") of preset p, and its last key; a group
+-- that may be absent is made on the way. Errors are plain messages (no place).
+local function slot(p, path)
   local t, keys = p, {}
   for k in path:gmatch("[^.]+") do keys[#keys + 1] = k end
-  if #keys == 0 then error("pf.presets.set: empty setting name", 2) end
+  if #keys == 0 then error("empty setting name", 0) end
   for i = 1, #keys - 1 do
     local k = keys[i]
     if type(t[k]) ~= "table" then
-      if t[k] == nil and (k == "galaxy" or k == "finetune" or k == "n_x" or k == "p_v") then t[k] = {} else
-        error(("pf.presets.set: '%s' is not a group of settings"):format(table.concat(keys, ".", 1, i)), 2)
+      if t[k] == nil and OPEN_GROUPS[k] then t[k] = {} else
+        error(("'%s' is not a group of settings"):format(table.concat(keys, ".", 1, i)), 0)
       end
     end
     t = t[k]
@@ -133,28 +137,186 @@ function presets.set(p, path, text)
   -- open groups: galaxy knobs, fine-tuning, one flow's own settings (flow.n_x.transform)
   local open = (keys[1] == "mock" or keys[1] == "finetune" or
                 (keys[1] == "flow" and (keys[2] == "n_x" or keys[2] == "p_v") and #keys == 3)) and #keys >= 2
-  local optional = {density_edge = true, map_radius = true, baryons = true, eval_radius = true}
-  if t[last] == nil and not open and not (#keys == 1 and optional[last]) then
+  if t[last] == nil and not open and not (#keys == 1 and OPTIONAL[last]) then
     local have = {}
     for k in pairs(t) do if type(k) == "string" then have[#have + 1] = k end end
     table.sort(have)
-    error(("pf.presets.set: no setting '%s' (have: %s)"):format(path, table.concat(have, ", ")), 2)
+    error(("no setting '%s' (have: %s)"):format(path, table.concat(have, ", ")), 0)
   end
-  if type(t[last]) == "table" and text == "none" and t[last][1] ~= nil then
-    t[last] = {}  -- an empty list (e.g. systematics=none: no systematic variants)
-    return p
+  return t, last
+end
+
+-- Give setting `path` the value v, of the type the preset has there: a number stays a
+-- number, a list (systematics) is replaced whole, a group is set key by key.
+local function assign(p, path, v)
+  local t, last = slot(p, path)
+  local old = t[last]
+  if type(old) == "table" and type(v) ~= "table" then
+    error((is_list(old) and "'%s' is a list; 'none' empties it, a preset file gives it whole"
+           or "'%s' is a group of settings; set one of its keys"):format(path), 0)
   end
-  if type(t[last]) == "table" then
-    error(("pf.presets.set: '%s' is a group of settings; set one of its keys"):format(path), 2)
+  if type(old) == "number" and type(v) ~= "number" then
+    error(("'%s' must be a number, got '%s'"):format(path, tostring(v)), 0)
   end
-  local v
-  if text == "true" then v = true elseif text == "false" then v = false
-  else v = math.tointeger(tonumber(text)) or tonumber(text) or text end
-  if type(t[last]) == "number" and type(v) ~= "number" then
-    error(("pf.presets.set: '%s' must be a number, got '%s'"):format(path, text), 2)
+  if type(old) == "boolean" and type(v) ~= "boolean" then
+    error(("'%s' must be true or false, got '%s'"):format(path, tostring(v)), 0)
+  end
+  if type(v) == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      error(("'%s' must be a finite number, got %s"):format(path, tostring(v)), 0)
+    end
+    -- a count stays a whole number >= 0 (members, epochs, points, seeds)
+    if math.type(old) == "integer" then
+      local n = math.tointeger(v)
+      if not n or n < 0 then error(("'%s' must be a whole number >= 0, got %s"):format(path, tostring(v)), 0) end
+      v = n
+    end
   end
   t[last] = v
+end
+
+--- Change one setting of preset table `p` from text, as the command line gives it:
+--- `path` is a dotted key ("n_train", "flow.hidden", "mock.stars"), `text` a number,
+--- true/false or a word; "none" empties a list (systematics=none). The key must exist in
+--- the preset (a typo is an error naming the keys that do exist), except inside `mock`
+--- (galaxy knobs), `finetune` and `flow.n_x` / `flow.p_v` (one flow's own settings).
+function presets.set(p, path, text)
+  local ok, err = pcall(function()
+    local t, last = slot(p, path)
+    if is_list(t[last]) and text == "none" then
+      t[last] = {}  -- an empty list (e.g. systematics=none: no systematic variants)
+      return
+    end
+    local v
+    if text == "true" then v = true elseif text == "false" then v = false
+    else v = math.tointeger(tonumber(text)) or tonumber(text) or text end
+    if type(t[last]) == "number" and type(v) ~= "number" then
+      error(("'%s' must be a number, got '%s'"):format(path, text), 0)
+    end
+    if type(t[last]) == "boolean" and type(v) ~= "boolean" then v = text end  -- assign names it
+    assign(p, path, v)
+  end)
+  if not ok then error("pf.presets.set: " .. tostring(err), 2) end
   return p
+end
+
+-- The line of `text` where setting `key` (its last name) is first given, for errors.
+local function line_of(text, key)
+  local at = text:find("%f[%w_]" .. key:gsub("%p", "%%%0") .. "%f[^%w_]%s*=")
+  if not at then return nil end
+  local _, n = text:sub(1, at):gsub("\n", "")
+  return n + 1
+end
+
+-- Apply table `u` (a user's preset file) to preset p under `prefix`: groups key by key,
+-- values and lists whole. `where(path)` says where in the file a setting is.
+local function apply(p, u, prefix, where)
+  local names = {}
+  for k in pairs(u) do
+    if type(k) ~= "string" then error(where(prefix) .. ("a setting's name must be a word, got %s"):format(
+      tostring(k)), 0) end
+    names[#names + 1] = k
+  end
+  table.sort(names)  -- one order, so the first error is always the same one
+  for _, k in ipairs(names) do
+    local path, v = prefix == "" and k or (prefix .. "." .. k), u[k]
+    if not (prefix == "" and (k == "base" or k == "name")) then
+      local ok, t, last = pcall(slot, p, path)
+      if not ok then error(where(path) .. t, 0) end
+      local old = t[last]
+      local group = (type(old) == "table" and not is_list(old)) or (old == nil and OPEN_GROUPS[k])
+      if type(v) == "table" and not is_list(v) and next(v) ~= nil and group then
+        apply(p, v, path, where)
+      else
+        local aok, err = pcall(assign, p, path, v)
+        if not aok then error(where(path) .. err, 0) end
+      end
+    end
+  end
+end
+
+--- A preset from a user's file: Lua that returns a table naming the preset it starts
+--- from and the settings it changes, e.g.
+---   return {base = "quick", members = 4, flow = {hidden = 64}, mock = {galaxy = "hot"}}
+--- Groups are changed key by key; lists (systematics) are replaced whole. Optional `name`
+--- (default: the file's name without .lua). An error names the file and, where it can,
+--- the line. `text` (optional) is the file's content, for tests.
+function presets.load(path, text)
+  if type(path) ~= "string" then error("pf.presets.load: a file name expected", 2) end
+  if not text then
+    local f, err = io.open(path, "rb")
+    if not f then error(("%s: cannot read the preset file (%s)"):format(path, tostring(err):gsub("^.-: ", "")), 0) end
+    text = f:read("a")
+    f:close()
+  end
+  -- the file is the user's own Lua: it sees the standard library, and writes to a
+  -- table of its own
+  local chunk, err = load(text, "@" .. path, "t", setmetatable({}, {__index = _G}))
+  if not chunk then error(err, 0) end
+  local ok, u = pcall(chunk)
+  if not ok then error(tostring(u), 0) end
+  if type(u) ~= "table" then
+    error(("%s: a preset file returns a table ({base = \"quick\", ...}), got %s"):format(path, type(u)), 0)
+  end
+  local function where(setting)
+    local line = line_of(text, setting:match("[^.]*$"))
+    return line and ("%s:%d: "):format(path, line) or (path .. ": ")
+  end
+  if type(u.base) ~= "string" or type(presets[u.base]) ~= "table" or u.base == "names" then
+    error(where("base") .. ("'base' names the preset to start from (have: %s), got %s"):format(
+      table.concat(presets.names, ", "), u.base == nil and "none" or ("'" .. tostring(u.base) .. "'")), 0)
+  end
+  if u.name ~= nil and (type(u.name) ~= "string" or not u.name:match("^[%w_.-]+$")) then
+    error(where("name") .. "'name' must be a word (letters, digits, _ . -)", 0)
+  end
+  local p = presets.get(u.base)
+  apply(p, u, "", where)
+  p.name = u.name or path:match("([^/]*)$"):gsub("%.lua$", "")
+  p.base = u.base
+  return p
+end
+
+-- a setting's value in a table of differences: numbers as %g, lists and groups as Lua
+local function shown(v)
+  if type(v) == "table" then
+    local parts, keys = {}, {}
+    for k in pairs(v) do if math.type(k) ~= "integer" then keys[#keys + 1] = k end end
+    table.sort(keys, function(m, n) return tostring(m) < tostring(n) end)
+    for _, x in ipairs(v) do parts[#parts + 1] = shown(x) end
+    for _, k in ipairs(keys) do parts[#parts + 1] = tostring(k) .. " = " .. shown(v[k]) end
+    return "{" .. table.concat(parts, ", ") .. "}"
+  end
+  if type(v) == "string" then return ("%q"):format(v) end
+  if math.type(v) == "integer" then return ("%d"):format(v) end
+  if type(v) == "number" then return ("%.6g"):format(v) end
+  return tostring(v)
+end
+
+--- The settings of preset `a` that differ from preset `b` (default: the paper's), as a
+--- sorted list of {setting = "flow.hidden", value = "48", other = "64"} (values as text;
+--- "-" where one of them has no such setting). Names are left out (name, base).
+function presets.diff(a, b)
+  b = b or presets.get("paper")
+  local out = {}
+  local function walk(x, y, prefix)
+    local keys, seen = {}, {}
+    -- the names (name, base) say which preset, not how it differs
+    if prefix == "" then seen.name, seen.base = true, true end
+    for k in pairs(x or {}) do if not seen[k] then seen[k] = true; keys[#keys + 1] = k end end
+    for k in pairs(y or {}) do if not seen[k] then seen[k] = true; keys[#keys + 1] = k end end
+    table.sort(keys, function(m, n) return tostring(m) < tostring(n) end)
+    for _, k in ipairs(keys) do
+      local path = prefix == "" and tostring(k) or (prefix .. "." .. tostring(k))
+      local u, v = x and x[k], y and y[k]
+      if type(u) == "table" and not is_list(u) and type(v) == "table" and not is_list(v) then
+        walk(u, v, path)
+      elseif shown(u) ~= shown(v) then
+        out[#out + 1] = {setting = path, value = u == nil and "-" or shown(u), other = v == nil and "-" or shown(v)}
+      end
+    end
+  end
+  walk(a, b, "")
+  return out
 end
 
 --- The settings of one flow, `which` = "n_x" or "p_v": the preset's shared `flow` settings
@@ -172,6 +334,15 @@ function presets.describe_flow(f)
   local kind = f.layers and ("mixed " .. f.layers) or f.transform or "affine"
   local extra = kind ~= "affine" and (", %d bins on [-%g, %g]"):format(f.bins or 8, f.bound or 3, f.bound or 3) or ""
   return ("%s %d x %d x %d%s"):format(kind, f.transforms, f.hidden, f.blocks, extra)
+end
+
+--- The preset a command line names: a preset's name ("quick") or a user's preset file
+--- (a name ending in .lua or holding a /: presets.load). Errors as presets.get / load.
+function presets.resolve(name)
+  if type(name) == "string" and (name:match("%.lua$") or name:find("/", 1, true)) then
+    return presets.load(name)
+  end
+  return presets.get(name)
 end
 
 --- A fresh copy of preset `name` (an error names the presets that exist).

@@ -238,6 +238,17 @@ function report.write(P, w)
   row("kernel points", "kernel_points"); row("points in the 100 pc ball", "ball_points")
   row("MCMC steps", "mcmc", "steps")
   p("")
+  -- every setting of the run that is not the paper's (pf.presets.diff), whatever its source:
+  -- a named preset, a preset file (--preset FILE.lua) or --set
+  local diff = presets.diff(P.o)
+  p(("## Settings that differ from the paper (%d; preset `%s`%s)"):format(#diff, P.o.name,
+    P.o.base and (", a preset file based on `" .. P.o.base .. "`") or ""))
+  p("")
+  p("| setting | this run | paper |"); p("|---|---|---|")
+  for _, d in ipairs(diff) do
+    p(("| %s | %s | %s |"):format(d.setting, (d.value:gsub("|", "\\|")), (d.other:gsub("|", "\\|"))))
+  end
+  p("")
   local cff = P:file("catalogue")
   local cf = rd(cff, "/cutflow/counts"):totable()
   local labels = {}

@@ -123,6 +123,43 @@ function cost.project(c, rates, opts)
                 measured_threads = t0}
 end
 
+--- What each modelled step of counts `c` (cost.counts) does, in words, for tables:
+--- {catalogue = "3,000,000 mock stars (mock + cut flow)", flows = "16 jobs ...", ...}.
+function cost.units_text(c)
+  local N = cost.count_text
+  local a, d, e, f = c.accelerations, c.densities, c.equilibrium, c.flows
+  return {
+    catalogue = ("%s mock stars (mock + cut flow)"):format(N(c.catalogue.mock_stars)),
+    selection = ("%d smeared resamples x %s stars (10 kpc sample)"):format(c.selection.smears, N(c.sample10)),
+    flows = ("%s jobs (n(x) + p(v|x)) x %s stars x %s%d epochs = %s star-epochs"):format(N(f.jobs),
+      N(f.stars), f.epochs_given and "" or "<= ", f.epochs, N(f.star_epochs)),
+    accelerations = ("%s positions x %s v x %s densities (%s flow pairs)"):format(N(a.positions), N(a.nv),
+      N(a.densities), N(a.pairs)),
+    equilibrium = ("%s v x %d-pair base%s"):format(N(e.n), e.members,
+      e.truth and " + the mock's exact df" or ""),
+    densities = ("%s locations x %s kernel points x %s v x %s densities (%s flow pairs)"):format(
+      N(d.locations), N(d.kernel), N(d.nv), N(d.densities), N(d.pairs)),
+    gnfw = ("%s steps x %d walkers"):format(N(c.gnfw.steps), c.gnfw.walkers),
+  }
+end
+
+--- The star counts of an earlier run in folder `dir`, as options for cost.counts:
+--- {selected, selected_source, sample10, sample10_source, is_mock}; nil and a reason
+--- when DIR/steps/selection.h5 cannot be read.
+function cost.run_counts(dir)
+  local h5 = require "phaseflow.h5"
+  local sel = dir .. "/steps/selection.h5"
+  local ok, x = pcall(h5.read, sel, "/selected/x")
+  if not ok then return nil, ("cannot read %s:/selected/x (%s)"):format(sel, tostring(x)) end
+  local out = {selected = (x:shape()), selected_source = sel .. " (/selected/x)"}
+  local cat = dir .. "/steps/catalogue.h5"
+  local ok10, s10 = pcall(h5.read, cat, "/sample10/x")
+  if ok10 then out.sample10, out.sample10_source = (s10:shape()), cat .. " (/sample10/x)" end
+  local okm, m = pcall(h5.read, cat, "/info/is_mock")
+  if okm then out.is_mock = m:get(1) == 1 end
+  return out
+end
+
 -- a short canonical text of a count (for tables): 1234567 -> "1,234,567", big -> "1.23e+09"
 function cost.count_text(n)
   if n >= 1e9 then return ("%.3g"):format(n) end
