@@ -122,6 +122,9 @@ describe("pf.presets.set", function()
     assert.is_truthy(tostring(err):find("'mcmc.steps' must be a whole number >= 0, got -5", 1, true), err)
     pf.presets.set(p, "members", "4.0")
     assert.are.equal("integer", math.type(p.members))
+    ok, err = pcall(pf.presets.set, p, "flow.p_v", "3")
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find("'flow.p_v' is a group of settings", 1, true), err)
     ok, err = pcall(pf.presets.set, p, "flow", "3")
     assert.is_false(ok)
     assert.is_truthy(tostring(err):find("'flow' is a group of settings", 1, true), err)
@@ -162,6 +165,12 @@ describe("pf.presets.load (a user's preset file) and pf.presets.diff", function(
         .. "science, paper), got 'fast'"},
       {"return 5", "my.lua: a preset file returns a table"},
       {"error('no')", "my.lua:1: no"},
+      {"error('no place', 0)", "my.lua: no place"},
+      {"return {base = 'quick',\n flow = {hidden = 64, {transform = 'spline'}}}", "my.lua:2: a setting's name must be a word, got 1"},
+      {"return {base = 'quick', flow = {n_x = {hiden = 3}}}", "my.lua:1: no setting 'flow.n_x.hiden'"},
+      {"return {base = 'quick', flow = {p_v = {transforms = 'six'}}}",
+       "my.lua:1: 'flow.p_v.transforms' must be a number, got 'six'"},
+      {"error({})", "my.lua: raised a table, not a message"},
       {"return {base = 'quick', name = 'a b'}", "my.lua:1: 'name' must be a word"},
       {"return {base = 'quick', members = 2.5}", "my.lua:1: 'members' must be a whole number >= 0, got 2.5"},
       {"return {base = 'quick', nv = -4}", "my.lua:1: 'nv' must be a whole number >= 0, got -4"},
@@ -186,5 +195,27 @@ describe("pf.presets.load (a user's preset file) and pf.presets.diff", function(
       {setting = "members", value = "4", other = "100"},
       {setting = "systematics", value = "{{map_radius = 4.8}}", other = "{}"},
     }, pf.presets.diff(p))
+  end)
+end)
+
+describe("the preset-file fuzzer's check (tests/fuzz/fuzz_preset.lua)", function()
+  local one = dofile("fuzz/fuzz_preset.lua")
+  it("passes the seed files and clean refusals, and raises on a fault of ours", function()
+    for _, seed in ipairs{"wider", "hot", "computed"} do
+      local f = assert(io.open("fuzz/corpus_preset/" .. seed .. ".lua"))
+      local text = f:read("a")
+      f:close()
+      one(text)
+      assert.is_truthy(pf.presets.load("fuzz.lua", text).flow)
+    end
+    one("return {base = 'quick', flow = {hiden = 1}}")   -- a clean refusal
+    one("while true do end")                              -- the sandbox's budget
+    assert.are.equal(os.exit, _G.os.exit)                 -- the sandbox is lifted after each input
+    local describe_flow = pf.presets.describe_flow
+    pf.presets.describe_flow = function() error("a fault of ours") end
+    local ok, err = pcall(one, "return {base = 'quick'}")
+    pf.presets.describe_flow = describe_flow
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find("a loaded preset breaks its readers", 1, true), err)
   end)
 end)

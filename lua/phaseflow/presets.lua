@@ -137,7 +137,9 @@ local function slot(p, path)
   -- open groups: galaxy knobs, fine-tuning, one flow's own settings (flow.n_x.transform)
   local open = (keys[1] == "mock" or keys[1] == "finetune" or
                 (keys[1] == "flow" and (keys[2] == "n_x" or keys[2] == "p_v") and #keys == 3)) and #keys >= 2
-  if t[last] == nil and not open and not (#keys == 1 and OPTIONAL[last]) then
+  -- one flow's own settings (flow.n_x.hidden) are the shared flow settings' names
+  if open and keys[1] == "flow" and p.flow[last] == nil and last ~= "layers" then open = false end
+  if t[last] == nil and not open and not OPEN_GROUPS[last] and not (#keys == 1 and OPTIONAL[last]) then
     local have = {}
     for k in pairs(t) do if type(k) == "string" then have[#have + 1] = k end end
     table.sort(have)
@@ -151,6 +153,14 @@ end
 local function assign(p, path, v)
   local t, last = slot(p, path)
   local old = t[last]
+  -- a flow's own setting takes the shared one's type (flow.n_x.hidden as flow.hidden)
+  if old == nil and path:match("^flow%.[np]_[xv]%.") then old = p.flow[last] end
+  if old == nil and OPEN_GROUPS[last] and last ~= "galaxy" and type(v) ~= "table" then
+    error(("'%s' is a group of settings; set one of its keys"):format(path), 0)
+  end
+  if last == "layers" and type(v) ~= "string" then
+    error(("'%s' must be a word of a and s (one letter per transform), got '%s'"):format(path, tostring(v)), 0)
+  end
   if type(old) == "table" and type(v) ~= "table" then
     error((is_list(old) and "'%s' is a list; 'none' empties it, a preset file gives it whole"
            or "'%s' is a group of settings; set one of its keys"):format(path), 0)
@@ -225,8 +235,8 @@ local function apply(p, u, prefix, where)
       if not ok then error(where(path) .. t, 0) end
       local old = t[last]
       local group = (type(old) == "table" and not is_list(old)) or (old == nil and OPEN_GROUPS[k])
-      if type(v) == "table" and not is_list(v) and next(v) ~= nil and group then
-        apply(p, v, path, where)
+      if type(v) == "table" and group then
+        apply(p, v, path, where)  -- its settings by name, each checked
       else
         local aok, err = pcall(assign, p, path, v)
         if not aok then error(where(path) .. err, 0) end
@@ -254,7 +264,13 @@ function presets.load(path, text)
   local chunk, err = load(text, "@" .. path, "t", setmetatable({}, {__index = _G}))
   if not chunk then error(err, 0) end
   local ok, u = pcall(chunk)
-  if not ok then error(tostring(u), 0) end
+  if not ok then
+    -- the file's own error: Lua puts the file and line first, unless it raised a value
+    -- that is not a string, or a message without its place (error("...", 0))
+    local msg = type(u) == "string" and u or ("raised a %s, not a message"):format(type(u))
+    if msg:sub(1, #path + 1) ~= path .. ":" then msg = path .. ": " .. msg end
+    error(msg, 0)
+  end
   if type(u) ~= "table" then
     error(("%s: a preset file returns a table ({base = \"quick\", ...}), got %s"):format(path, type(u)), 0)
   end
