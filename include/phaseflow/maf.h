@@ -151,7 +151,9 @@ int pf_maf_gelu(int path, size_t n, const double *h, double *a, double *d);
  * (max subtracted). lp holds m pointers to n doubles (-inf allowed). When wts is not
  * NULL it receives the n x m (row-major) mixture weights
  *   wts[i*m + k] = exp(lp[k][i] - out[i]) / m   (each row sums to 1),
- * a row of zeros where every member gives -inf. Fails on NaN input. */
+ * a row of zeros where every member gives -inf. A row where a member gives NaN (a point
+ * where its arithmetic overflowed, e.g. a far-tail draw of another member) is NaN, with NaN
+ * weights, as a single flow's would be; callers drop non-finite rows (pf_cbe_solve). */
 int pf_maf_mix(size_t n, size_t m, const double *const *lp, double *out, double *wts,
                pf_err *err);
 /* out (n x d) = sum_k wts[i*m + k] g[k] (n x d each): the gradient of the mixture's

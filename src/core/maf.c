@@ -476,7 +476,9 @@ int pf_maf_made(pf_maf *f, int t, size_t n, const double *x, const double *ctx, 
 /* ---- ensembles ----------------------------------------------------------------------- */
 
 /* log-mean-exp over members: subtracting the row maximum keeps exp() in range, so a
- * member far below the others contributes 0 weight instead of underflowing the sum. */
+ * member far below the others contributes 0 weight instead of underflowing the sum. A
+ * member's NaN makes the row NaN: the mixture is undefined there, as that member is (an
+ * ensemble of one gives the member's NaN through unchanged). */
 int pf_maf_mix(size_t n, size_t m, const double *const *lp, double *out, double *wts,
                pf_err *err)
 {
@@ -485,13 +487,19 @@ int pf_maf_mix(size_t n, size_t m, const double *const *lp, double *out, double 
     double lm = log((double)m);
     for (size_t i = 0; i < n; i++) {
         double mx = -INFINITY;
+        int nan = 0;
         for (size_t k = 0; k < m; k++) {
             double v = lp[k][i];
-            if (isnan(v))
-                return pf_err_set(err, PF_EINVAL, "maf: member %zu gives NaN at row %zu",
-                                  k + 1, i + 1);
+            nan |= isnan(v);
             if (v > mx)
                 mx = v;
+        }
+        if (nan) {
+            out[i] = NAN;
+            if (wts)
+                for (size_t k = 0; k < m; k++)
+                    wts[i * m + k] = NAN;
+            continue;
         }
         if (mx == -INFINITY) {
             out[i] = -INFINITY;
