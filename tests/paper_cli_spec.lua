@@ -124,6 +124,11 @@ describe("scripts/paper.lua", function()
     assert.is_truthy(text:find("| flow.hidden | 12 | 64 |", 1, true), text)
     assert.is_truthy(text:find("| mcmc.steps | 200 | 20000 |", 1, true), text)
     assert.is_falsy(text:find("| radius |", 1, true), text)  -- the paper's own value: not listed
+    -- the mock's baryons have no error: said, not "± 0.000"; the report step's own time so far
+    assert.is_truthy(text:find("| rho_b,sun | %d+%.%d+ %(exact%) |"), text)
+    assert.is_falsy(text:find("± 0.000", 1, true), text)
+    local t = tonumber(text:match("| report | (%d+%.%d) %(this step, up to this table%) |"))
+    assert.is_true(t ~= nil and t > 0, text)
     os.execute("rm -rf " .. support.quote(run) .. " " .. support.quote(preset))
   end)
 

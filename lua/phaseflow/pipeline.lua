@@ -58,7 +58,7 @@ function pipeline.new(opts)
   end
   local analysis = opts.analysis or paper
   local self = setmetatable({out = opts.out, o = opts.preset, inputs = opts.inputs or {},
-                             quiet = opts.quiet, times = {}, ran = {}, keys = {},
+                             quiet = opts.quiet, times = {}, started = {}, ran = {}, keys = {},
                              analysis = analysis, step_names = analysis.order}, class_of(analysis))
   if analysis.setup then analysis.setup(self, opts) end
   if opts.plan_only then return self end  -- plan(): nothing is written
@@ -205,6 +205,7 @@ function Engine:run(opts)
     if action == "run" then
       self:log("%s: running (%s)", step, why)
       local t0 = wtime()
+      self.started[step] = t0
       local w = writer(self:file(step))
       local info = spec.run(self, w) or {}
       info.step = step

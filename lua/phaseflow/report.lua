@@ -10,6 +10,7 @@ local equilibrium = require "phaseflow.equilibrium"
 local gnfw = require "phaseflow.gnfw"
 local geometry = require "phaseflow.geometry"
 local array = core.array
+local wtime = core.config.wtime  -- wall seconds, as the engine times its steps
 local fs = require "phaseflow.fs"
 local truth = require "phaseflow.truth"
 
@@ -271,8 +272,10 @@ function report.write(P, w)
   p("## Table II: densities, 1e-2 Msun/pc^3 (GeV/cm^3)")
   p("| density | this work | GeV/cm^3 | truth | pull | chi2_nu |"); p("|---|---|---|---|---|---|")
   for _, r in ipairs(tables.table2) do
-    p(("| %s | %s ± %s | %s ± %s | %s | %s | %s |"):format(r[1], fmt(r[2]), fmt(r[3]),
-      fmt(r[2] * units.gev_cm3_per_msun_pc3 / 100), fmt(r[3] * units.gev_cm3_per_msun_pc3 / 100),
+    -- a value without error (the mock's exact baryons) says so instead of "± 0.000"
+    local function pm(x, sx) return sx == 0 and (fmt(x) .. " (exact)") or (fmt(x) .. " ± " .. fmt(sx)) end
+    local gev = units.gev_cm3_per_msun_pc3 / 100
+    p(("| %s | %s | %s | %s | %s | %s |"):format(r[1], pm(r[2], r[3]), pm(r[2] * gev, r[3] * gev),
       fmt(r[4]), fmt(r[5], 2), r[6] and fmt(r[6], 2) or ""))
   end
   p("")
@@ -356,7 +359,10 @@ function report.write(P, w)
   p("## Time per step (seconds; 0 = up to date, skipped)")
   p("| step | seconds |"); p("|---|---|")
   for _, s in ipairs(P.step_names) do
-    p(("| %s | %.1f |"):format(s, P.times[s] or 0))
+    -- this step has not ended while it writes: its time so far (the figures are drawn)
+    local running = P.started and P.started[s] and not P.times[s]
+    p(("| %s | %.1f%s |"):format(s, running and (wtime() - P.started[s]) or P.times[s] or 0,
+      running and " (this step, up to this table)" or ""))
   end
   p("")
   p("## Figures")
