@@ -81,12 +81,13 @@ local function write_checkpoint(file, st)
   end)
 end
 
--- Read and check the checkpoint in `file` for a flow of np parameters and a generator state
--- of rng_size bytes. A kill cannot leave half a checkpoint (see above), so anything that
--- does not fit -- a missing object, another flow's shapes, non-finite values, counts that
--- disagree -- is damage or another run's file: refused with an error naming the file, never
--- resumed from (NaN parameters would train on silently to a NaN loss).
-local function read_checkpoint(file, np, rng_size)
+-- Read and check the checkpoint in `file` for a flow of np parameters, and set the
+-- generator state of `batcher` from it (which checks that state). A kill cannot leave half
+-- a checkpoint (see above), so anything that does not fit -- a missing object, another
+-- flow's shapes, non-finite values, counts that disagree -- is damage or another run's
+-- file: refused with an error naming the file, never resumed from (NaN parameters would
+-- train on silently to a NaN loss).
+local function read_checkpoint(file, np, batcher)
   local g = "/checkpoint"
   local function refuse(fmt, ...)
     error(("pf.train: checkpoint %s: " .. fmt .. " (not this run's checkpoint, or damaged; "
@@ -138,9 +139,12 @@ local function read_checkpoint(file, np, rng_size)
   end
   if h5.exists(file, g .. "/rng") ~= true then refuse("no dataset %s/rng", g) end
   st.rng = h5.read_bytes(file, g .. "/rng")
+  local rng_size = #batcher:rng_state()
   if #st.rng ~= rng_size then
     refuse("the generator state has %d bytes, expected %d", #st.rng, rng_size)
   end
+  local ok, why = pcall(batcher.set_rng_state, batcher, st.rng)
+  if not ok then refuse("%s", tostring(why):match("%((.*)%)$") or tostring(why)) end
   if epoch > 0 then
     -- the losses of every epoch so far, the best one among them
     st.train = vector("train", epoch):totable()
@@ -197,11 +201,7 @@ local function train(flow, x, opts)
   local ck = opts.checkpoint
   -- a file without the group is no checkpoint yet; one with it must be whole
   if ck and h5.exists(ck, "/checkpoint") == true then
-    local st = read_checkpoint(ck, flow:nparams(), #batcher:rng_state())
-    local ok, why = pcall(batcher.set_rng_state, batcher, st.rng)
-    if not ok then
-      error(("pf.train: checkpoint %s: %s"):format(ck, tostring(why):match("%((.*)%)$") or why), 0)
-    end
+    local st = read_checkpoint(ck, flow:nparams(), batcher)
     p = st.params
     flow:set_params(p)
     best = st.best

@@ -195,15 +195,15 @@ static int batch_set_rng_state(lua_State *L)
         memcpy(&st, s, sizeof st);
         if (st.mti < 0 || st.mti > 624)
             return luaL_argerror(L, 2, lua_pushfstring(L, "generator state with position %d "
-                                 "outside 0..624 (not an MT19937 state)", st.mti));
+                                 "outside 0..624 is not MT19937's", st.mti));
         unsigned long any = 0;
         for (int i = 0; i < 624; i++) {
             if (st.mt[i] > 0xffffffffUL)
                 return luaL_argerror(L, 2, lua_pushfstring(L, "generator state with word %d "
-                                     "above 32 bits (not an MT19937 state)", i + 1));
+                                     "above 32 bits is not MT19937's", i + 1));
             any |= st.mt[i];
         }
-        luaL_argcheck(L, any != 0, 2, "generator state all zero (not an MT19937 state)");
+        luaL_argcheck(L, any != 0, 2, "generator state all zero is not MT19937's");
     }
     memcpy(gsl_rng_state(b->r), s, len);
     return 0;
