@@ -128,12 +128,13 @@ bench: all
 # libFuzzer runs (clang from Debian), under AddressSanitizer and UBSan (every report
 # fatal), one fuzzer at a time: csv (the CSV/ECSV parser), fits (FITS tables and headers,
 # from memory), flow (pf.flow.load on valid flow files rewritten from the fuzzer's bytes;
-# runs from the repository root). FUZZ_SECONDS sets each one's time (default 60), or
+# runs from the repository root), ckpt (pf.train resuming from valid training checkpoints
+# rewritten the same way; the same harness with another script). FUZZ_SECONDS sets each one's time (default 60), or
 # FUZZ_RUNS a number of executions each; FUZZERS picks some. New inputs go to
 # build/fuzz-corpus/NAME, the seeds stay in tests/fuzz/corpus*. See docs/errors.md.
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS ?=
-FUZZERS ?= csv fits flow
+FUZZERS ?= csv fits flow ckpt
 FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
 FUZZ_CC := clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -144,10 +145,12 @@ FUZZ_GAIA_OBJ := $(filter $(BUILD)/fuzz-obj/core/gaia% $(BUILD)/fuzz-obj/core/er
 FUZZ_SEEDS_csv := tests/fuzz/corpus
 FUZZ_SEEDS_fits := tests/fuzz/corpus_fits
 FUZZ_SEEDS_flow := tests/fuzz/corpus_flow
+FUZZ_SEEDS_ckpt := tests/fuzz/corpus_ckpt
 # a FITS file is at least two 2880-byte blocks
 FUZZ_MAXLEN_csv := 4096
 FUZZ_MAXLEN_fits := 12000
 FUZZ_MAXLEN_flow := 256
+FUZZ_MAXLEN_ckpt := 256
 
 $(BUILD)/fuzz-obj/%.o: src/%.c | $(BUILD)/gen/modules.h $(BUILD)/gen/gitinfo.h
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
@@ -160,12 +163,17 @@ $(BUILD)/fuzz_csv $(BUILD)/fuzz_fits: $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZ
 $(BUILD)/fuzz_flow: tests/fuzz/fuzz_flow.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ $(LIBS) -llua5.4 -o $@
 
+# the flow harness, running tests/fuzz/fuzz_ckpt.lua
+$(BUILD)/fuzz_ckpt: tests/fuzz/fuzz_flow.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_NAME='"ckpt"' -fsanitize=fuzzer $^ $(LIBS) -llua5.4 -o $@
+
 fuzz: $(foreach f,$(FUZZERS),$(BUILD)/fuzz_$(f))
 	@for f in $(FUZZERS); do \
 	  mkdir -p $(BUILD)/fuzz-corpus/$$f; \
 	  case $$f in csv) s="$(FUZZ_SEEDS_csv)"; m=$(FUZZ_MAXLEN_csv);; \
 	    fits) s="$(FUZZ_SEEDS_fits)"; m=$(FUZZ_MAXLEN_fits);; \
-	    flow) s="$(FUZZ_SEEDS_flow)"; m=$(FUZZ_MAXLEN_flow);; esac; \
+	    flow) s="$(FUZZ_SEEDS_flow)"; m=$(FUZZ_MAXLEN_flow);; \
+	    ckpt) s="$(FUZZ_SEEDS_ckpt)"; m=$(FUZZ_MAXLEN_ckpt);; esac; \
 	  echo "== fuzz_$$f $(FUZZ_LIMIT)"; \
 	  $(BUILD)/fuzz_$$f $(FUZZ_LIMIT) -max_len=$$m -print_final_stats=1 \
 	    $(BUILD)/fuzz-corpus/$$f $$s || exit 1; \

@@ -58,11 +58,44 @@ describe("pf.doc", function()
   it("keeps the C doc table honest: every key names a C function that exists", function()
     local cdoc = require "phaseflow.cdoc"
     for key in pairs(cdoc) do
-      local m, sep, fn = key:match("^([%w_]+)([%.:])([%w_]+)$")
-      assert.truthy(m, key)
-      local t = sep == "." and pf.core[m] or debug.getregistry()["phaseflow." .. m].__index
+      -- "module.fn", or "class:method" where the class may be dotted ("gaia.reader:next")
+      local class, method = key:match("^([%w_%.]+):([%w_]+)$")
+      local t, fn
+      if class then
+        local mt = debug.getregistry()["phaseflow." .. class]
+        assert.are.equal("table", type(mt), key)
+        t, fn = class == "array" and pf.core.array.methods or mt.__index, method
+      else
+        local m
+        m, fn = key:match("^([%w_]+)%.([%w_]+)$")
+        assert.truthy(m, key)
+        t = pf.core[m]
+      end
       assert.are.equal("function", type(t[fn]), key)
     end
+  end)
+
+  it("gives every method of a C object (flows, arrays, ...) doc text that help() shows", function()
+    local methods = doc.c_methods()
+    local classes, missing = {}, {}
+    for _, m in ipairs(methods) do
+      classes[m.class] = (classes[m.class] or 0) + 1
+      if not m.doc then
+        missing[#missing + 1] = m.key
+      else
+        -- help on the method itself finds the same text
+        local text = repl.help_text(m.fn)
+        assert.truthy(text:find(m.doc, 1, true), m.key .. ": " .. text)
+      end
+    end
+    -- the check covers the flows' and the arrays' methods (it cannot pass by finding none)
+    assert.is_true(classes.maf >= 15 and classes.array >= 70, "flow or array methods not found")
+    assert.are.same({}, missing)
+    local f = pf.flow.maf{dim = 2, transforms = 1, hidden = 4, seed = 1}
+    assert.truthy(repl.help_text(f.log_prob):find("f:log_prob(x [, ctx])", 1, true))
+    assert.truthy(repl.help_text(pf.array.zeros(2).reshape):find("a:reshape(n, m, ...)", 1, true))
+    assert.is_falsy(repl.help_text(f):find("(C function)", 1, true))
+    assert.is_falsy(repl.help_text(pf.array.zeros(2)):find("(C function)", 1, true))
   end)
 end)
 

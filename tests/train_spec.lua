@@ -201,3 +201,143 @@ describe("pf.train", function()
     assert.is_true(gap < 0.05 and gap > -0.02)
   end)
 end)
+
+-- The checkpoint loader (read_checkpoint in train.lua) against what tests/fuzz/fuzz_ckpt.lua
+-- found: each damaged or foreign checkpoint is refused with an error naming the file and
+-- the problem, never resumed from and never a Lua runtime or argument error.
+describe("pf.train checkpoints, damaged or another run's", function()
+  local CK = "/checkpoint"
+  local function data(n, seed)
+    local x = pf.array.zeros(n, 2)
+    pf.rng.new(seed):fill_normal(x)
+    return x
+  end
+  local x = data(60, 1)
+  local opts = {batch = 16, max_epochs = 4, patience = 100, seed = 1}
+  local function flow() return pf.flow.maf{dim = 2, transforms = 1, hidden = 4, blocks = 1, seed = 2} end
+  local function run(file, o)
+    local t = {checkpoint = file}
+    for k, v in pairs(opts) do t[k] = v end
+    for k, v in pairs(o or {}) do t[k] = v end
+    return pf.train(flow(), x, t)
+  end
+  -- a valid checkpoint after 2 epochs
+  local function checkpoint()
+    local file = os.tmpname() .. ".h5"
+    run(file, {checkpoint_every = 1, stop_after = 2})
+    return file
+  end
+  -- resuming from `file` fails with an error that names it and matches `why`
+  local function refused(file, why)
+    local ok, err = pcall(run, file)
+    os.remove(file)
+    assert.is_false(ok, "resumed from a damaged checkpoint")
+    assert.is_string(err)
+    assert.is_truthy(err:find("pf.train: checkpoint " .. file .. ": ", 1, true), err)
+    assert.matches(why, err)
+    assert.is_falsy(err:find("attempt to", 1, true), err)
+    assert.is_falsy(err:find("bad argument", 1, true), err)
+  end
+  local function rewrite(name, fn)
+    local file = checkpoint()
+    local a, attrs = pf.h5.read(file, CK .. "/" .. name)
+    local b = fn(a:copy(), attrs)
+    pf.h5.write(file, CK .. "/" .. name, b)
+    pf.h5.set_attrs(file, CK .. "/" .. name, attrs)
+    return file
+  end
+
+  it("resumes from an undamaged one", function()
+    local file = checkpoint()
+    local h = run(file)
+    os.remove(file)
+    assert.are.equal(4, h.epochs)
+  end)
+
+  it("refuses a missing or non-integer attribute (epoch, step, best_epoch, best_val)", function()
+    for _, case in ipairs{{"epoch", nil, "attribute epoch of /checkpoint/params is nil"},
+      {"epoch", {1, 2}, "attribute epoch .* is table"},
+      {"epoch", -1, "attribute epoch .* is %-1, expected an integer >= 0"},
+      {"step", "4", "attribute step .* is '4'"},
+      {"step", 2.5, "attribute step .* is 2.5"},
+      {"best_epoch", 0, "attribute best_epoch .* is 0, expected an integer >= 1"},
+      {"best_val", "x", "attribute best_val .* is 'x'"},
+      {"best_val", 0 / 0, "attribute best_val .* expected a finite number"}} do
+      local file = checkpoint()
+      if case[2] == nil then
+        -- no attribute: write params again with the others only
+        local p, attrs = pf.h5.read(file, CK .. "/params")
+        attrs[case[1]] = nil
+        pf.h5.write(file, CK .. "/params", p, attrs)
+      else
+        pf.h5.set_attrs(file, CK .. "/params", {[case[1]] = case[2]})
+      end
+      refused(file, case[3])
+    end
+  end)
+
+  it("refuses NaN or infinite parameters, moments and losses", function()
+    for _, name in ipairs{"params", "best", "m", "v", "train", "val"} do
+      refused(rewrite(name, function(a) a:set(2, name == "v" and math.huge or 0 / 0); return a end),
+        name .. "%[2%] is %-?[ni][an][nf]")
+    end
+  end)
+
+  it("refuses a negative second moment (its square root would be NaN)", function()
+    refused(rewrite("v", function(a) a:set(3, -1e-3); return a end),
+      "v%[3%] %(Adam's second moment%) is negative")
+  end)
+
+  it("refuses another flow's shapes: a longer, shorter, 2-D or empty vector", function()
+    refused(rewrite("params", function(a) return pf.array.zeros(a:size() + 1) end),
+      "params has shape %d+, expected %d+")
+    refused(rewrite("m", function() return pf.array.zeros(0) end), "m has shape 0, expected")
+    refused(rewrite("best", function(a) return a:reshape(1, a:size()) end), "best has shape 1 x ")
+    refused(rewrite("train", function() return pf.array.zeros(1) end),
+      "train has shape 1, expected 2")
+  end)
+
+  it("refuses counts that disagree: best_epoch after epoch, best_val not the best epoch's", function()
+    local file = checkpoint()
+    pf.h5.set_attrs(file, CK .. "/params", {best_epoch = 3})
+    refused(file, "best_epoch 3 is after epoch 2")
+    file = checkpoint()
+    pf.h5.set_attrs(file, CK .. "/params", {best_val = 12.5})
+    refused(file, "best_val 12.5 is not the validation loss of best_epoch")
+    file = checkpoint()
+    pf.h5.set_attrs(file, CK .. "/params", {epoch = 3})
+    refused(file, "train has shape 2, expected 3")
+    file = checkpoint()
+    pf.h5.set_attrs(file, CK .. "/params", {epoch = 0, best_epoch = 0, best_val = math.huge})
+    refused(file, "loss histories at epoch 0")
+  end)
+
+  it("refuses a checkpoint group without its parameters instead of starting again", function()
+    local file = checkpoint()
+    pf.h5.delete(file, CK .. "/params")
+    refused(file, "no dataset /checkpoint/params")
+    file = checkpoint()
+    pf.h5.delete(file, CK .. "/rng")
+    refused(file, "no dataset /checkpoint/rng")
+  end)
+
+  it("refuses a generator state of the wrong size or that is not MT19937's", function()
+    local file = checkpoint()
+    local s = pf.h5.read_bytes(file, CK .. "/rng")
+    pf.h5.write_bytes(file, CK .. "/rng", s:sub(1, -2))
+    refused(file, "the generator state has 4999 bytes, expected 5000")
+    -- the position in the table (an int after 624 64-bit words): negative, or past it
+    for _, pos in ipairs{-1000, 625} do
+      file = checkpoint()
+      pf.h5.write_bytes(file, CK .. "/rng", s:sub(1, 4992) .. string.pack("<i4", pos) .. s:sub(4997))
+      local shown = tostring(pos):gsub("%-", "%%-")
+      refused(file, "generator state with position " .. shown .. " outside 0%.%.624 is not MT19937")
+    end
+    file = checkpoint()
+    pf.h5.write_bytes(file, CK .. "/rng", s:sub(1, 8) .. string.pack("<i8", -1) .. s:sub(17))
+    refused(file, "generator state with word 2 above 32 bits is not MT19937")
+    file = checkpoint()
+    pf.h5.write_bytes(file, CK .. "/rng", ("\0"):rep(4992) .. s:sub(4993))
+    refused(file, "generator state all zero is not MT19937")
+  end)
+end)

@@ -214,8 +214,37 @@ function doc.undocumented(modules)
   return out
 end
 
+--- The methods of the C objects: a list of {class = "maf", name = "log_prob", fn = the
+--- function, key = "maf:log_prob", doc = its text or nil}, sorted by key, over every class
+--- in the registry ("phaseflow.NAME" metatables; arrays keep their methods in
+--- pf.core.array.methods). The text is the method's doc comment if it is a Lua function
+--- (flow.lua's sample and save), else phaseflow.cdoc's entry.
+function doc.c_methods()
+  local core, cdoc = require "phaseflow.core", require "phaseflow.cdoc"
+  local out = {}
+  for k, mt in pairs(debug.getregistry()) do
+    if type(k) == "string" and k:sub(1, 10) == "phaseflow." and type(mt) == "table" then
+      local index = mt.__index
+      if type(index) ~= "table" and k == "phaseflow.array" then index = core.array.methods end
+      if type(index) == "table" then
+        local class = k:sub(11)
+        for name, fn in pairs(index) do
+          if type(name) == "string" and is_public(name) and type(fn) == "function" then
+            local d = doc.of(fn)
+            local key = class .. ":" .. name
+            out[#out + 1] = {class = class, name = name, fn = fn, key = key,
+                             doc = d and d.doc or cdoc[key]}
+          end
+        end
+      end
+    end
+  end
+  table.sort(out, function(a, b) return a.key < b.key end)
+  return out
+end
+
 --- The text of docs/api.md: every module's opening comment, then each public function's
---- signature and doc comment.
+--- signature and doc comment, then the C functions and the methods of the C objects.
 function doc.markdown()
   local out = {"# phaseflow API", "",
     "Generated from the doc comments in lua/phaseflow/ by `make api-doc`",
@@ -246,6 +275,30 @@ function doc.markdown()
       out[#out + 1] = ""
       out[#out + 1] = f.doc or "(no doc comment)"
     end
+  end
+  -- the C functions exposed as pf.NAME.fn, and the methods of the C objects
+  out[#out + 1] = ""
+  out[#out + 1] = "## C functions and the methods of C objects"
+  out[#out + 1] = ""
+  out[#out + 1] = "Doc text kept in lua/phaseflow/cdoc.lua (the C sources are in src/lua/l_NAME.c);"
+  out[#out + 1] = "`help(f.log_prob)` or `help(f)` for an object `f` shows the same."
+  local entries = {}
+  for key, text in pairs(require "phaseflow.cdoc") do
+    if key:find(".", 1, true) and not key:find(":", 1, true) then entries[#entries + 1] = {key = key, doc = text} end
+  end
+  table.sort(entries, function(a, b) return a.key < b.key end)
+  for _, m in ipairs(doc.c_methods()) do entries[#entries + 1] = m end
+  local group
+  for _, e in ipairs(entries) do
+    local g = e.key:match("^(.-)[%.:][%w_]+$")
+    if g ~= group then
+      group = g
+      out[#out + 1] = ""
+      out[#out + 1] = e.key:find(":", 1, true) and ("### Methods of %s objects"):format(g)
+        or ("### pf.%s"):format(g)
+      out[#out + 1] = ""
+    end
+    out[#out + 1] = ("- `%s`: %s"):format(e.key, (e.doc or "(no doc text)"):gsub("\n", " "))
   end
   out[#out + 1] = ""
   return table.concat(out, "\n")

@@ -81,15 +81,80 @@ local function write_checkpoint(file, st)
   end)
 end
 
-local function read_checkpoint(file)
+-- Read and check the checkpoint in `file` for a flow of np parameters, and set the
+-- generator state of `batcher` from it (which checks that state). A kill cannot leave half
+-- a checkpoint (see above), so anything that does not fit -- a missing object, another
+-- flow's shapes, non-finite values, counts that disagree -- is damage or another run's
+-- file: refused with an error naming the file, never resumed from (NaN parameters would
+-- train on silently to a NaN loss).
+local function read_checkpoint(file, np, batcher)
   local g = "/checkpoint"
-  local p, a = h5.read(file, g .. "/params")
-  local st = {params = p, epoch = a.epoch, best_epoch = a.best_epoch, best_val = a.best_val,
-    step = a.step, best = h5.read(file, g .. "/best"), m = h5.read(file, g .. "/m"),
-    v = h5.read(file, g .. "/v"), rng = h5.read_bytes(file, g .. "/rng"), train = {}, val = {}}
-  if a.epoch > 0 then
-    st.train = h5.read(file, g .. "/train"):totable()
-    st.val = h5.read(file, g .. "/val"):totable()
+  local function refuse(fmt, ...)
+    error(("pf.train: checkpoint %s: " .. fmt .. " (not this run's checkpoint, or damaged; "
+      .. "remove it to start again)"):format(file, ...), 0)
+  end
+  local function dataset(name)
+    if h5.exists(file, g .. "/" .. name) ~= true then refuse("no dataset %s/%s", g, name) end
+    return h5.read(file, g .. "/" .. name)
+  end
+  -- a 1-D float64 vector of n finite values
+  local function vector(name, n)
+    local a, attrs = dataset(name)
+    local shape = table.concat({a:shape()}, " x ")
+    if a:ndim() ~= 1 or a:size() ~= n then refuse("%s has shape %s, expected %d", name, shape, n) end
+    if a:size() > 0 and a:isfinite():min() < 1 then
+      local i = first_bad(a:isfinite())
+      refuse("%s[%d] is %s", name, i, tostring(a:get(i)))
+    end
+    return a, attrs
+  end
+  local p, a = vector("params", np)
+  local function count(key, min)
+    local v = a[key]
+    if math.type(v) ~= "integer" or v < min then
+      refuse("attribute %s of %s/params is %s, expected an integer >= %d", key, g,
+        type(v) == "string" and ("'" .. v .. "'") or tostring(v), min)
+    end
+    return v
+  end
+  local epoch, step = count("epoch", 0), count("step", 0)
+  local best_epoch = count("best_epoch", epoch > 0 and 1 or 0)
+  if best_epoch > epoch then refuse("best_epoch %d is after epoch %d", best_epoch, epoch) end
+  local best_val = a.best_val
+  if math.type(best_val) == "integer" then best_val = best_val + 0.0 end
+  -- before the first epoch there is no best loss (math.huge), after it a finite one
+  local finite = math.type(best_val) == "float" and math.abs(best_val) < math.huge
+  if math.type(best_val) ~= "float" or (epoch > 0 and not finite)
+    or (epoch == 0 and best_val ~= math.huge) then
+    refuse("attribute best_val of %s/params is %s, expected %s", g,
+      type(best_val) == "string" and ("'" .. best_val .. "'") or tostring(best_val),
+      epoch > 0 and "a finite number" or "inf before the first epoch")
+  end
+  local st = {params = p, epoch = epoch, best_epoch = best_epoch, best_val = best_val,
+    step = step, best = vector("best", np), m = vector("m", np), v = vector("v", np),
+    train = {}, val = {}}
+  if st.v:min() < 0 then
+    local i = first_bad(st.v:ge(0))
+    refuse("v[%d] (Adam's second moment) is negative: %s", i, tostring(st.v:get(i)))
+  end
+  if h5.exists(file, g .. "/rng") ~= true then refuse("no dataset %s/rng", g) end
+  st.rng = h5.read_bytes(file, g .. "/rng")
+  local rng_size = #batcher:rng_state()
+  if #st.rng ~= rng_size then
+    refuse("the generator state has %d bytes, expected %d", #st.rng, rng_size)
+  end
+  local ok, why = pcall(batcher.set_rng_state, batcher, st.rng)
+  if not ok then refuse("%s", tostring(why):match("%((.*)%)$") or tostring(why)) end
+  if epoch > 0 then
+    -- the losses of every epoch so far, the best one among them
+    st.train = vector("train", epoch):totable()
+    st.val = vector("val", epoch):totable()
+    if st.val[best_epoch] ~= best_val then
+      refuse("best_val %s is not the validation loss of best_epoch %d (%s)", tostring(best_val),
+        best_epoch, tostring(st.val[best_epoch]))
+    end
+  elseif h5.exists(file, g .. "/train") or h5.exists(file, g .. "/val") then
+    refuse("loss histories at epoch 0")
   end
   return st
 end
@@ -134,13 +199,13 @@ local function train(flow, x, opts)
   local best = p:copy()
   local epoch0 = 0
   local ck = opts.checkpoint
-  if ck and h5.exists(ck, "/checkpoint/params") == true then
-    local st = read_checkpoint(ck)
+  -- a file without the group is no checkpoint yet; one with it must be whole
+  if ck and h5.exists(ck, "/checkpoint") == true then
+    local st = read_checkpoint(ck, flow:nparams(), batcher)
     p = st.params
     flow:set_params(p)
     best = st.best
     adam:set_state(st.m, st.v, st.step)
-    batcher:set_rng_state(st.rng)
     hist.train, hist.val = st.train, st.val
     hist.best_epoch, hist.best_val = st.best_epoch, st.best_val
     epoch0 = st.epoch

@@ -175,12 +175,36 @@ static int batch_rng_state(lua_State *L)
     return 1;
 }
 
+/* GSL's MT19937 state (gsl/rng/mt.c, not in its headers): the table and the position in
+ * it. A state from a file is checked against it before use: GSL indexes the table with
+ * the position unchecked (a negative one reads before it), and words above 32 bits make
+ * gsl_rng_uniform_int reject draws, forever if every one is too large. */
+typedef struct {
+    unsigned long mt[624];
+    int mti;
+} mt_state;
+
 static int batch_set_rng_state(lua_State *L)
 {
     lbatch *b = checkbatch(L, 1);
     size_t len;
     const char *s = luaL_checklstring(L, 2, &len);
     luaL_argcheck(L, len == gsl_rng_size(b->r), 2, "generator state of the wrong size");
+    if (len == sizeof(mt_state)) {
+        mt_state st;
+        memcpy(&st, s, sizeof st);
+        if (st.mti < 0 || st.mti > 624)
+            return luaL_argerror(L, 2, lua_pushfstring(L, "generator state with position %d "
+                                 "outside 0..624 is not MT19937's", st.mti));
+        unsigned long any = 0;
+        for (int i = 0; i < 624; i++) {
+            if (st.mt[i] > 0xffffffffUL)
+                return luaL_argerror(L, 2, lua_pushfstring(L, "generator state with word %d "
+                                     "above 32 bits is not MT19937's", i + 1));
+            any |= st.mt[i];
+        }
+        luaL_argcheck(L, any != 0, 2, "generator state all zero is not MT19937's");
+    }
     memcpy(gsl_rng_state(b->r), s, len);
     return 0;
 }

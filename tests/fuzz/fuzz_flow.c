@@ -12,6 +12,9 @@
  * the Lua script raises (and the harness aborts) on anything else, and a memory or
  * undefined-behaviour error is caught by the sanitizers. Run from the repository root
  * (the Lua library is found at lua/); built and run by `make fuzz` (docs/errors.md).
+ *
+ * Built with -DFUZZ_NAME='"ckpt"' it is fuzz_ckpt and runs tests/fuzz/fuzz_ckpt.lua
+ * (pf.train resuming from rewritten training checkpoints) instead: the harness is the same.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +28,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int luaopen_phaseflow_core(lua_State *L);
 const char *__asan_default_options(void);
+
+#ifndef FUZZ_NAME
+#define FUZZ_NAME "flow"
+#endif
+#define FUZZ_SCRIPT "tests/fuzz/fuzz_" FUZZ_NAME ".lua"
 
 /* The interpreter keeps memory until exit by design, so leaks are not looked for (as in
  * make asan). HDF5 allocates its metadata cache (hundreds of kB, zeroed) at every file
@@ -47,7 +55,7 @@ static int cpu_noop(lua_State *l)
 
 static void die(const char *what)
 {
-    fprintf(stderr, "fuzz_flow: %s: %s\n", what, lua_tostring(L, -1));
+    fprintf(stderr, "fuzz_" FUZZ_NAME ": %s: %s\n", what, lua_tostring(L, -1));
     abort();
 }
 
@@ -69,10 +77,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     lua_pushstring(L, "lua/?.lua;lua/?/init.lua;tests/fuzz/?.lua");
     lua_setfield(L, -2, "path");
     lua_pop(L, 1);
-    if (luaL_dofile(L, "tests/fuzz/fuzz_flow.lua") != LUA_OK)
-        die("loading tests/fuzz/fuzz_flow.lua (run from the repository root)");
+    if (luaL_dofile(L, FUZZ_SCRIPT) != LUA_OK)
+        die("loading " FUZZ_SCRIPT " (run from the repository root)");
     if (!lua_isfunction(L, -1))
-        die("tests/fuzz/fuzz_flow.lua must return a function");
+        die(FUZZ_SCRIPT " must return a function");
     fuzz_one = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;
 }
