@@ -129,12 +129,13 @@ bench: all
 # fatal), one fuzzer at a time: csv (the CSV/ECSV parser), fits (FITS tables and headers,
 # from memory), flow (pf.flow.load on valid flow files rewritten from the fuzzer's bytes;
 # runs from the repository root), ckpt (pf.train resuming from valid training checkpoints
-# rewritten the same way; the same harness with another script). FUZZ_SECONDS sets each one's time (default 60), or
+# rewritten the same way; the same harness with another script), preset (preset files,
+# pf.presets.load, sandboxed; the same harness). FUZZ_SECONDS sets each one's time (default 60), or
 # FUZZ_RUNS a number of executions each; FUZZERS picks some. New inputs go to
 # build/fuzz-corpus/NAME, the seeds stay in tests/fuzz/corpus*. See docs/errors.md.
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS ?=
-FUZZERS ?= csv fits flow ckpt
+FUZZERS ?= csv fits flow ckpt preset
 FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
 FUZZ_CC := clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -146,11 +147,13 @@ FUZZ_SEEDS_csv := tests/fuzz/corpus
 FUZZ_SEEDS_fits := tests/fuzz/corpus_fits
 FUZZ_SEEDS_flow := tests/fuzz/corpus_flow
 FUZZ_SEEDS_ckpt := tests/fuzz/corpus_ckpt
+FUZZ_SEEDS_preset := tests/fuzz/corpus_preset
 # a FITS file is at least two 2880-byte blocks
 FUZZ_MAXLEN_csv := 4096
 FUZZ_MAXLEN_fits := 12000
 FUZZ_MAXLEN_flow := 256
 FUZZ_MAXLEN_ckpt := 256
+FUZZ_MAXLEN_preset := 2048
 
 $(BUILD)/fuzz-obj/%.o: src/%.c | $(BUILD)/gen/modules.h $(BUILD)/gen/gitinfo.h
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz needs clang (apt-get install clang)"; exit 1; }
@@ -163,9 +166,9 @@ $(BUILD)/fuzz_csv $(BUILD)/fuzz_fits: $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZ
 $(BUILD)/fuzz_flow: tests/fuzz/fuzz_flow.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $^ $(LIBS) -llua5.4 -o $@
 
-# the flow harness, running tests/fuzz/fuzz_ckpt.lua
-$(BUILD)/fuzz_ckpt: tests/fuzz/fuzz_flow.c $(FUZZ_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_NAME='"ckpt"' -fsanitize=fuzzer $^ $(LIBS) -llua5.4 -o $@
+# the flow harness, running tests/fuzz/fuzz_ckpt.lua or fuzz_preset.lua
+$(BUILD)/fuzz_ckpt $(BUILD)/fuzz_preset: $(BUILD)/fuzz_%: tests/fuzz/fuzz_flow.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_NAME='"$*"' -fsanitize=fuzzer $^ $(LIBS) -llua5.4 -o $@
 
 fuzz: $(foreach f,$(FUZZERS),$(BUILD)/fuzz_$(f))
 	@for f in $(FUZZERS); do \
@@ -173,7 +176,8 @@ fuzz: $(foreach f,$(FUZZERS),$(BUILD)/fuzz_$(f))
 	  case $$f in csv) s="$(FUZZ_SEEDS_csv)"; m=$(FUZZ_MAXLEN_csv);; \
 	    fits) s="$(FUZZ_SEEDS_fits)"; m=$(FUZZ_MAXLEN_fits);; \
 	    flow) s="$(FUZZ_SEEDS_flow)"; m=$(FUZZ_MAXLEN_flow);; \
-	    ckpt) s="$(FUZZ_SEEDS_ckpt)"; m=$(FUZZ_MAXLEN_ckpt);; esac; \
+	    ckpt) s="$(FUZZ_SEEDS_ckpt)"; m=$(FUZZ_MAXLEN_ckpt);; \
+	    preset) s="$(FUZZ_SEEDS_preset)"; m=$(FUZZ_MAXLEN_preset);; esac; \
 	  echo "== fuzz_$$f $(FUZZ_LIMIT)"; \
 	  $(BUILD)/fuzz_$$f $(FUZZ_LIMIT) -max_len=$$m -print_final_stats=1 \
 	    $(BUILD)/fuzz-corpus/$$f $$s || exit 1; \

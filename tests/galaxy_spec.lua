@@ -171,6 +171,7 @@ describe("pf.presets.load (a user's preset file) and pf.presets.diff", function(
       {"return {base = 'quick', flow = {p_v = {transforms = 'six'}}}",
        "my.lua:1: 'flow.p_v.transforms' must be a number, got 'six'"},
       {"error({})", "my.lua: raised a table, not a message"},
+      {"\27", "my.lua: attempt to load a binary chunk"},  -- the fuzzer's first find
       {"return {base = 'quick', name = 'a b'}", "my.lua:1: 'name' must be a word"},
       {"return {base = 'quick', members = 2.5}", "my.lua:1: 'members' must be a whole number >= 0, got 2.5"},
       {"return {base = 'quick', nv = -4}", "my.lua:1: 'nv' must be a whole number >= 0, got -4"},

@@ -261,16 +261,17 @@ function presets.load(path, text)
   end
   -- the file is the user's own Lua: it sees the standard library, and writes to a
   -- table of its own
-  local chunk, err = load(text, "@" .. path, "t", setmetatable({}, {__index = _G}))
-  if not chunk then error(err, 0) end
-  local ok, u = pcall(chunk)
-  if not ok then
-    -- the file's own error: Lua puts the file and line first, unless it raised a value
-    -- that is not a string, or a message without its place (error("...", 0))
-    local msg = type(u) == "string" and u or ("raised a %s, not a message"):format(type(u))
+  -- the file's own errors: Lua puts the file and line first, except for a binary chunk
+  -- refused, a raised value that is not a string, or a message without its place
+  local function refuse(e)
+    local msg = type(e) == "string" and e or ("raised a %s, not a message"):format(type(e))
     if msg:sub(1, #path + 1) ~= path .. ":" then msg = path .. ": " .. msg end
     error(msg, 0)
   end
+  local chunk, err = load(text, "@" .. path, "t", setmetatable({}, {__index = _G}))
+  if not chunk then refuse(err) end
+  local ok, u = pcall(chunk)
+  if not ok then refuse(u) end
   if type(u) ~= "table" then
     error(("%s: a preset file returns a table ({base = \"quick\", ...}), got %s"):format(path, type(u)), 0)
   end
