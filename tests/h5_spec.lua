@@ -58,6 +58,27 @@ describe("pf.h5", function()
     assert.are.equal(blob, pf.h5.read_bytes(file, "/blob"))
   end)
 
+  it("keeps lists of strings (UTF-8, empty ones too) and stores Lua integers as int64 attributes", function()
+    local labels = {"a_r", "rho_b,sun", "", "\u{3c1}_DM"}
+    pf.h5.write_strings(file, "/t/label", labels, {units = "", description = "row names"})
+    local back, attrs = pf.h5.read_strings(file, "/t/label")
+    assert.are.same(labels, back)
+    assert.are.equal("", attrs.units)
+    assert.has_error(function() pf.h5.read(file, "/t/label") end)
+    pf.h5.write(file, "/n", pf.array.ones(2), {iteration = 150, x = 2.5})
+    assert.has_error(function() pf.h5.read_strings(file, "/n") end)
+    assert.has_error(function() pf.h5.write_strings(file, "/bad", {"a", 2}) end,
+      "pf.h5.write_strings: element 2 is not a string")
+    local at = pf.h5.attrs(file, "/n")
+    assert.are.equal("integer", math.type(at.iteration))
+    assert.are.equal(2.5, at.x)
+    -- the integer is stored as a 64-bit integer (h5dump names its type), the float as a double
+    local out = io.popen(("h5dump -A -d /n '%s' 2>&1"):format(file)):read("a")
+    assert.is_truthy(out:find('ATTRIBUTE "iteration" {%s*DATATYPE%s*H5T_STD_I64LE'), out)
+    assert.is_truthy(out:find('ATTRIBUTE "x" {%s*DATATYPE%s*H5T_IEEE_F64LE'), out)
+    assert.are.equal(0, pf.h5.open_count())
+  end)
+
   it("provenance records version, commit, options and seeds", function()
     local attrs = pf.h5.provenance(file, "/run", {options = {lr = 1e-3, batch = 512}, seed = 7})
     local back = pf.h5.attrs(file, "/run")

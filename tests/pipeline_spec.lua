@@ -55,6 +55,18 @@ describe("pf.geometry", function()
   end)
 end)
 
+-- A table of results.h5 (one dataset per column) as rows of the named columns.
+local function table_rows(file, group, cols)
+  local n = #pf.h5.read_strings(file, group .. "/label")
+  local rows = {}
+  for i = 1, n do rows[i] = {} end
+  for k, c in ipairs(cols) do
+    local v = pf.h5.read(file, group .. "/" .. c):totable()
+    for i = 1, n do rows[i][k] = v[i] end
+  end
+  return rows
+end
+
 describe("pf.pipeline on the test preset", function()
   local dir = tmpdir()
   local function fresh() return pf.pipeline.new{out = dir, preset = pf.presets.get("test"), quiet = true} end
@@ -62,11 +74,13 @@ describe("pf.pipeline on the test preset", function()
 
   it("runs every step and writes finite tables", function()
     for _, s in ipairs(first) do assert.are.equal("ran", s.status, s.step) end
-    local t1 = pf.h5.read(dir .. "/results.h5", "/table1"):totable()
+    local res = dir .. "/results.h5"
+    local t1 = table_rows(res, "/table1", {"value", "sigma", "truth", "pull"})
+    assert.are.same({"a_r", "a_theta", "a_phi", "|a|"}, (pf.h5.read_strings(res, "/table1/label")))
     assert.are.equal(4, #t1)
     for _, r in ipairs(t1) do for k = 1, 4 do assert.is_true(r[k] == r[k] and math.abs(r[k]) < math.huge) end end
     assert.is_true(t1[1][3] < 0) -- the truth a_r points to the centre
-    local t2 = pf.h5.read(dir .. "/results.h5", "/table2"):totable()
+    local t2 = table_rows(res, "/table2", {"value", "sigma", "truth", "pull", "chi2_nu"})
     assert.are.equal(4, #t2)
     for i, r in ipairs(t2) do
       -- value, sigma, truth (and the pull, except for the exact baryon model: sigma 0)
@@ -76,7 +90,13 @@ describe("pf.pipeline on the test preset", function()
     assert.is_true(t2[1][3] > t2[2][3] and t2[2][3] > t2[3][3] and t2[3][3] > 0.5 and t2[3][3] < 1.0)
     assert.are.near(t2[3][3], t2[4][3], 0.05) -- the DM truth along r = r_sun is the Sun's (spherical halo)
     assert.is_true(t2[4][5] == t2[4][5]) -- chi2_nu of the average
-    local g = pf.h5.read(dir .. "/results.h5", "/gnfw"):totable()
+    local g = {}
+    for i, name in ipairs(pf.gnfw.names) do
+      g[i] = {}
+      for k, c in ipairs({"median", "minus", "plus", "map", "truth", "pull"}) do
+        g[i][k] = pf.h5.read(res, "/gnfw/posterior/" .. name .. "/" .. c):get(1)
+      end
+    end
     for _, r in ipairs(g) do for k = 1, 6 do assert.is_true(r[k] == r[k], k) end end
     -- the gNFW truth: the NFW halo (beta 1, rs 16 kpc, rho0 = amp / (4 pi a^3) in 1e-2 Msun/pc^3)
     assert.are.equal(1, g[3][5]); assert.are.equal(16, g[2][5])
@@ -143,6 +163,74 @@ describe("pf.pipeline on the test preset", function()
     local attrs = pf.h5.attrs(dir .. "/results.h5", "/")
     assert.truthy(attrs.git_commit)
     assert.truthy(attrs.preset:find("test", 1, true))
+  end)
+
+  it("writes results.h5 self-describing (docs/results.md), and pf.results.check finds what is missing", function()
+    local res = dir .. "/results.h5"
+    -- every dataset: a units attribute (a string, "" dimensionless) and a description
+    local names = pf.results.datasets(res)
+    assert.is_true(#names > 100, #names)
+    for _, p in ipairs(names) do
+      local at = pf.h5.attrs(res, p)
+      assert.are.equal("string", type(at.units), p)
+      assert.is_truthy(type(at.description) == "string" and at.description:find("%a"), p)
+    end
+    assert.are.equal("km2 / (s2 kpc)", pf.h5.attrs(res, "/curves/acc/arc/value").units)
+    assert.are.equal("1e-10 m / s2", pf.h5.attrs(res, "/table1/value").units)
+    assert.are.equal("solMass / kpc3", pf.h5.attrs(res, "/score/density/gnfw/truth").units)
+    -- a curve's points and its coordinate: r along the r-lines, phi along the phi curves, s on the arc
+    local g = pf.geometry.paper(pf.presets.get("test").geometry)
+    for _, n in ipairs({"r_north", "phi_south", "arc"}) do
+      local x = pf.h5.read(res, "/curves/acc/" .. n .. "/x"):totable()
+      local axis = pf.h5.attrs(res, "/curves/acc/" .. n).coordinate
+      local t = pf.h5.read(res, "/curves/acc/" .. n .. "/" .. axis):totable()
+      assert.are.equal(#x, #t)
+      for i, p in ipairs(x) do
+        local r, th, ph = pf.geometry.to_spherical(p)
+        local want = ({r = r, phi = ph, s = pf.geometry.R_SUN * (math.pi / 2 - th)})[axis]
+        assert.are.near(want, t[i], 1e-12, n .. " " .. i)
+      end
+      assert.are.equal(g.curves[n].axis, axis)
+    end
+    -- table columns: one length, the label's
+    for _, tb in ipairs({"/table1", "/table2"}) do
+      local n = #pf.h5.read_strings(res, tb .. "/label")
+      for _, e in ipairs(pf.h5.list(res, tb)) do
+        if e.name ~= "label" then assert.are.equal(n, pf.h5.read(res, tb .. "/" .. e.name):size(), tb .. "/" .. e.name) end
+      end
+    end
+    -- the chain in emcee's layout: integer attributes that agree with its shape
+    local chain = pf.h5.read(res, "/gnfw/mcmc/chain")
+    local at = pf.h5.attrs(res, "/gnfw/mcmc")
+    local p = pf.presets.get("test").mcmc
+    assert.are.same({p.steps - p.steps // 4, p.walkers, 3}, {chain:shape()})
+    assert.are.same({at.iteration, at.nwalkers, at.ndim}, {chain:shape()})
+    assert.are.equal(0, at.has_blobs)
+    assert.are.same({at.iteration, at.nwalkers}, {pf.h5.read(res, "/gnfw/mcmc/log_prob"):shape()})
+    assert.are.equal(at.nwalkers, pf.h5.read(res, "/gnfw/mcmc/accepted"):size())
+    assert.are.same({}, pf.results.check(res))
+
+    -- the check fails on each kind of fault, naming it
+    local function broken(fn, want)
+      local f = os.tmpname()
+      os.execute(("cp '%s' '%s'"):format(res, f))
+      fn(f)
+      local bad = table.concat(pf.results.check(f), "\n")
+      os.remove(f)
+      assert.is_truthy(bad:find(want, 1, true), "wanted: " .. want .. "\ngot: " .. bad)
+    end
+    broken(function(f) pf.h5.set_attrs(f, "/average/chi2", {units = 1}) end, "/average/chi2 has no units attribute")
+    broken(function(f) pf.h5.set_attrs(f, "/sun/radius", {description = " "}) end, "/sun/radius has no description")
+    broken(function(f)
+      pf.h5.write(f, "/curves/acc/r_north/r", pf.h5.read(f, "/curves/acc/r_north/r") + 0.01, {units = "kpc", description = "r"})
+    end, "/curves/acc/r_north: point 1 is at r = ")
+    broken(function(f) pf.h5.delete(f, "/curves/density/phi0/s") end, "/curves/density/phi0 lacks its points (x) or its coordinate (s)")
+    broken(function(f) pf.h5.write(f, "/table2/pull", pf.array.zeros(3), {units = "", description = "d"}) end,
+      "/table2/pull has 3 rows, its label 4")
+    broken(function(f) pf.h5.set_attrs(f, "/gnfw/mcmc", {iteration = 7}) end,
+      "/gnfw/mcmc: attribute iteration is 7, the chain says " .. chain:size(1))
+    broken(function(f) pf.h5.set_attrs(f, "/gnfw/mcmc", {ndim = 2}) end, "/gnfw/mcmc: attribute ndim is 2, the chain says 3")
+    broken(function(f) pf.h5.set_attrs(f, "/gnfw/mcmc/chain", {units = "kpc, kpc"}) end, "/gnfw/mcmc/chain: 2 units for a last axis of 3")
   end)
 
   it("skips finished steps on a re-run", function()

@@ -33,6 +33,15 @@ int pf_h5_write_int64(const char *file, const char *path, const int64_t *v, size
                       pf_err *err);
 int pf_h5_read_int64(const char *file, const char *path, int64_t *v, size_t n, pf_err *err);
 
+/* 1-D datasets of variable-length UTF-8 strings (labels of table rows). Reading allocates
+ * *out (n strings, each NUL-terminated); free it with pf_h5_strings_free. Fixed-length
+ * string datasets read too. */
+int pf_h5_write_strings(const char *file, const char *path, const char *const *s, size_t n,
+                        pf_err *err);
+int pf_h5_read_strings(const char *file, const char *path, char ***out, size_t *n,
+                       pf_err *err);
+void pf_h5_strings_free(char **s, size_t n);
+
 /* Byte datasets (uint8): checkpoint blobs such as RNG states. */
 int pf_h5_write_bytes(const char *file, const char *path, const void *buf, size_t n,
                       pf_err *err);
@@ -64,10 +73,12 @@ int pf_h5_exists(const char *file, const char *path);
 int pf_h5_delete(const char *file, const char *path, pf_err *err);
 
 /* Attributes of the object (group or dataset) at `path`. Numbers are stored as a
- * float64 scalar (n == 1) or 1-D array; strings as variable-length UTF-8 strings.
- * Writing replaces an attribute of the same name. */
+ * float64 scalar (n == 1) or 1-D array, integers as an int64 scalar or array; strings as
+ * variable-length UTF-8 strings. Writing replaces an attribute of the same name. */
 int pf_h5_attr_write_numbers(const char *file, const char *path, const char *name,
                              const double *v, size_t n, pf_err *err);
+int pf_h5_attr_write_int64(const char *file, const char *path, const char *name,
+                           const int64_t *v, size_t n, pf_err *err);
 int pf_h5_attr_write_string(const char *file, const char *path, const char *name,
                             const char *s, pf_err *err);
 

@@ -1,5 +1,6 @@
 -- luacheck: no max line length
--- pf.report: the pipeline's report (DIR/report.md), results (DIR/results.h5) and figures.
+-- pf.report: the pipeline's report (DIR/report.md) and figures; its results.h5 is written by
+-- pf.results (lua/phaseflow/results.lua, docs/results.md).
 -- Tables follow the paper: Table I (acceleration at the Sun, quasar value beside it),
 -- Table II (densities at the Sun and the dark matter average at r_sun with chi^2_nu), the
 -- gNFW posterior; with the mock, a truth column and the pull (recovered - true) / sigma.
@@ -8,11 +9,11 @@ local h5 = require "phaseflow.h5"
 local units = require "phaseflow.units"
 local equilibrium = require "phaseflow.equilibrium"
 local gnfw = require "phaseflow.gnfw"
-local geometry = require "phaseflow.geometry"
 local array = core.array
 local wtime = core.config.wtime  -- wall seconds, as the engine times its steps
 local fs = require "phaseflow.fs"
 local truth = require "phaseflow.truth"
+local results = require "phaseflow.results"
 
 local report = {}
 
@@ -31,77 +32,28 @@ local function fmt(x, d)
   return (("%." .. (d or 3) .. "f"):format(x))
 end
 
--- the point seed of the ball averages: pf.cbe.ball_average's default, which the
--- accelerations step uses for the flows and for the truth
-local BALL_POINT_SEED = 7
+--- The truth of a mock run as pf.score takes it (pf.results.truth_model).
+function report.truth_model(P) return results.truth_model(P) end
 
--- The truth of a mock run (the pipeline's galaxy, pf.mock.truth_model) as pf.score takes it.
-function report.truth_model(P)
-  local m = P:truth_model()
-  return {name = ("mock galaxy '%s'"):format(tostring(m.name or "?")), potential = m.potential, dm = m.dm,
-          baryons = m.baryons}
-end
-
---- What pf.score needs to reproduce the truth of a run, written into results.h5: the
---- ball average at the Sun (/sun: value, sigma, truth, centre, radius, number of points,
---- point seed), which curve points were ball-averaged (/curves/acc/NAME/ball), the density
---- locations (/curves/density/NAME/x) and kernel (attributes of /curves/density), and the
---- average at r_sun with its independent points and weights (/average).
-function report.write_score_inputs(P, res)
-  local g, o = P.geom, P.o
-  local af, avf = P:file("accelerations"), P:file("average")
-  local ACC = {unit = "(km/s)^2/kpc", frame = "Galactocentric Cartesian (x, y, z)"}
-  local a, sa = P:budget(af, "sun")
-  h5.write(res, "/sun/value", a:reshape(3), ACC)
-  h5.write(res, "/sun/sigma", sa:reshape(3), ACC)
-  h5.write(res, "/sun/truth", rd(af, "/truth/sun"):reshape(3), ACC)
-  h5.write(res, "/sun/center", array.from(g.ball.center), {unit = "kpc"})
-  h5.write(res, "/sun/radius", array.from{g.ball.radius}, {unit = "kpc"})
-  h5.write(res, "/sun/ball_points", array.from{o.ball_points},
-    {meaning = "points of pf.cbe.ball_points(center, radius, ball_points, point_seed) averaged"})
-  h5.write(res, "/sun/point_seed", array.from{BALL_POINT_SEED})
-  for _, cname in ipairs(g.curve_names) do
-    local flag = {}
-    for i = 1, (g.curves[cname].x:shape()) do flag[i] = 0 end
-    if cname == "arc" then for _, i in ipairs(g.arc_ball) do flag[i] = 1 end end
-    h5.write(res, "/curves/acc/" .. cname .. "/ball", array.from(flag),
-      {meaning = "1: averaged over the ball of /sun/radius, /sun/ball_points, /sun/point_seed around the point"})
+-- A table's rows {label, numbers...} as a matrix of the numbers (NaN-padded to 6 columns),
+-- as the report step's own file keeps Tables I and II.
+local function matrix(rows)
+  local m = {}
+  for i, r in ipairs(rows) do
+    local nums = {}
+    for k = 2, #r do nums[k - 1] = r[k] end
+    while #nums < 6 do nums[#nums + 1] = 0 / 0 end
+    m[i] = nums
   end
-  local _, dnames, blocks = P:density_points()
-  for k, n in ipairs(dnames) do
-    h5.write(res, "/curves/density/" .. n .. "/x", blocks[k], {unit = "kpc"})
-  end
-  h5.set_attrs(res, "/curves/density", {kernel_h = geometry.KERNEL_H, kernel_truncate = geometry.KERNEL_TRUNCATE,
-    kernel_points = o.kernel_points, truth_rule = o.truth_rule,
-    truth_kernel_points = truth.rule_points(o.truth_rule), kernel_seed = o.seed,
-    kernel = "exp(-|u|^2/2), u = (x - x0)/h (kpc), truncated at |u| = kernel_truncate, unit-normalised"})
-  local avg = rd(avf, "/rho_dm_rsun"):totable()
-  local RHO = {unit = "Msun/kpc^3"}
-  h5.write(res, "/average/value", array.from{avg[1]}, RHO)
-  h5.write(res, "/average/sigma", array.from{avg[2]}, RHO)
-  h5.write(res, "/average/chi2", array.from{avg[3]}, {meaning = "reduced chi^2 (n - 1 dof)"})
-  h5.write(res, "/average/truth", rd(avf, "/truth/rho_dm_rsun"), RHO)
-  local n = g.independent.n
-  local idx = {}
-  for i = 1, n do idx[i] = i end
-  h5.write(res, "/average/independent", array.from(idx), {set = "gnfw",
-    meaning = "1-based indices into /curves/density/gnfw of the independent points averaged"})
-  -- the weights of the average step (pf.budget.error_floor: non-positive errors raised)
-  local e = require("phaseflow.budget").error_floor(rd(P:file("darkmatter"), "/rho_dm_err/gnfw")):totable()
-  h5.write(res, "/average/weights_sigma", array.from({table.unpack(e, 1, n)}), {unit = "Msun/kpc^3",
-    meaning = "the errors of the inverse-variance weights (pf.darkmatter.weighted_mean)"})
+  return array.from(m)
 end
 
 --- Builds every table as rows {label, value, sigma, truth, pull, ...} (numbers), writes
--- results.h5, report.md and the figures. Returns the tables.
+-- results.h5 (pf.results), report.md and the figures. Returns the tables.
 function report.write(P, w)
   local out = P.out
-  local af, ef, dmf = P:file("accelerations"), P:file("equilibrium"), P:file("darkmatter")
+  local af, dmf = P:file("accelerations"), P:file("darkmatter")
   local avf, gf, sf = P:file("average"), P:file("gnfw"), P:file("selection")
-  -- results.h5 is filled as results.h5.part and renamed once whole (as report.md)
-  local final = out .. "/results.h5"
-  local res = final .. ".part"
-  os.remove(res)
   local tables = {}
 
   -- Table I: spherical components at the Sun (ball average), 1e-10 m/s^2
@@ -155,49 +107,8 @@ function report.write(P, w)
     tables.gnfw[j] = {name, med[j], med[j] - lo[j], hi[j] - med[j], map[j], t, pull(med[j], t, s)}
   end
 
-  -- results.h5: every number and every curve (central, sigma, truth)
-  for name, rows in pairs(tables) do
-    local m = {}
-    local labels = {}
-    for i, r in ipairs(rows) do
-      labels[i] = r[1]
-      local nums = {}
-      for k = 2, #r do nums[k - 1] = r[k] end
-      while #nums < 6 do nums[#nums + 1] = 0 / 0 end
-      m[i] = nums
-    end
-    h5.write(res, "/" .. name, array.from(m), {rows = table.concat(labels, ","),
-      columns = name == "gnfw" and "median,minus,plus,map,truth,pull" or "value,sigma,truth,pull,ref,ref_sigma_or_chi2"})
-  end
-  for _, cname in ipairs(P.geom.curve_names) do
-    local v, s = P:budget(af, cname)
-    h5.write(res, "/curves/acc/" .. cname .. "/value", v, {unit = "(km/s)^2/kpc"})
-    h5.write(res, "/curves/acc/" .. cname .. "/sigma", s)
-    h5.write(res, "/curves/acc/" .. cname .. "/truth", rd(af, "/truth/" .. cname))
-    h5.write(res, "/curves/acc/" .. cname .. "/x", P.geom.curves[cname].x)
-  end
-  local _, dnames = P:density_points()
-  for _, n in ipairs(dnames) do
-    for _, q in ipairs({"rho", "rho_err", "rho_dm", "rho_dm_err", "truth/rho", "truth/rho_dm"}) do
-      h5.write(res, "/curves/density/" .. n .. "/" .. q:gsub("/", "_"), rd(dmf, "/" .. q .. "/" .. n),
-        {unit = "Msun/kpc^3"})
-    end
-  end
-  report.write_score_inputs(P, res)
-  h5.write(res, "/gnfw_samples", rd(gf, "/samples"))
-  h5.write(res, "/equilibrium/dlnf_dt", rd(ef, "/dlnf_dt/flows"))
-  h5.provenance(res, "/", {preset = P.o, step_times = P.times})
-
-  -- with a truth: the scorer (pf.score) on the file just written, its numbers under /score;
-  -- its truth has the densities step's rule (pf.truth maps the scorer's point budget
-  -- rule_points(n) back to the rule of size n)
-  local scored
-  if P:is_mock() then
-    local score = require "phaseflow.score"
-    scored = score.run(res, report.truth_model(P), {kernel_points = truth.rule_points(P.o.truth_rule), seed = P.o.seed})
-    score.write(res, scored, "/score")
-  end
-  fs.commit(res, final)
+  -- results.h5 (pf.results, docs/results.md), scored against the truth of a mock run
+  local scored = results.write(P, tables)
 
   -- figures
   local plot = require "phaseflow.plot"
@@ -368,8 +279,8 @@ function report.write(P, w)
   p("## Figures")
   for _, f in ipairs(figs) do p(("- %s: `%s`"):format(f.title, f.png)) end
   fs.write(out .. "/report.md", table.concat(L, "\n") .. "\n")
-  w.put("/table1", rd(final, "/table1"))
-  w.put("/table2", rd(final, "/table2"))
+  w.put("/table1", matrix(tables.table1))
+  w.put("/table2", matrix(tables.table2))
   return tables
 end
 

@@ -236,6 +236,30 @@ int pf_h5_write_int64(const char *file, const char *path, const int64_t *v, size
     return write_dataset(file, path, H5T_NATIVE_INT64, H5T_STD_I64LE, 1, dims, v, 1, err);
 }
 
+int pf_h5_write_strings(const char *file, const char *path, const char *const *s, size_t n,
+                        pf_err *err)
+{
+    hsize_t dims[1] = {n};
+    hid_t type = H5Tcopy(H5T_C_S1);
+    if (type < 0)
+        return pf_err_set(err, PF_ENOMEM, "%s: cannot create a string type for '%s'", file,
+                          path);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    int st = write_dataset(file, path, type, type, 1, dims, s, 0, err);
+    H5Tclose(type);
+    return st;
+}
+
+void pf_h5_strings_free(char **s, size_t n)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(s[i]);
+    free(s);
+}
+
 int pf_h5_write_bytes(const char *file, const char *path, const void *buf, size_t n,
                       pf_err *err)
 {
@@ -336,6 +360,79 @@ int pf_h5_read(const char *file, const char *path, double *data, size_t n, pf_er
 int pf_h5_read_int64(const char *file, const char *path, int64_t *v, size_t n, pf_err *err)
 {
     return read_dataset(file, path, H5T_NATIVE_INT64, v, n, err);
+}
+
+/* Copy n strings read as variable-length (vlen != 0: `buf` holds char pointers) or as
+ * fixed-length of `sz` bytes each into a new list of NUL-terminated strings. */
+static char **copy_strings(const void *buf, size_t n, int vlen, size_t sz)
+{
+    char **out = calloc(n ? n : 1, sizeof *out);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = vlen ? ((char *const *)buf)[i] : (const char *)buf + i * sz;
+        size_t len = p ? (vlen ? strlen(p) : strnlen(p, sz)) : 0;
+        out[i] = malloc(len + 1);
+        if (!out[i]) {
+            pf_h5_strings_free(out, i);
+            return NULL;
+        }
+        if (len)
+            memcpy(out[i], p, len);
+        out[i][len] = '\0';
+    }
+    return out;
+}
+
+int pf_h5_read_strings(const char *file, const char *path, char ***out, size_t *n,
+                       pf_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    hid_t f, d, type = H5I_INVALID_HID, mt = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    int st = open_dataset(file, path, &f, &d, err);
+    if (st)
+        return st;
+    void *buf = NULL;
+    type = H5Dget_type(d);
+    space = H5Dget_space(d);
+    hssize_t count = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    if (type < 0 || count < 0 || H5Tget_class(type) != H5T_STRING) {
+        st = pf_err_set(err, PF_EFORMAT, "%s: dataset '%s' holds no strings", file, path);
+        goto done;
+    }
+    int vlen = H5Tis_variable_str(type) > 0;
+    size_t sz = vlen ? sizeof(char *) : H5Tget_size(type);
+    mt = H5Tcopy(H5T_C_S1);
+    buf = calloc(count ? (size_t)count : 1, sz ? sz : 1);
+    if (mt < 0 || !buf) {
+        st = pf_err_set(err, PF_ENOMEM, "%s: no memory to read '%s'", file, path);
+        goto done;
+    }
+    H5Tset_size(mt, vlen ? H5T_VARIABLE : sz);
+    H5Tset_cset(mt, H5Tget_cset(type));
+    if (!vlen)
+        H5Tset_strpad(mt, H5Tget_strpad(type));
+    if (count > 0 && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        st = pf_err_set(err, PF_EFORMAT, "%s: dataset '%s' cannot be read as strings", file,
+                        path);
+        goto done;
+    }
+    *out = copy_strings(buf, (size_t)count, vlen, sz);
+    if (vlen && count > 0)
+        H5Dvlen_reclaim(mt, space, H5P_DEFAULT, buf);
+    if (!*out)
+        st = pf_err_set(err, PF_ENOMEM, "%s: no memory for the strings of '%s'", file, path);
+    else
+        *n = (size_t)count;
+done:
+    free(buf);
+    close_id(mt);
+    close_id(space);
+    close_id(type);
+    H5Dclose(d);
+    H5Fclose(f);
+    return st;
 }
 
 int pf_h5_read_bytes(const char *file, const char *path, void *buf, size_t cap,
@@ -595,6 +692,18 @@ int pf_h5_attr_write_numbers(const char *file, const char *path, const char *nam
     if (space < 0)
         return pf_err_set(err, PF_ENOMEM, "%s: cannot create attribute space", file);
     int st = write_attr(file, path, name, H5T_NATIVE_DOUBLE, space, v, err);
+    H5Sclose(space);
+    return st;
+}
+
+int pf_h5_attr_write_int64(const char *file, const char *path, const char *name,
+                           const int64_t *v, size_t n, pf_err *err)
+{
+    hsize_t dims[1] = {n};
+    hid_t space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
+    if (space < 0)
+        return pf_err_set(err, PF_ENOMEM, "%s: cannot create attribute space", file);
+    int st = write_attr(file, path, name, H5T_NATIVE_INT64, space, v, err);
     H5Sclose(space);
     return st;
 }

@@ -5,7 +5,9 @@
  *   local a, attrs = pf.h5.read(file, path)
  *   pf.h5.attrs(file, path) -> table;  pf.h5.set_attrs(file, path, table)
  *   pf.h5.list(file [, group]) -> { {name =, kind = "group"|"dataset"|"other"}, ... }
- *   pf.h5.mkgroup, exists, delete, write_bytes/read_bytes, write_int64/read_int64
+ *   pf.h5.mkgroup, exists, delete, write_bytes/read_bytes, write_int64/read_int64,
+ *   write_strings/read_strings (1-D lists of UTF-8 strings)
+ * Attributes: a Lua integer is stored as int64, other numbers (and booleans) as float64.
  *   pf.h5.create_fixed(file, path, shape [, "float64"|"uint8"]): storage allocated now;
  *   pf.h5.write_rows(file, path, first, array|bytes) then writes into it in place, changing
  *   no metadata (crash-safe appends); pf.h5.storage(file, path) -> offset, size in bytes
@@ -44,6 +46,11 @@ static void set_attr(lua_State *L, const char *fname, const char *file, const ch
     v = lua_absindex(L, v);
     switch (lua_type(L, v)) {
     case LUA_TNUMBER: {
+        if (lua_isinteger(L, v)) {
+            int64_t k = (int64_t)lua_tointeger(L, v);
+            st = pf_h5_attr_write_int64(file, path, name, &k, 1, &err);
+            break;
+        }
         double x = lua_tonumber(L, v);
         st = pf_h5_attr_write_numbers(file, path, name, &x, 1, &err);
         break;
@@ -293,6 +300,56 @@ static int h5_read_bytes(lua_State *L)
     return 1;
 }
 
+/* write_strings(file, path, list_of_strings [, attrs]) */
+static int h5_write_strings(lua_State *L)
+{
+    lua_settop(L, 4);
+    const char *file = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_Integer n = luaL_len(L, 3);
+    const char **v = (const char **)lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof(char *),
+                                                      0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        /* the strings stay alive in the table at index 3 */
+        if (lua_geti(L, 3, i) != LUA_TSTRING)
+            return luaL_error(L, "pf.h5.write_strings: element %d is not a string", (int)i);
+        v[i - 1] = lua_tostring(L, -1);
+        lua_pop(L, 1);
+    }
+    pf_err err;
+    pf_err_clear(&err);
+    int st = pf_h5_write_strings(file, path, v, (size_t)n, &err);
+    if (st)
+        return h5_fail(L, "pf.h5.write_strings", st, &err);
+    set_attrs(L, "pf.h5.write_strings", file, path, 4);
+    return 0;
+}
+
+/* read_strings(file, path) -> list of strings, attributes */
+static int h5_read_strings(lua_State *L)
+{
+    const char *file = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
+    char **s;
+    size_t n;
+    pf_err err;
+    pf_err_clear(&err);
+    int st = pf_h5_read_strings(file, path, &s, &n, &err);
+    if (st)
+        return h5_fail(L, "pf.h5.read_strings", st, &err);
+    if (!lua_checkstack(L, 4)) {
+        pf_h5_strings_free(s, n);
+        return luaL_error(L, "pf.h5.read_strings: stack overflow");
+    }
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, s[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    pf_h5_strings_free(s, n);
+    push_attrs(L, "pf.h5.read_strings", file, path);
+    return 2;
+}
+
 /* write_int64(file, path, list_of_integers) */
 static int h5_write_int64(lua_State *L)
 {
@@ -424,6 +481,7 @@ int pf_open_h5(lua_State *L)
         {"set_attrs", h5_set_attrs}, {"list", h5_list}, {"mkgroup", h5_mkgroup},
         {"exists", h5_exists}, {"delete", h5_delete}, {"write_bytes", h5_write_bytes},
         {"read_bytes", h5_read_bytes}, {"write_int64", h5_write_int64},
+        {"write_strings", h5_write_strings}, {"read_strings", h5_read_strings},
         {"read_int64", h5_read_int64}, {"open_count", h5_open_count},
         {"create_fixed", h5_create_fixed}, {"write_rows", h5_write_rows},
         {"storage", h5_storage}, {NULL, NULL}};

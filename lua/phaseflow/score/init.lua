@@ -1,4 +1,4 @@
--- pf.score: one pipeline run (DIR/results.h5, written by pf.report) scored against an exact
+-- pf.score: one pipeline run (DIR/results.h5, written by pf.results) scored against an exact
 -- truth, the same way for every run, so that runs and versions compare by numbers.
 --
 --   local T = pf.score.truth("mwpotential2014")        -- or "mock.h5", "model.lua", a table

@@ -1,3 +1,4 @@
+-- luacheck: no max line length
 -- pf.score's output: a score as a text table (units in the labels) and every number of it
 -- in HDF5, through a temporary name (pf.fs.replace) when written as a file of its own.
 local core = require "phaseflow.core"
@@ -91,57 +92,72 @@ end
 --- report uses "/score" of results.h5). Layout: a_sun/{value,sigma,truth,pull,rel_err},
 --- acc/NAME/{truth,rel_err,rel_err_vec}, acc/summary, north_south/summary and
 --- north_south/AXIS/{ratio,theta}, density/NAME/{truth,rel_err}, density/summary,
---- rho_sun, rho_dm_rsun, calibration (tables: attributes rows and columns).
+--- rho_sun, rho_dm_rsun, calibration (tables: attributes rows and columns). Every dataset
+--- has the attributes units (astropy's unit strings, "" dimensionless, one per column
+--- where the columns differ) and description, as every dataset of results.h5.
 function output.write(file, S, group)
   local g = (group or "/"):gsub("/$", "")
-  local function w(path, a, attrs)
+  local function w(path, a, unit_text, description, attrs)
     if type(a) == "number" then a = {a} end
     if type(a) == "table" then a = array.from(a) end
-    h5.write(file, g .. path, a, attrs)
+    local at = {units = unit_text, description = description}
+    for k, v in pairs(attrs or {}) do at[k] = v end
+    h5.write(file, g .. path, a, at)
   end
-  local ACC, RHO = {unit = "(km/s)^2/kpc"}, {unit = "Msun/kpc^3"}
+  local ACC, RHO, NONE = "km2 / (s2 kpc)", "solMass / kpc3", ""
   local a = S.a_sun
-  w("/a_sun/value", a.value, ACC); w("/a_sun/sigma", a.sigma, ACC); w("/a_sun/truth", a.truth, ACC)
-  w("/a_sun/pull", a.pull); w("/a_sun/rel_err", a.rel_err)
+  w("/a_sun/value", a.value, ACC, "The run's acceleration (x, y, z) at the Sun (ball average).")
+  w("/a_sun/sigma", a.sigma, ACC, "The run's 1-sigma error of a_sun/value.")
+  w("/a_sun/truth", a.truth, ACC, "The scorer's true acceleration averaged over the same ball.")
+  w("/a_sun/pull", a.pull, NONE, "(value - truth) / sigma per component.")
+  w("/a_sun/rel_err", a.rel_err, NONE, "|value - truth| / |truth|.")
   for _, n in ipairs(S.acc.names) do
-    w("/acc/" .. n .. "/truth", S.acc[n].truth, ACC)
-    w("/acc/" .. n .. "/rel_err", S.acc[n].rel_err, {quantity = "| |a| - |a_true| | / |a_true|"})
-    w("/acc/" .. n .. "/rel_err_vec", S.acc[n].rel_err_vec, {quantity = "|a - a_true| / |a_true|"})
+    w("/acc/" .. n .. "/truth", S.acc[n].truth, ACC, "The scorer's true acceleration (x, y, z) at each point of the curve.")
+    w("/acc/" .. n .. "/rel_err", S.acc[n].rel_err, NONE, "Relative error of the magnitude at each point: | |a| - |a_true| | / |a_true|.",
+      {quantity = "| |a| - |a_true| | / |a_true|"})
+    w("/acc/" .. n .. "/rel_err_vec", S.acc[n].rel_err_vec, NONE, "Relative error of the vector at each point: |a - a_true| / |a_true|.",
+      {quantity = "|a - a_true| / |a_true|"})
   end
   local m, rows = matrix(S.acc.rows, 2)
-  w("/acc/summary", m, {rows = rows, columns = "points,median,p90,median_vec,p90_vec"})
+  w("/acc/summary", m, NONE, "Per curve (rows): points and the median and 90th percentile of rel_err and rel_err_vec.",
+    {rows = rows, columns = "points,median,p90,median_vec,p90_vec"})
   if #S.north_south.rows > 0 then
     m, rows = matrix(S.north_south.rows, 2)
-    w("/north_south/summary", m, {rows = rows,
-      columns = "pairs,ratio_run,theta_run,ratio_truth,theta_truth",
-      quantity = "medians of |a_r(N)/a_r(S) - 1| and |a_theta(N) + a_theta(S)| / |a|"})
+    w("/north_south/summary", m, NONE, "Per axis (rows): pairs and the medians of the North-South asymmetries of the run and of the truth.",
+      {rows = rows, columns = "pairs,ratio_run,theta_run,ratio_truth,theta_truth",
+       quantity = "medians of |a_r(N)/a_r(S) - 1| and |a_theta(N) + a_theta(S)| / |a|"})
     for _, r in ipairs(S.north_south.rows) do
       local ns = S.north_south[r[1]]
-      w("/north_south/" .. r[1] .. "/ratio", ns.run.ratio_points)
-      w("/north_south/" .. r[1] .. "/theta", ns.run.theta_points)
+      w("/north_south/" .. r[1] .. "/ratio", ns.run.ratio_points, NONE, "|a_r(N)/a_r(S) - 1| of the run at each pair of points.")
+      w("/north_south/" .. r[1] .. "/theta", ns.run.theta_points, NONE, "|a_theta(N) + a_theta(S)| / |a| of the run at each pair of points.")
     end
   end
   for _, n in ipairs(S.density.names) do
-    w("/density/" .. n .. "/truth", S.density[n].truth, RHO)
-    w("/density/" .. n .. "/rel_err", S.density[n].rel_err)
+    w("/density/" .. n .. "/truth", S.density[n].truth, RHO, "The scorer's true kernel-smoothed density at each location.")
+    w("/density/" .. n .. "/rel_err", S.density[n].rel_err, NONE, "|rho - rho_true| / rho_true at each location.")
   end
   m, rows = matrix(S.density.rows, 2)
-  w("/density/summary", m, {rows = rows, columns = "locations,nan,median,p90"})
+  w("/density/summary", m, NONE, "Per set of locations (rows): locations, NaN count, median and 90th percentile of rel_err.",
+    {rows = rows, columns = "locations,nan,median,p90"})
   if S.rho_sun then
     local r = S.rho_sun
-    w("/rho_sun", {r.value, r.sigma, r.truth, r.rel_err, r.pull},
-      {columns = "value,sigma,truth,rel_err,pull", unit = "Msun/kpc^3 (value, sigma, truth)"})
+    w("/rho_sun", {r.value, r.sigma, r.truth, r.rel_err, r.pull}, table.concat({RHO, RHO, RHO, NONE, NONE}, ", "),
+      "The total density at the Sun: value, sigma, truth, relative error and pull.",
+      {columns = "value,sigma,truth,rel_err,pull"})
   end
   local d = S.rho_dm_rsun
   w("/rho_dm_rsun", {d.value, d.sigma, d.truth or NAN, d.rel_err or NAN, d.pull or NAN, d.chi2, d.n},
-    {columns = "value,sigma,truth,rel_err,pull,chi2_nu,points", unit = "Msun/kpc^3 (value, sigma, truth)"})
+    table.concat({RHO, RHO, RHO, NONE, NONE, NONE, NONE}, ", "),
+    "The mean dark matter density at r = r_sun: value, sigma, truth, relative error, pull, reduced chi^2 and points.",
+    {columns = "value,sigma,truth,rel_err,pull,chi2_nu,points"})
   local c = {}
   for i, k in ipairs({"acc", "density", "all"}) do
     local t = S.calibration[k]
     c[i] = {k, t.n, t.covered, t.fraction, t.rms, t.bad}
   end
   m, rows = matrix(c, 2)
-  w("/calibration", m, {rows = rows, columns = "n,covered,fraction,rms_z,sigma_zero_or_nan"})
+  w("/calibration", m, NONE, "Coverage of the 1-sigma errors (rows acc, density, all): numbers, covered, fraction, RMS of z = (value - truth)/sigma, sigma zero or NaN.",
+    {rows = rows, columns = "n,covered,fraction,rms_z,sigma_zero_or_nan"})
   local top = g == "" and "/" or g
   h5.set_attrs(file, top, {score_truth = S.truth, score_kernel_points = S.kernel_points,
     score_kernel_seed = S.seed, score_results = S.results or "", score_note = S.note or ""})

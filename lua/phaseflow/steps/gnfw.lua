@@ -1,5 +1,7 @@
 -- The gnfw step: the generalised NFW profile fitted by MCMC (pf.gnfw) to the dark matter
--- densities of the gNFW set; locations masked by the densities step are left out.
+-- densities of the gNFW set; locations masked by the densities step are left out. Its
+-- file: /summary (median, p16, p84, map), /samples (flat chain), /points (the data fitted)
+-- and /mcmc (chain R x W x 3, log_prob R x W, acceptance W: the run without its burn-in).
 local core = require "phaseflow.core"
 local units = require "phaseflow.units"
 local gnfw = require "phaseflow.gnfw"
@@ -12,8 +14,12 @@ local array = core.array
 return {
   name = "gnfw",
   inputs = {"darkmatter"},
-  --- The options that make up the step's key (a change to them redoes the step).
-  options = function(self) return {mcmc = self.o.mcmc, seed = self.o.seed} end,
+  --- The options that make up the step's key (a change to them redoes the step). `kept`
+  --- names what the file holds beyond the summary, so a file of an earlier layout (without
+  --- the chain under /mcmc) is redone rather than reused.
+  options = function(self)
+    return {mcmc = self.o.mcmc, seed = self.o.seed, kept = "samples, points, mcmc chain, log_prob, acceptance"}
+  end,
   --- Run the step (see the opening comment); w.put(path, value) fills its file.
   run = function(self, w)
     local f = self:file("darkmatter")
@@ -40,6 +46,11 @@ return {
     w.put("/summary/median", med); w.put("/summary/p16", lo); w.put("/summary/p84", hi)
     w.put("/summary/map", map)
     w.put("/samples", res.result:flat{burn = 0})
+    -- the whole stored chain (burn-in dropped), for results.h5's /gnfw/mcmc (emcee's layout)
+    local m = res.result
+    local info = {steps = m.steps, burn = m.burn, thin = m.thin, walkers = m.walkers, seed = m.seed}
+    w.put("/mcmc/chain", m.chain, info); w.put("/mcmc/log_prob", m.log_prob, info)
+    w.put("/mcmc/acceptance", m.acceptance, info)
     w.put("/points/r", r); w.put("/points/rho", rho); w.put("/points/sigma", sig)
   end,
 }
