@@ -94,6 +94,35 @@ describe("pf.plotkit", function()
     assert.are.near(2 - 0.32, lo2, 1e-12); assert.are.near(6 + 0.32, hi2, 1e-12)
   end)
 
+  it("clips a band to the y range exactly: the visible area of a band that leaves it", function()
+    -- one end far above the range (4371 +- 3472, as at the end of a density curve)
+    local x = {-3, -2.25, -1.5, -0.75}
+    local a = {899, -42.1, 2.0, -0.9}
+    local b = {7843, 61.9, 6.7, 2.4}
+    local lo, hi = -1.7, 9.2
+    local rows = plotkit.clip_band(x, a, b, lo, hi)
+    local area = 0
+    for i = 2, #rows do
+      assert.is_true(rows[i][1] >= rows[i - 1][1])
+      for k = 2, 3 do assert.is_true(rows[i][k] >= lo and rows[i][k] <= hi) end
+      local w0, w1 = rows[i - 1][3] - rows[i - 1][2], rows[i][3] - rows[i][2]
+      area = area + 0.5 * (w0 + w1) * (rows[i][1] - rows[i - 1][1])
+    end
+    -- the same area by brute force: the linear edges clamped on a fine grid
+    local exact, n = 0, 200000
+    for j = 0, n - 1 do
+      local u = x[1] + (x[#x] - x[1]) * (j + 0.5) / n
+      local i = math.min(#x - 1, math.floor((u - x[1]) / 0.75) + 1)
+      local t = (u - x[i]) / (x[i + 1] - x[i])
+      local ea = math.max(lo, math.min(hi, a[i] + t * (a[i + 1] - a[i])))
+      local eb = math.max(lo, math.min(hi, b[i] + t * (b[i + 1] - b[i])))
+      exact = exact + (eb - ea) * (x[#x] - x[1]) / n
+    end
+    assert.are.near(exact, area, 1e-3 * exact)
+    -- clamping the points alone would fill the whole first interval: 0.75 x 10.9 / 2 more
+    assert.is_true(#rows > #x)
+  end)
+
   it("bins Fig. 9 on equal bins, an odd number, one centred on 0, normalised to unit area", function()
     local xs = gaussian2(20000, 11)
     for i = 1, #xs do xs[i] = 3 * xs[i] - 4.6 end

@@ -129,17 +129,20 @@ function plot.band_panel(prefix, spec)
   local arrows, offs = {}, {}
   for k, se in ipairs(spec.series) do
     local tag = ("%s_s%d"):format(prefix, k)
+    local bands = se.bands or {1, 2}
     local rows = {}
     for i = 1, #se.x do
       rows[i] = {se.x[i], se.c[i], se.s and se.s[i] or 0, se.truth and se.truth[i] or 0 / 0}
     end
     data[tag] = rows
     if se.s then
-      local bands = se.bands or {1, 2}
+      -- each band clipped to the y range (pf.plotkit.clip_band), in its own file
       for b = #bands, 1, -1 do
-        local n = bands[b]
-        clauses[#clauses + 1] = ("<%s> u 1:($2-%g*$3):($2+%g*$3) w filledcurves fs transparent solid %.2f noborder lc rgb '%s' notitle"):format(
-          tag, n, n, b == 1 and 0.35 or 0.15, se.color)
+        local n, ea, eb = bands[b], {}, {}
+        for i = 1, #se.x do ea[i], eb[i] = se.c[i] - n * se.s[i], se.c[i] + n * se.s[i] end
+        data[("%s_b%d"):format(tag, b)] = plotkit.clip_band(se.x, ea, eb, lo, hi)
+        clauses[#clauses + 1] = ("<%s_b%d> u 1:2:3 w filledcurves fs transparent solid %.2f noborder lc rgb '%s' notitle"):format(
+          tag, b, b == 1 and 0.35 or 0.15, se.color)
       end
       local a, o = plotkit.clip_marks(se.x, se.c, se.s, lo, hi, bands[#bands])
       for _, r in ipairs(a) do arrows[#arrows + 1] = r end
@@ -238,10 +241,15 @@ local function fig7(P, dir)
     if not (hi > lo) then lo, hi = -1, 1 end -- luacheck: ignore 581
     local e = plotkit.edges(lo, hi, 30)
     data["d" .. j], data["f" .. j] = plotkit.histogram(dv, e), plotkit.histogram(fv, e)
+    local ymax = 0
+    for _, t in ipairs({data["d" .. j], data["f" .. j]}) do
+      for _, r in ipairs(t) do ymax = math.max(ymax, r[2] + r[3]) end
+    end
     local unit = names[j][2]
     local ylab = j <= 3 and ("p(%s) [kpc^{-1}]"):format(names[j][1]) or ("p(%s) [(km s^{-1})^{-1}]"):format(names[j][1])
     body[#body + 1] = table.concat{
-      ("set xlabel '%s [%s]'; set ylabel '%s'; set xrange [%.10g:%.10g]; set yrange [0:*]\n"):format(names[j][1], unit, ylab, lo, hi),
+      ("set xlabel '%s [%s]'; set ylabel '%s'; set xrange [%.10g:%.10g]; set yrange [0:%.10g]\n"):format(names[j][1], unit, ylab, lo, hi,
+        ymax > 0 and 1.08 * ymax or 1),
       plotkit.tics("x", lo, hi, 6), "\n", j == 1 and "set key top right\n" or "set key off\n",
       ("plot <d%d> u 1:2:3 w yerrorbars pt 7 ps 0.5 lc rgb 'black' t 'data', <f%d> u 1:2 w histeps lw 2 lc rgb '#c0392b' t 'flows'\n"):format(j, j),
       "set xtics autofreq; set autoscale"}
@@ -344,11 +352,11 @@ local function fig8(P, dir)
     else
       clauses[#clauses + 1] = tag .. " u 1:2 w lp pt 9 ps 0.7 lw 2 lc rgb '" .. COLORS.arc .. "' t 'a_φ/|a|'"
     end
-    if mock then clauses[#clauses + 1] = tag .. " u 1:3 w l dt 2 lw 1.5 lc rgb '" .. COLORS.north .. "' t 'a_φ/|a|, truth'" end
+    if mock then clauses[#clauses + 1] = tag .. " u 1:3 w l dt 2 lw 1.5 lc rgb '" .. COLORS[per[1].side] .. "' t 'a_φ/|a|, truth'" end
     clauses[#clauses + 1] = "0 dt 3 lc rgb 'black' notitle"
     local xs = per[1].comp[1].x
     body[#body + 1] = table.concat{
-      ("set xlabel '%s'; set ylabel 'N-S asymmetry and a_φ/|a| [dimensionless]'\n"):format(ax[3]),
+      ("set xlabel '%s'; set ylabel '%s [dimensionless]'\n"):format(ax[3], #per == 2 and "N-S asymmetry and a_φ/|a|" or "a_φ/|a|"),
       ("set xrange [%.10g:%.10g]; set yrange [%.10g:%.10g]\n"):format(xs[1], xs[#xs], lo, hi),
       plotkit.tics("x", xs[1], xs[#xs], 7), "\n", plotkit.tics("y", lo, hi, 7), "\n",
       ("set key on %s opaque box lc rgb '#bbbbbb' font ',8' samplen 2.5\nplot "):format(plotkit.key_corner(kx, ky, xs[1], xs[#xs], lo, hi)),
@@ -563,8 +571,11 @@ local function fig12(P, dir)
     if tg then for _, cr in ipairs(curve) do tv[#tv + 1] = cr[3] end end
   end
   local lo, hi = plotkit.yrange{values = vals, sigmas = sigs, truth = tv}
-  local data = {band = band, curve = curve, truth = tp}
-  local clauses = {"<band> u 1:2:4 w filledcurves fs transparent solid 0.3 noborder lc rgb '#3498db' t 'gNFW posterior 16-84%'",
+  -- the 16-84% band clipped to the y range (pf.plotkit.clip_band)
+  local bx, ba, bb = {}, {}, {}
+  for i, b in ipairs(band) do bx[i], ba[i], bb[i] = b[1], b[2], b[4] end
+  local data = {band = band, bandclip = plotkit.clip_band(bx, ba, bb, lo, hi), curve = curve, truth = tp}
+  local clauses = {"<bandclip> u 1:2:3 w filledcurves fs transparent solid 0.3 noborder lc rgb '#3498db' t 'gNFW posterior 16-84%'",
                    "<band> u 1:3 w l lw 2 lc rgb '#1f618d' t 'posterior median ρ_{DM}(r)'",
                    "<curve> u 1:2 w l dt 4 lw 1.5 lc rgb '#1f618d' t 'best fit'"}
   if tg then clauses[#clauses + 1] = ("<curve> u 1:3 w l dt 2 lw 2 lc rgb '%s' t 'truth: the mock''s NFW halo'"):format(TRUTH_COLOR) end

@@ -129,6 +129,37 @@ function plotkit.key_corner(xs, ys, xlo, xhi, ylo, yhi)
   return best
 end
 
+--- A band between the curves a (lower) and b (upper), both linear between the abscissae x,
+--- clipped to [lo, hi]: rows {x, a, b} with the points where an edge crosses lo or hi
+--- inserted, and every value clamped. Between two rows each edge is then wholly inside or
+--- wholly beyond the range, so the clamped polygon is the band's visible part exactly
+--- (gnuplot's `filledcurves` does not always clip a polygon far beyond the axes cleanly).
+function plotkit.clip_band(x, a, b, lo, hi)
+  local function clamp(v) return math.max(lo, math.min(hi, v)) end
+  local rows = {}
+  for i = 1, #x do
+    if i > 1 and finite(a[i]) and finite(b[i]) and finite(a[i - 1]) and finite(b[i - 1]) then
+      local ts = {}
+      for _, e in ipairs({{a[i - 1], a[i]}, {b[i - 1], b[i]}}) do
+        for _, bound in ipairs({lo, hi}) do
+          local d = e[2] - e[1]
+          if d ~= 0 then
+            local t = (bound - e[1]) / d
+            if t > 0 and t < 1 then ts[#ts + 1] = t end
+          end
+        end
+      end
+      table.sort(ts)
+      for _, t in ipairs(ts) do
+        rows[#rows + 1] = {x[i - 1] + t * (x[i] - x[i - 1]), clamp(a[i - 1] + t * (a[i] - a[i - 1])),
+                           clamp(b[i - 1] + t * (b[i] - b[i - 1]))}
+      end
+    end
+    rows[#rows + 1] = {x[i], finite(a[i]) and clamp(a[i]) or a[i], finite(b[i]) and clamp(b[i]) or b[i]}
+  end
+  return rows
+end
+
 --- Equal-width bin edges: nb bins from lo to hi.
 function plotkit.edges(lo, hi, nb)
   local e = {}
