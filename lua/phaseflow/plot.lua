@@ -49,7 +49,7 @@ end
 --- gnuplot runs in DIR without a shell, and the script names its files relative to DIR,
 --- so any DIR works (spaces, quotes, non-ASCII); each figure is written as .part and
 --- renamed, like every file of a run. Text is gnuplot's enhanced text in UTF-8 (a_r is
---- a subscript r, 10^{-2} a power; write \\_ for a plain underscore).
+--- a subscript r, 10^{-2} a power), so a plain underscore in a label must be escaped.
 function plot.figure(fig)
   local dir, name = fig.dir, fig.name
   local body = fig.body
@@ -105,7 +105,8 @@ end
 --- (with units), series = list of {name, color, x, c (central), s (1 sigma, optional),
 --- truth (optional: drawn dashed when it has a finite value), bands (default {1, 2})},
 --- points = list of {name, color, pt, x, c, s} (error bars), key (true: legend), xrange
---- {lo, hi} (default the series' x), extra (list of gnuplot plot clauses).
+--- {lo, hi} (default the series' x), include (values the y range must hold), extra (list
+--- of gnuplot plot clauses).
 --- The y range is pf.plotkit.yrange of the central values (and points) and truths; band
 --- ends and central values beyond it are marked with arrows (pf.plotkit.clip_marks).
 --- `prefix` names the data tags. Returns the text (a `set ...` block and one `plot`
