@@ -120,6 +120,24 @@ describe("pf.pipeline on the test preset", function()
     end
   end)
 
+  it("labels every axis of every figure with its unit and draws the mock's truth", function()
+    for _, n in ipairs({"fig7_histograms", "fig8_acc_r", "fig8_acc_phi", "fig8_acc_s", "fig9_dlnf_dt",
+                        "fig10_density_s", "fig12_gnfw", "fig13_corner"}) do
+      local gp = assert(io.open(dir .. "/figdata/" .. n .. ".gp")):read("a")
+      gp = gp:sub(1, (gp:find("set terminal pdfcairo", 1, true)))   -- the PNG half
+      local count = 0
+      for axis in ("xy"):gmatch(".") do
+        for l in gp:gmatch("set " .. axis .. "label '([^']*)'") do
+          -- a label is a quantity and its unit in brackets ('' in the corner plot's inner panels)
+          assert.is_true(l == "" or l:find("^%S.* %[[^%]]+%]$") ~= nil, n .. ": " .. l)
+          if l ~= "" then count = count + 1 end
+        end
+      end
+      assert.is_true(count >= 2, n)
+      if n ~= "fig7_histograms" then assert.truthy(gp:find("truth", 1, true), n) end
+    end
+  end)
+
   it("leaves out density locations whose kernel leaves the survey sphere (NaN), keeps the rest", function()
     local f = dir .. "/steps/densities.h5"
     local reach, attrs = pf.h5.read(f, "/kernel_reach")
