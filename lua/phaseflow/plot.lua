@@ -217,7 +217,7 @@ local function fig7(P, dir)
   local v = rd(sf, "/train/base/v")
   local f = P:densities_f()[1].f
   local n = math.min(20000, (x:shape()))
-  local xs = f.nx:sample(n, nil, {seed = 5})
+  local xs = f.nx:sample(n, nil, {seed = 5, log_prob = false})  -- positions only
   local vs = f:sample_v(P.geom.sun, n, {qmc = false, seed = 6})
   -- data velocities near the Sun to compare with p(v | x_sun)
   local near = {}
