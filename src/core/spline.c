@@ -19,6 +19,8 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 #include "phaseflow/spline.h"
 
 int pf_spline_nraw(int bins) { return 3 * bins - 1; }
@@ -60,11 +62,15 @@ typedef struct vmaps {
     void (*exp)(double *, size_t), (*log)(double *, size_t), (*log1p)(double *, size_t);
 } vmaps;
 
+/* The widest unit the CPU has; PHASEFLOW_SPLINE_VEC=sse2|avx2 caps it (for tests: the
+ * variants round differently, so each is checked against the others). */
 static vmaps pick(void)
 {
-    if (__builtin_cpu_supports("avx512f"))
+    const char *cap = getenv("PHASEFLOW_SPLINE_VEC");
+    int sse2 = cap && !strcmp(cap, "sse2"), avx2 = cap && !strcmp(cap, "avx2");
+    if (!sse2 && !avx2 && __builtin_cpu_supports("avx512f"))
         return (vmaps){vexp_avx512, vlog_avx512, vlog1p_avx512};
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (!sse2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return (vmaps){vexp_avx2, vlog_avx2, vlog1p_avx2};
     return (vmaps){vexp_sse2, vlog_sse2, vlog1p_sse2};
 }
