@@ -27,8 +27,10 @@ CFLAGS_ALL = $(CSTD) $(OPT) -g $(WARN) -fPIC -fopenmp $(SANFLAGS) \
              -Iinclude -Isrc/lua -I$(BUILD)/gen -I/usr/include/lua5.4 -I/usr/include/hdf5/serial \
              $(EXTRA_CFLAGS)
 # GSL is linked without its own gslcblas: OpenBLAS provides the CBLAS symbols.
+# libmvec: glibc's vector exp/log, which src/core/spline.c's loops call (libm's linker
+# script would pull it in as needed; named so that the dependency is visible).
 LIBS     := -L$(LIBDIR)/hdf5/serial -lhdf5 -lgsl -lcfitsio -lz -lxxhash \
-            -L$(BLASDIR) -l:libopenblas.so.0 -Wl,-rpath,$(BLASDIR) -lm -fopenmp
+            -L$(BLASDIR) -l:libopenblas.so.0 -Wl,-rpath,$(BLASDIR) -lm -lmvec -fopenmp
 EXE_LIBS := -llua5.4 -lreadline
 
 CORE_SRC := $(sort $(wildcard src/core/*.c))

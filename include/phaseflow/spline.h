@@ -18,33 +18,40 @@
  *   z = y_k + h (s xi^2 + d_k xi(1-xi)) / (s + (d_k + d_{k+1} - 2s) xi(1-xi)).
  * The inverse solves that quadratic in xi by its cancellation-free root.
  *
- * raw and the raw-gradient arrays are strided (element j at [j * stride]); the flows
- * store each dimension's P values contiguously (stride 1).
+ * Evaluations come in batches (the flows pass every row and dimension of a block at once):
+ * the exps and logs of a batch go through glibc's vector math (libmvec), whose results
+ * differ from scalar libm's in the last bits, and between CPUs with different vector units
+ * (SSE2, AVX2, AVX-512 variants).
  */
 #ifndef PHASEFLOW_SPLINE_H
 #define PHASEFLOW_SPLINE_H
 
+#include <stddef.h>
+
 #define PF_SPLINE_MIN 1e-3
 #define PF_SPLINE_MAXBINS 64
 
-/* Partial derivatives of one evaluation: of z and of L = ln dz/dx with respect to x and to
- * the P raw values (strided like raw; entries of raw values that do not act are 0). */
+/* Partial derivatives of evaluations k = 0..m-1: of z and of L = ln dz/dx with respect to
+ * x (dz_dx[k], dL_dx[k]) and to the P raw values (dz_draw[k * ld + j], dL_draw likewise;
+ * entries of raw values that do not act are 0). */
 typedef struct pf_spline_grad {
-    double dz_dx, dL_dx;
+    double *dz_dx, *dL_dx;
     double *dz_draw, *dL_draw;
-    int stride;
+    size_t ld;
 } pf_spline_grad;
 
 /* Number of raw values per variable for K bins (3K - 1). */
 int pf_spline_nraw(int bins);
 
-/* z = g(x) and *L = ln g'(x); the partials into *g when g is not NULL. bins in
- * 2..PF_SPLINE_MAXBINS, bound > 0 (checked by the caller). */
-double pf_spline_forward(int bins, double bound, const double *raw, int stride, double x,
-                         double *L, pf_spline_grad *g);
+/* m evaluations: z[k] = g_k(x[k]) and L[k] = ln g_k'(x[k]), g_k the spline of the raw values
+ * raw[k * ldr + 0 .. P-1]; the partials into *g when g is not NULL. bins in
+ * 2..PF_SPLINE_MAXBINS, bound > 0 (checked by the caller). Each result depends only on its
+ * own x and raw values, to the bit (not on m or on the other evaluations). */
+void pf_spline_forward(int bins, double bound, size_t m, const double *raw, size_t ldr,
+                       const double *x, double *z, double *L, const pf_spline_grad *g);
 
-/* x = g^-1(z) and *L = ln g'(x) (so ln |dx/dz| = -*L). */
-double pf_spline_inverse(int bins, double bound, const double *raw, int stride, double z,
-                         double *L);
+/* x[k] = g_k^-1(z[k]) and L[k] = ln g_k'(x[k]) (so ln |dx/dz| = -L[k]). */
+void pf_spline_inverse(int bins, double bound, size_t m, const double *raw, size_t ldr,
+                       const double *z, double *x, double *L);
 
 #endif

@@ -236,7 +236,8 @@ static int ensure_ws(pf_maf *f, pf_err *err)
     size_t T = (size_t)f->T, B = (size_t)f->B;
     size_t NO = (size_t)f->NO, nsp = strchr(f->layers, 's') ? T * R * NO : 0;
     size_t per = (T + 1) * R * D + T * (B + 1) * R * H + 4 * T * B * R * H + 2 * T * R * D +
-                 2 * R * NO + 2 * R * C + 3 * R + 3 * R * H + 2 * R * D + f->np + H + 2 * nsp;
+                 2 * R * NO + 2 * R * C + 3 * R + 3 * R * H + 2 * R * D + f->np + H + 2 * nsp +
+                 (nsp ? 3 * R * D : 0);
     per = (per + 7) & ~(size_t)7;
     f->w = calloc((size_t)nt, sizeof(ws));
     f->wsmem = malloc(per * (size_t)nt * sizeof(double));
@@ -275,6 +276,7 @@ static int ensure_ws(pf_maf *f, pf_err *err)
         TAKE(cb, H);
         TAKE(DZ, nsp);
         TAKE(DL, nsp);
+        TAKE(sz, nsp ? 3 * R * D : 0);
 #undef TAKE
     }
     f->nws = nt;

@@ -24,6 +24,7 @@ typedef struct ws {
     double *out, *gout, *cp, *gC, *ljac, *ldet, *wt;
     double *gH, *gA, *gT, *G, *G2, *grad, *cb;
     double *DZ, *DL; /* spline transforms: dz/draw and d ln g'/draw (T x R x NO) */
+    double *sz;      /* spline transforms: scratch for one block (3 x R x D) */
     int cident; /* all context rows of the current block are the same */
     int nod;    /* forward only: GELU derivatives not needed (not stored) */
 } ws;

@@ -29,31 +29,35 @@ void maf_blk_forward(const pf_maf *f, ws *w, size_t n, const double *x, const do
         double *S = w->S + (size_t)t * R * (size_t)D, *SG = w->SIG + (size_t)t * R * (size_t)D;
         maf_made_fwd(f, w, t, n, Xt, w->cp, 0, f->H);
         const size_t NO = (size_t)f->NO;
-        const int spl = f->layers[t] == 's';
+        if (f->layers[t] == 's') {
+            /* all rows and dimensions of the block in one call (dimension i of row r is
+             * evaluation r D + i: its raw values are the P1 outputs at (r D + i) P1); S and
+             * SIG get dz/dx and d ln g'/dx, DZ and DL the raw partials */
+            const size_t P1 = NO / (size_t)D, m = n * (size_t)D, q = (size_t)t * R * NO;
+            double *zt = w->sz, *Lt = w->sz + m;
+            pf_spline_grad g = {S, SG, w->DZ + q, w->DL + q, P1};
+            pf_spline_forward(f->bins, f->bound, m, w->out, P1, Xt, zt, Lt, w->nod ? NULL : &g);
+            for (size_t r = 0; r < n; r++) {
+                double ld = 0;
+                for (int i = 0; i < D; i++) {
+                    size_t k = r * (size_t)D + (size_t)i;
+                    Xn[r * (size_t)D + (size_t)(D - 1 - i)] = zt[k];
+                    ld += Lt[k];
+                }
+                w->ldet[r] += ld;
+            }
+            continue;
+        }
         for (size_t r = 0; r < n; r++) {
             const double *o = w->out + r * NO;
             double ld = 0;
             for (int i = 0; i < D; i++) {
                 size_t k = r * (size_t)D + (size_t)i;
-                double zi;
-                if (spl) {
-                    /* S and SIG hold dz/dx and d ln g'/dx; DZ and DL the raw partials */
-                    size_t P1 = NO / (size_t)D, q = (size_t)t * R * NO + r * NO + (size_t)i * P1;
-                    pf_spline_grad g = {0, 0, w->DZ + q, w->DL + q, 1};
-                    double L;
-                    zi = pf_spline_forward(f->bins, f->bound, o + (size_t)i * P1, 1, Xt[k], &L,
-                                           w->nod ? NULL : &g);
-                    S[k] = g.dz_dx;
-                    SG[k] = g.dL_dx;
-                    ld += L;
-                } else {
-                    double a = o[D + i] + f->s0, s = softplus(a) + SCALE_MIN;
-                    S[k] = s;
-                    SG[k] = sigmoid(a);
-                    zi = Xt[k] * s + o[i];
-                    ld += log(s);
-                }
-                Xn[r * (size_t)D + (size_t)(D - 1 - i)] = zi;
+                double a = o[D + i] + f->s0, s = softplus(a) + SCALE_MIN;
+                S[k] = s;
+                SG[k] = sigmoid(a);
+                Xn[r * (size_t)D + (size_t)(D - 1 - i)] = Xt[k] * s + o[i];
+                ld += log(s);
             }
             w->ldet[r] += ld;
         }
@@ -206,16 +210,22 @@ void maf_blk_inverse(const pf_maf *f, ws *w, size_t n, const double *z, const do
         memset(nx, 0, n * (size_t)D * sizeof(double));
         for (int k = 0; k < D; k++) {
             maf_made_fwd(f, w, t, n, nx, w->cp, k > 0 ? f->upto[k - 1] : 0, f->upto[k]);
+            if (f->layers[t] == 's') {
+                /* every row's dimension k in one call, through contiguous copies */
+                const size_t P1 = (size_t)(f->NO / D);
+                double *zt = w->sz, *xt = w->sz + n, *Lt = w->sz + 2 * n;
+                for (size_t r = 0; r < n; r++)
+                    zt[r] = cur[r * (size_t)D + (size_t)(D - 1 - k)];
+                pf_spline_inverse(f->bins, f->bound, n, w->out + (size_t)k * P1,
+                                  (size_t)f->NO, zt, xt, Lt);
+                for (size_t r = 0; r < n; r++) {
+                    nx[r * (size_t)D + (size_t)k] = xt[r];
+                    w->ldet[r] -= Lt[r];
+                }
+                continue;
+            }
             for (size_t r = 0; r < n; r++) {
                 const double *o = w->out + r * (size_t)f->NO;
-                if (f->layers[t] == 's') {
-                    double L;
-                    nx[r * (size_t)D + (size_t)k] =
-                        pf_spline_inverse(f->bins, f->bound, o + (size_t)k * (f->NO / D), 1,
-                                          cur[r * (size_t)D + (size_t)(D - 1 - k)], &L);
-                    w->ldet[r] -= L;
-                    continue;
-                }
                 int i0 = k == D - 1 ? 0 : k;
                 for (int i = i0; i <= k; i++) {
                     double s = softplus(o[D + i] + f->s0) + SCALE_MIN;
