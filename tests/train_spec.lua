@@ -312,6 +312,37 @@ describe("pf.train checkpoints, damaged or another run's", function()
     refused(file, "loss histories at epoch 0")
   end)
 
+  it("refuses a checkpoint of a run with other options or data; max_epochs and patience may change", function()
+    local function refused_by(o, xs)
+      local file = checkpoint()
+      local t = {checkpoint = file}
+      for k, v in pairs(opts) do t[k] = v end
+      for k, v in pairs(o) do t[k] = v end
+      local ok, err = pcall(pf.train, flow(), xs or x, t)
+      os.remove(file)
+      assert.is_false(ok, "resumed from another run's checkpoint")
+      assert.is_truthy(tostring(err):find("pf.train: checkpoint " .. file .. ": it was made by a run with "
+        .. "other options or data", 1, true), err)
+    end
+    refused_by({lr = 3e-3})
+    refused_by({seed = 2})
+    refused_by({batch = 32})
+    local x2 = x:copy()
+    x2:set(17, 2, x2:get(17, 2) + 1e-9)  -- one star moved
+    refused_by({}, x2)
+    -- a longer run of the same training resumes
+    local file = checkpoint()
+    local h = run(file, {max_epochs = 6, patience = 50})
+    os.remove(file)
+    assert.are.equal(6, h.epochs)
+    -- a checkpoint without the key (another run's, or an older phaseflow's)
+    file = checkpoint()
+    local p, attrs = pf.h5.read(file, CK .. "/params")
+    attrs.run_key = nil
+    pf.h5.write(file, CK .. "/params", p, attrs)
+    refused(file, "it was made by a run with other options or data %(its key nil")
+  end)
+
   it("refuses a checkpoint group without its parameters instead of starting again", function()
     local file = checkpoint()
     pf.h5.delete(file, CK .. "/params")

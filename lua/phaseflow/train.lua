@@ -14,6 +14,7 @@ local core = require "phaseflow.core"
 local strict = require "phaseflow.strict"
 local h5 = require "phaseflow.h5"
 local fs = require "phaseflow.fs"
+local serialize = require "phaseflow.serialize"
 local array = core.array
 
 local ALLOWED = {context = 1, x_val = 1, context_val = 1, val_fraction = 1, batch = 1, lr = 1,
@@ -69,7 +70,7 @@ local function write_checkpoint(file, st)
   local g = "/checkpoint"
   fs.replace(file, function(part)
     h5.write(part, g .. "/params", st.params, {epoch = st.epoch, best_epoch = st.best_epoch,
-      best_val = st.best_val, step = st.step})
+      best_val = st.best_val, step = st.step, run_key = st.run_key})
     h5.write(part, g .. "/best", st.best)
     h5.write(part, g .. "/m", st.m)
     h5.write(part, g .. "/v", st.v)
@@ -87,7 +88,7 @@ end
 -- flow's shapes, non-finite values, counts that disagree -- is damage or another run's
 -- file: refused with an error naming the file, never resumed from (NaN parameters would
 -- train on silently to a NaN loss).
-local function read_checkpoint(file, np, batcher)
+local function read_checkpoint(file, np, batcher, run_key)
   local g = "/checkpoint"
   local function refuse(fmt, ...)
     error(("pf.train: checkpoint %s: " .. fmt .. " (not this run's checkpoint, or damaged; "
@@ -109,6 +110,11 @@ local function read_checkpoint(file, np, batcher)
     return a, attrs
   end
   local p, a = vector("params", np)
+  -- made by this run: the same options and data (max_epochs and patience may change)
+  if a.run_key ~= run_key then
+    refuse("it was made by a run with other options or data (its key %s, this run's %s)",
+      tostring(a.run_key), run_key)
+  end
   local function count(key, min)
     local v = a[key]
     if math.type(v) ~= "integer" or v < min then
@@ -199,9 +205,15 @@ local function train(flow, x, opts)
   local best = p:copy()
   local epoch0 = 0
   local ck = opts.checkpoint
+  -- what a checkpoint must have been made by: this flow's architecture, the options that
+  -- shape the training, and the data (row counts and sums: any changed value moves them)
+  local function sums(a) return a and ("%d %a %a"):format((a:shape()), a:sum(), a:square():sum()) or "-" end
+  local run_key = ck and serialize.hash{flow = cfg, seed = seed, batch = bs, lr = opts.lr, beta1 = opts.beta1,
+    beta2 = opts.beta2, eps = opts.eps, weight_decay = opts.weight_decay, val_fraction = opts.val_fraction,
+    x = sums(xtr), c = sums(ctr), x_val = sums(xval), c_val = sums(cval)}
   -- a file without the group is no checkpoint yet; one with it must be whole
   if ck and h5.exists(ck, "/checkpoint") == true then
-    local st = read_checkpoint(ck, flow:nparams(), batcher)
+    local st = read_checkpoint(ck, flow:nparams(), batcher, run_key)
     p = st.params
     flow:set_params(p)
     best = st.best
@@ -251,7 +263,7 @@ local function train(flow, x, opts)
       local m, v, step = adam:state()
       write_checkpoint(ck, {params = p, epoch = epoch, best_epoch = hist.best_epoch,
         best_val = hist.best_val, step = step, best = best, m = m, v = v,
-        rng = batcher:rng_state(), train = hist.train, val = hist.val})
+        rng = batcher:rng_state(), train = hist.train, val = hist.val, run_key = run_key})
     end
     if opts.stop_after and epoch >= opts.stop_after then break end
   end
