@@ -684,28 +684,29 @@ static int write_attr(const char *file, const char *path, const char *name, hid_
     return st;
 }
 
-int pf_h5_attr_write_numbers(const char *file, const char *path, const char *name,
-                             const double *v, size_t n, pf_err *err)
+/* n values of one type as an attribute: a scalar for one, a 1-D list otherwise */
+static int write_attr_values(const char *file, const char *path, const char *name, hid_t type,
+                             const void *v, size_t n, pf_err *err)
 {
     hsize_t dims[1] = {n};
     hid_t space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
     if (space < 0)
         return pf_err_set(err, PF_ENOMEM, "%s: cannot create attribute space", file);
-    int st = write_attr(file, path, name, H5T_NATIVE_DOUBLE, space, v, err);
+    int st = write_attr(file, path, name, type, space, v, err);
     H5Sclose(space);
     return st;
+}
+
+int pf_h5_attr_write_numbers(const char *file, const char *path, const char *name,
+                             const double *v, size_t n, pf_err *err)
+{
+    return write_attr_values(file, path, name, H5T_NATIVE_DOUBLE, v, n, err);
 }
 
 int pf_h5_attr_write_int64(const char *file, const char *path, const char *name,
                            const int64_t *v, size_t n, pf_err *err)
 {
-    hsize_t dims[1] = {n};
-    hid_t space = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, dims, NULL);
-    if (space < 0)
-        return pf_err_set(err, PF_ENOMEM, "%s: cannot create attribute space", file);
-    int st = write_attr(file, path, name, H5T_NATIVE_INT64, space, v, err);
-    H5Sclose(space);
-    return st;
+    return write_attr_values(file, path, name, H5T_NATIVE_INT64, v, n, err);
 }
 
 int pf_h5_attr_write_string(const char *file, const char *path, const char *name,

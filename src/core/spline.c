@@ -305,6 +305,23 @@ static void tail(const pf_spline_grad *g, size_t k, int K)
         dz[j] = dl[j] = 0.0;
 }
 
+static void chunk_init(chunk *ch, int bins, double bound)
+{
+    ch->K = bins;
+    ch->B = bound;
+    ch->c = 2.0 * bound * (1.0 - PF_SPLINE_MIN * bins);
+}
+
+/* The bins of mc evaluations at v (inputs, or outputs when inverse): the two softmaxes,
+ * the bin each falls in, its knot slopes -- what forward and inverse share. */
+static void bins_of(chunk *ch, const vmaps *vm, size_t mc, const double *raw, size_t ldr,
+                    const double *v, int inverse)
+{
+    softmaxes(ch, vm, mc, raw, ldr);
+    locate(ch, vm, mc, raw, ldr, v, inverse);
+    slopes(ch, mc);
+}
+
 static size_t chunk_rows(int K)
 {
     size_t c = EBUF / (2 * (size_t)K);
@@ -316,16 +333,12 @@ void pf_spline_forward(int bins, double bound, size_t m, const double *raw, size
 {
     const vmaps vm = pick();
     chunk ch;
-    ch.K = bins;
-    ch.B = bound;
-    ch.c = 2.0 * bound * (1.0 - PF_SPLINE_MIN * bins);
+    chunk_init(&ch, bins, bound);
     const size_t step = chunk_rows(bins);
     for (size_t k0 = 0; k0 < m; k0 += step) {
         size_t mc = m - k0 < step ? m - k0 : step;
-        const double *r0 = raw + k0 * ldr, *xv = x + k0;
-        softmaxes(&ch, &vm, mc, r0, ldr);
-        locate(&ch, &vm, mc, r0, ldr, xv, 0);
-        slopes(&ch, mc);
+        const double *xv = x + k0;
+        bins_of(&ch, &vm, mc, raw + k0 * ldr, ldr, xv, 0);
         for (size_t e = 0; e < mc; e++) {
             bin *q = &ch.q[e];
             double xi = q->inside ? (xv[e] - q->x0) / q->w : 0.0;
@@ -356,16 +369,12 @@ void pf_spline_inverse(int bins, double bound, size_t m, const double *raw, size
 {
     const vmaps vm = pick();
     chunk ch;
-    ch.K = bins;
-    ch.B = bound;
-    ch.c = 2.0 * bound * (1.0 - PF_SPLINE_MIN * bins);
+    chunk_init(&ch, bins, bound);
     const size_t step = chunk_rows(bins);
     for (size_t k0 = 0; k0 < m; k0 += step) {
         size_t mc = m - k0 < step ? m - k0 : step;
-        const double *r0 = raw + k0 * ldr, *zv = z + k0;
-        softmaxes(&ch, &vm, mc, r0, ldr);
-        locate(&ch, &vm, mc, r0, ldr, zv, 1);
-        slopes(&ch, mc);
+        const double *zv = z + k0;
+        bins_of(&ch, &vm, mc, raw + k0 * ldr, ldr, zv, 1);
         for (size_t e = 0; e < mc; e++) {
             bin *q = &ch.q[e];
             double h = q->h, s = q->s, d0 = q->d0, d1 = q->d1, ee = d0 + d1 - 2.0 * s;
