@@ -13,37 +13,10 @@
 -- in 64 (by a hash of its bytes) is also written to a real file and resumed from it.
 local pf = require "phaseflow"
 
-local dir = os.getenv("PF_FUZZ_DIR")
-if not dir then
-  local shm = io.open("/dev/shm/.pf-fuzz-probe", "w")
-  if shm then shm:close(); os.remove("/dev/shm/.pf-fuzz-probe"); dir = "/dev/shm" end
-end
-local unique = os.tmpname() -- a name no other process has (fuzzers may run side by side)
-os.remove(unique)
-local path = (dir and (dir .. "/pf-fuzz-ckpt-" .. unique:match("[^/]+$")) or unique) .. ".h5"
+local fuzz = require "fuzz_store"
+local path = fuzz.scratch_path("ckpt")
 
--- the objects of a file: path -> {dataset = array (flat copy), shape = {...}, attrs},
--- {bytes = string, attrs} or {group = true, attrs}
-local function store_of(file)
-  local st = {}
-  local function walk(g)
-    for _, e in ipairs(pf.h5.list(file, g)) do
-      local q = (g == "/" and "" or g) .. "/" .. e.name
-      if e.kind == "group" then
-        st[q] = {group = true, attrs = pf.h5.attrs(file, q)}
-        walk(q)
-      elseif q:match("/rng$") then
-        st[q] = {bytes = pf.h5.read_bytes(file, q), attrs = pf.h5.attrs(file, q)}
-      else
-        local a, at = pf.h5.read(file, q)
-        st[q] = {dataset = a:copy():reshape(a:size()), shape = {a:shape()}, attrs = at}
-      end
-    end
-  end
-  walk("/")
-  os.remove(file)
-  return st
-end
+local function store_of(file) return fuzz.store_of(file, function(q) return q:match("/rng$") end) end
 
 local function data(n, d, seed)
   local x = pf.array.zeros(n, d)
@@ -77,76 +50,10 @@ end
 
 local ATTRS = {"epoch", "best_epoch", "best_val", "step", "format", "version"}
 local STRINGS = {"", "2", "epoch", "1e308", "nan"}
-local INTS = {0, 1, -1, 2, 3, 4, 8, 64, 255, 256, 65536, 2147483647, 2147483648, -2147483648,
-  4294967304, math.maxinteger, math.mininteger}
+local D = fuzz.decoder(STRINGS)
+local byte, int, num, value = D.byte, D.int, D.num, D.value
 
-local data_, pos
-local function byte()
-  pos = pos + 1
-  return data_:byte(pos) or 0
-end
-local function int()
-  local k = byte()
-  if k < 200 then return INTS[k % #INTS + 1] end
-  local v = 0
-  for _ = 1, 8 do v = (v << 8) | byte() end
-  return v
-end
-local function num()
-  local k = byte() % 8
-  if k == 0 then return 0 / 0
-  elseif k == 1 then return math.huge
-  elseif k == 2 then return -math.huge
-  elseif k == 3 then return int() + 0.0
-  elseif k == 4 then return (byte() - 128) / 16
-  end
-  local b = {}
-  for i = 1, 8 do b[i] = string.char(byte()) end
-  return (string.unpack("<d", table.concat(b)))
-end
-local function str()
-  local k = byte()
-  if k < 220 then return STRINGS[k % #STRINGS + 1] end
-  local n = byte() % 24
-  local b = {}
-  for i = 1, n do b[i] = string.char(byte()) end
-  return table.concat(b)
-end
-local function value()
-  local k = byte() % 6
-  if k == 0 then return int()
-  elseif k == 1 then return num()
-  elseif k == 2 then return str()
-  elseif k == 3 then return byte() % 2 == 0
-  end
-  local t = {}
-  for i = 1, 1 + byte() % 4 do t[i] = num() end
-  return t
-end
-
--- an attribute value as pf.h5 reads it back
-local function as_read(v)
-  if type(v) == "boolean" then return v and 1 or 0 end
-  if type(v) == "string" then return v:match("^[^%z]*") end
-  local function back(x)
-    x = x + 0.0
-    if x == math.floor(x) and math.abs(x) < 2 ^ 53 then return math.tointeger(x) end
-    return x
-  end
-  if type(v) == "table" then
-    if #v == 1 then return back(v[1]) end
-    local t = {}
-    for i, x in ipairs(v) do t[i] = back(x) end
-    return t
-  end
-  return back(v)
-end
-
-local function copy_attrs(a)
-  local t = {}
-  for k, v in pairs(a or {}) do t[k] = v end
-  return t
-end
+local as_read, copy_attrs = fuzz.as_read, fuzz.copy_attrs
 
 -- the generator state rewritten: a byte anywhere, one of its last 8 (MT19937's position
 -- in its table, and padding), a 64-bit word of the table, or another length
@@ -235,12 +142,7 @@ end
 -- the pf.h5 functions pf.train calls, over the store
 local real = {exists = pf.h5.exists, read = pf.h5.read, read_bytes = pf.h5.read_bytes}
 local store
-local function parents_exist(q)
-  for i = 2, #q do
-    if q:sub(i, i) == "/" and not store[q:sub(1, i - 1)] then return false end
-  end
-  return true
-end
+local function parents_exist(q) return fuzz.parents_exist(store, q) end
 local function fake_exists(file, q)
   assert(file == path)
   return (q == "/" or store[q] ~= nil) and parents_exist(q)
@@ -353,7 +255,7 @@ local function check(t, bad, ok, hist)
 end
 
 return function(input)
-  data_, pos = input, 0
+  D.feed(input)
   local t = templates[byte() % #templates + 1]
   store = {}
   for q, e in pairs(t.store) do store[q] = e end
