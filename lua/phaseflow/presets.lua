@@ -200,11 +200,7 @@ function presets.set(p, path, text)
     local v
     if text == "true" then v = true elseif text == "false" then v = false
     else v = math.tointeger(tonumber(text)) or tonumber(text) or text end
-    if type(t[last]) == "number" and type(v) ~= "number" then
-      error(("'%s' must be a number, got '%s'"):format(path, text), 0)
-    end
-    if type(t[last]) == "boolean" and type(v) ~= "boolean" then v = text end  -- assign names it
-    assign(p, path, v)
+    assign(p, path, v)  -- which checks v against the preset's type there
   end)
   if not ok then error("pf.presets.set: " .. tostring(err), 2) end
   return p

@@ -182,10 +182,10 @@ function report.write(P, w)
   p("")
   p("## Table II: densities, 1e-2 Msun/pc^3 (GeV/cm^3)")
   p("| density | this work | GeV/cm^3 | truth | pull | chi2_nu |"); p("|---|---|---|---|---|---|")
+  -- a value without error (the mock's exact baryons) says so instead of "± 0.000"
+  local function pm(x, sx) return sx == 0 and (fmt(x) .. " (exact)") or (fmt(x) .. " ± " .. fmt(sx)) end
+  local gev = units.gev_cm3_per_msun_pc3 / 100
   for _, r in ipairs(tables.table2) do
-    -- a value without error (the mock's exact baryons) says so instead of "± 0.000"
-    local function pm(x, sx) return sx == 0 and (fmt(x) .. " (exact)") or (fmt(x) .. " ± " .. fmt(sx)) end
-    local gev = units.gev_cm3_per_msun_pc3 / 100
     p(("| %s | %s | %s | %s | %s | %s |"):format(r[1], pm(r[2], r[3]), pm(r[2] * gev, r[3] * gev),
       fmt(r[4]), fmt(r[5], 2), r[6] and fmt(r[6], 2) or ""))
   end
