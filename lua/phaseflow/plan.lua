@@ -57,7 +57,7 @@ function plan.print(P, opts)
   local log = not opts.quiet and function(fmt, ...)
     io.stderr:write(("[plan] " .. fmt .. "\n"):format(...))
   end or nil
-  local rows, sum = plan.rows(P, {only = opts.only, from = opts.from, force = opts.force,
+  local rows, sum = plan.rows(P, {only = opts.only, from = opts.from, upto = opts.upto, force = opts.force,
                                   calibrate = opts.calibrate, log = log})
   local m = cost.machine()
   print(("Plan of scripts/paper.lua --preset %s into %s (nothing was run or written)"):format(P.o.name, P.out))

@@ -27,7 +27,8 @@ common.wtime = core.config and core.config.wtime or os.clock
 function common.rd(file, path) return (h5.read(file, path)) end
 local rd = common.rd
 
-common.file_exists = require("phaseflow.fs").exists
+local fs = require "phaseflow.fs"
+common.file_exists = fs.exists
 
 -- Distance from the Sun (n) and offset (n x 3) of the rows of x (kpc).
 function common.dist_sun(x)
@@ -42,6 +43,38 @@ function common.split(a, blocks)
     local n = (b:shape())
     out[k] = array.from({table.unpack(a:totable(), i, i + n - 1)})
     i = i + n
+  end
+  return out
+end
+
+-- Job files of a step (the engine's jobs, see pf.pipeline): DIR/steps/STEP.jobs/ID.h5,
+-- holding named arrays under the root and the job's key as the root's `job_key`.
+function common.job_file(run, step, id)
+  return ("%s/%s.h5"):format(run:file(step):gsub("%.h5$", ".jobs"), id)
+end
+
+-- Write arrays (name -> array) as a job's file, whole or not at all.
+function common.write_job(file, key, arrays)
+  fs.mkdirs((file:match("^(.*)/[^/]*$")))
+  fs.replace(file, function(part)
+    local names = {}
+    for name in pairs(arrays) do names[#names + 1] = name end
+    table.sort(names)
+    for _, name in ipairs(names) do h5.write(part, "/" .. name, arrays[name]) end
+    h5.set_attrs(part, "/", {job_key = key, arrays = table.concat(names, ",")})
+  end)
+end
+
+-- A job file's arrays (name -> array) if it was made with this key and reads whole; else nil.
+function common.read_job(file, key)
+  if not fs.exists(file) then return nil end
+  local ok, a = pcall(h5.attrs, file, "/")
+  if not (ok and a.job_key == key and type(a.arrays) == "string") then return nil end
+  local out = {}
+  for name in a.arrays:gmatch("[^,]+") do
+    local rok, v = pcall(h5.read, file, "/" .. name)
+    if not rok then return nil end
+    out[name] = v
   end
   return out
 end
@@ -169,25 +202,48 @@ function M:load_variant_names()
   self.variant_names = vs
 end
 
--- the phase-space densities of every variant (base ensemble, each base member, resamples)
-function M:densities_f()
+-- The phase-space densities a run measures, in order (base ensemble, each base member,
+-- resamples): {name, kind, load = function() -> f}, the flows read from the flows step.
+function M:density_list()
   local ff = self:file("flows")
   local out = {}
+  local function member(vt, which, k) return flowmod.load(ff, ("/%s/%s/member_%04d"):format(vt.name, which, k)) end
   for _, vt in ipairs(self:variants()) do
-    local nx, pv = {}, {}
-    for k = 1, vt.members do
-      nx[k] = flowmod.load(ff, ("/%s/n_x/member_%04d"):format(vt.name, k))
-      pv[k] = flowmod.load(ff, ("/%s/p_v/member_%04d"):format(vt.name, k))
-    end
-    local function ens(t) return #t == 1 and t[1] or flowmod.ensemble{members = t} end
-    out[#out + 1] = {name = vt.name, kind = vt.kind, f = df.flows(ens(nx), ens(pv))}
+    out[#out + 1] = {name = vt.name, kind = vt.kind, load = function()
+      local nx, pv = {}, {}
+      for k = 1, vt.members do nx[k], pv[k] = member(vt, "n_x", k), member(vt, "p_v", k) end
+      local function ens(t) return #t == 1 and t[1] or flowmod.ensemble{members = t} end
+      return df.flows(ens(nx), ens(pv))
+    end}
     if vt.kind == "base" and vt.members > 1 then
       for k = 1, vt.members do
-        out[#out + 1] = {name = ("member_%03d"):format(k), kind = "member", f = df.flows(nx[k], pv[k])}
+        out[#out + 1] = {name = ("member_%03d"):format(k), kind = "member",
+                         load = function() return df.flows(member(vt, "n_x", k), member(vt, "p_v", k)) end}
       end
     end
   end
   return out
+end
+
+-- the phase-space densities of every variant, loaded: {name, kind, f}
+function M:densities_f()
+  local out = {}
+  for i, d in ipairs(self:density_list()) do out[i] = {name = d.name, kind = d.kind, f = d.load()} end
+  return out
+end
+
+-- The density named `name` (a job's: the last one asked for is kept, as a rank's jobs
+-- often follow each other on one density).
+function M:density_of(name)
+  local c = self._density
+  if c and c.name == name then return c.f end
+  for _, d in ipairs(self:density_list()) do
+    if d.name == name then
+      self._density = {name = name, f = d.load()}
+      return self._density.f
+    end
+  end
+  error(("pf.pipeline: no density '%s'"):format(tostring(name)), 0)
 end
 
 -- A parametric bootstrap of the flows' own bias: n stars drawn from the base ensembles
@@ -195,12 +251,23 @@ end
 -- truth is the base ensemble itself, so refit - base estimates the bias the fitting adds
 -- (the smoothing of n(x)'s curvature, common to every member and resample), without any
 -- truth: a systematic variant like the others (preset.systematics = {{refit = true}}).
-function M:refit_sample(file, n, index)
+-- `from`: a flows file holding /base/WHICH/member_K, or a function (which, k) -> the base
+-- member's flow, nil past the last.
+function M:refit_sample(from, n, index)
+  local member = from
+  if type(from) ~= "function" then
+    member = function(which, k)
+      local g = ("/base/%s/member_%04d"):format(which, k)
+      return h5.exists(from, g) == true and flowmod.load(from, g) or nil
+    end
+  end
   local base = {}
   for _, which in ipairs({"n_x", "p_v"}) do
     local list, k = {}, 1
-    while h5.exists(file, ("/base/%s/member_%04d"):format(which, k)) == true do
-      list[k] = flowmod.load(file, ("/base/%s/member_%04d"):format(which, k))
+    while true do
+      local f = member(which, k)
+      if not f then break end
+      list[k] = f
       k = k + 1
     end
     base[which] = #list == 1 and list[1] or flowmod.ensemble{members = list}

@@ -12,6 +12,8 @@
 local cbe = require "phaseflow.cbe"
 local poisson = require "phaseflow.poisson"
 local common = require "phaseflow.steps.common"
+local serialize = require "phaseflow.serialize"
+local array = require("phaseflow.core").array
 
 local densities = {name = "densities", inputs = {"flows", "catalogue"}}
 
@@ -34,10 +36,56 @@ function densities.options(self)
           tr = self.o.truth_rule, seed = self.o.seed, edge = self.o.density_edge, cs = 0}
 end
 
---- Run the step (see the opening comment); w.put(path, value) fills its file.
-function densities.run(self, w)
+-- Density locations per job: a job holds the kernel points of this many locations.
+densities.LOCATIONS_PER_JOB = 8
+
+-- The kernel points of the run's density locations (the same on every rank: seeded).
+local function kernel_points(self)
   local x0, names, blocks = self:density_points()
-  local pts = poisson.kernel_points(x0, {points = self.o.kernel_points, seed = self.o.seed})
+  return poisson.kernel_points(x0, {points = self.o.kernel_points, seed = self.o.seed}), x0, names, blocks
+end
+
+--- The jobs: one per (density, block of LOCATIONS_PER_JOB locations): the accelerations at
+--- their kernel points, a file each.
+function densities.jobs(self)
+  self._density = nil
+  local pts = kernel_points(self)
+  local np, per = pts.nvol + pts.nsurf, densities.LOCATIONS_PER_JOB
+  local list = {}
+  for _, d in ipairs(self:density_list()) do
+    for first = 1, pts.n0, per do
+      local last = math.min(pts.n0, first + per - 1)
+      local id = ("%s-%04d"):format(d.name, first)
+      list[#list + 1] = {id = id, density = d.name, rows = {(first - 1) * np + 1, last * np},
+                         file = common.job_file(self, "densities", id),
+                         key = serialize.hash{step = self.keys.densities, id = id, last = last},
+                         label = ("%s locations %d-%d"):format(d.name, first, last)}
+    end
+  end
+  return list
+end
+
+function densities.job_done(_, job) return common.read_job(job.file, job.key) ~= nil end
+
+--- The accelerations at one job's kernel points (every kernel point uses the same QMC
+--- velocity points, seed_stride = 0, so a point's value does not depend on its job).
+function densities.do_job(self, job)
+  local pts = self._kernel_points
+  if not pts or pts.key ~= self.keys.densities then
+    pts = kernel_points(self)
+    pts.key = self.keys.densities
+    self._kernel_points = pts
+  end
+  local x = pts.x:rows(job.rows[1], job.rows[2]):copy()
+  local acc = cbe.acceleration(self:density_of(job.density), x,
+                               {nv = self.o.nv_density, seed = self.o.seed, seed_stride = 0})
+  common.write_job(job.file, job.key, {a = acc})
+end
+
+--- Run the step (see the opening comment): the jobs' accelerations gathered into each
+--- density's Poisson estimate; w.put(path, value) fills its file.
+function densities.run(self, w)
+  local pts, x0, names, blocks = kernel_points(self)
   local edge = self.o.density_edge or 0.9 * self.o.radius
   local reach = densities.kernel_reach(pts)
   local inside = {}
@@ -54,12 +102,18 @@ function densities.run(self, w)
     for i = 1, #inside do if not inside[i] then rho:set(i, 0 / 0) end end
     return rho
   end
-  for _, d in ipairs(self:densities_f()) do
-    local t0 = os.time()
-    local acc = cbe.acceleration(d.f, pts.x, {nv = self.o.nv_density, seed = self.o.seed, seed_stride = 0})
+  local by_density, order = {}, {}
+  for _, job in ipairs(densities.jobs(self)) do
+    local r = common.read_job(job.file, job.key)
+    if not r then error(("pf.pipeline: densities: job %s has no result (%s)"):format(job.id, job.file), 0) end
+    if not by_density[job.density] then by_density[job.density] = {}; order[#order + 1] = job.density end
+    table.insert(by_density[job.density], r.a)
+  end
+  for _, name in ipairs(order) do
+    local parts = by_density[name]
+    local acc = #parts == 1 and parts[1] or array.vstack(parts)
     local rho = mask(poisson.density_from(acc, pts))
-    for k, part in ipairs(common.split(rho, blocks)) do w.put(("/%s/%s"):format(d.name, names[k]), part) end
-    self:log("densities: %s (%d s)", d.name, os.time() - t0)
+    for k, part in ipairs(common.split(rho, blocks)) do w.put(("/%s/%s"):format(name, names[k]), part) end
   end
   -- truth (mock): the kernel-smoothed total density of the galaxy (pf.truth, its product
   -- Gauss rule) and its components: dark matter (e.g. the NFW halo) and baryons (e.g.

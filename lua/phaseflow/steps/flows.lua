@@ -1,7 +1,7 @@
 -- The flows step: one job per (kind, index, member, seed) and per flow (n_x, p_v); each
--- writes its own group /KIND_IDX/n_x/member_K with the job's key, and a finished job is
--- not redone. Also the training of one member (train_flow) and the standardisation of
--- the n(x) flow's input (sphere_moments), which the studies in scripts/ use on their own.
+-- writes its own file with the job's key, and a finished job is not redone; the step's
+-- file gathers them as /KIND_IDX/WHICH/member_K. Also the training of one member
+-- (train_flow) and the standardisation of the n(x) flow's input (sphere_moments), which the studies in scripts/ use on their own.
 local core = require "phaseflow.core"
 local h5 = require "phaseflow.h5"
 local serialize = require "phaseflow.serialize"
@@ -105,64 +105,101 @@ local function finished(file, group, key)
   return nil
 end
 
--- Each job's flow is a file of its own, DIR/steps/flows.jobs/NAME-WHICH-K.h5 (written as
--- .part and renamed), so a run killed during training keeps every job it finished; the
--- step's file gathers them. Jobs of a folder made before the job files are reused from
--- its flows.h5.
-function flows.run(self, w)
-  local sf = self:file("selection")
+-- The preset a variant trains with: the run's, with a systematic variant's own settings.
+local function options_of(self, vt)
+  if not vt.alt then return self.o end
+  local o = {}
+  for key, val in pairs(self.o) do o[key] = val end
+  for key, val in pairs(vt.alt) do if key ~= "refit" then o[key] = val end end
+  return o
+end
+
+--- The step's jobs: one per (variant, member, flow), each with its own file
+--- DIR/steps/flows.jobs/NAME-WHICH-K.h5 (written as .part and renamed, so a run killed
+--- during training keeps every job it finished). The refits (systematics {refit = true})
+--- are trained on draws from the base ensemble: they are phase 2.
+function flows.jobs(self)
+  local dir = self:file("flows"):gsub("%.h5$", ".jobs")
   local skey = self.keys.selection
-  local jobs = self:file("flows"):gsub("%.h5$", ".jobs")
-  fs.mkdirs(jobs)
-  -- jobs in all, and the time of those trained in this run, for the ETA in the log
-  local njobs, ijob, trained, spent = 0, 0, 0, 0
-  for _, vt in ipairs(self:variants()) do njobs = njobs + 2 * vt.members end
+  local list = {}
   for _, vt in ipairs(self:variants()) do
-    local tname = vt.kind == "syst" and "base" or vt.name
-    local x = rd(sf, "/train/" .. tname .. "/x")
-    local v = rd(sf, "/train/" .. tname .. "/v")
-    -- a systematic variant: the base sample trained with another setting (alt: flow, map_radius),
-    -- or (alt.refit) flows trained on stars drawn from the base ensemble itself
-    local o = self.o
-    if vt.alt then
-      o = {}
-      for key, val in pairs(self.o) do o[key] = val end
-      for key, val in pairs(vt.alt) do if key ~= "refit" then o[key] = val end end
-      if vt.alt.refit then x, v = self:refit_sample(w.file, (x:shape()), vt.index) end
-    end
+    local o = options_of(self, vt)
+    local seed = core.rng.derive_seed(self.o.seed, vt.kind == "base" and 0
+      or (vt.kind == "boot" and 1 or vt.kind == "smear" and 2 or 3) * 1000 + vt.index)
     for k = 1, vt.members do
       for _, which in ipairs({"n_x", "p_v"}) do
-        local seed = core.rng.derive_seed(self.o.seed, vt.kind == "base" and 0
-          or (vt.kind == "boot" and 1 or vt.kind == "smear" and 2 or 3) * 1000 + vt.index)
-        local key = job_key(vt, which, k, seed, o, skey)
-        local group = ("/%s/%s/member_%04d"):format(vt.name, which, k)
-        local jfile = ("%s/%s-%s-%04d.h5"):format(jobs, vt.name, which, k)
-        ijob = ijob + 1
-        local f, attrs = finished(jfile, "/flow", key)
-        if not f then f, attrs = finished(self:file("flows"), group, key) end
-        if not f then
-          local t0 = common.wtime()
-          local hist
-          f, hist = flows.train_flow(which, x, v, o, seed, k)
-          attrs = {job_key = key, kind = vt.kind, index = vt.index, member = k, seed = seed,
-                   best_val = hist.best_val or 0/0, epochs = hist.epochs or #(hist.val or {})}
-          local part = jfile .. ".part"
-          os.remove(part)
-          f:save(part, "/flow")
-          h5.set_attrs(part, "/flow", attrs)
-          fs.commit(part, jfile)
-          local dt = common.wtime() - t0
-          trained, spent = trained + 1, spent + dt
-          local eta = core.progress.format_duration(spent / trained * (njobs - ijob))
-          self:log("flows: %s %s member %d trained (%.1f s) [job %d of %d, ETA %s]", vt.name,
-                   which, k, dt, ijob, njobs, eta)
-        end
-        f:save(w.file, group)
-        h5.set_attrs(w.file, group, {job_key = attrs.job_key, kind = attrs.kind, index = attrs.index,
-          member = attrs.member, seed = attrs.seed, best_val = attrs.best_val, epochs = attrs.epochs})
-        w.names[#w.names + 1] = group .. "/params"
+        local id = ("%s-%s-%04d"):format(vt.name, which, k)
+        list[#list + 1] = {id = id, vt = vt, which = which, k = k, seed = seed, o = o,
+          key = job_key(vt, which, k, seed, o, skey), file = ("%s/%s.h5"):format(dir, id),
+          group = ("/%s/%s/member_%04d"):format(vt.name, which, k),
+          phase = vt.alt and vt.alt.refit and 2 or 1,
+          label = ("%s %s member %d trained"):format(vt.name, which, k)}
       end
     end
+  end
+  return list
+end
+
+-- A job's flow and attributes: from its job file, or from the step's file of a folder
+-- made before the job files; nil when neither holds it.
+local function job_flow(self, job)
+  local f, attrs = finished(job.file, "/flow", job.key)
+  if not f then f, attrs = finished(self:file("flows"), job.group, job.key) end
+  return f, attrs
+end
+
+--- Whether the job's flow is there (and loads).
+function flows.job_done(self, job) return job_flow(self, job) ~= nil end
+
+-- The stars a variant trains on (kept while one variant's jobs follow each other).
+local function training_stars(self, job)
+  local vt = job.vt
+  local cache = self._flows_stars
+  if cache and cache.name == vt.name then return cache.x, cache.v end
+  local sf = self:file("selection")
+  local tname = vt.kind == "syst" and "base" or vt.name
+  local x, v = rd(sf, "/train/" .. tname .. "/x"), rd(sf, "/train/" .. tname .. "/v")
+  if vt.alt and vt.alt.refit then
+    -- the base ensemble's members, from their jobs (phase 1 has finished)
+    local base = {}
+    for _, j in ipairs(flows.jobs(self)) do
+      if j.vt.kind == "base" then base[j.which .. j.k] = j end
+    end
+    local function member(which, k)
+      local j = base[which .. k]
+      return j and (job_flow(self, j))
+    end
+    x, v = self:refit_sample(member, (x:shape()), vt.index)
+  end
+  self._flows_stars = {name = vt.name, x = x, v = v}
+  return x, v
+end
+
+--- Train one job's flow and write its file.
+function flows.do_job(self, job)
+  local x, v = training_stars(self, job)
+  local f, hist = flows.train_flow(job.which, x, v, job.o, job.seed, job.k)
+  local vt = job.vt
+  local attrs = {job_key = job.key, kind = vt.kind, index = vt.index, member = job.k, seed = job.seed,
+                 best_val = hist.best_val or 0/0, epochs = hist.epochs or #(hist.val or {})}
+  fs.mkdirs((job.file:match("^(.*)/[^/]*$")))
+  local part = job.file .. ".part"
+  os.remove(part)
+  f:save(part, "/flow")
+  h5.set_attrs(part, "/flow", attrs)
+  fs.commit(part, job.file)
+end
+
+--- Gather every job's flow into the step's file, /NAME/WHICH/member_K.
+function flows.run(self, w)
+  self._flows_stars = nil
+  for _, job in ipairs(flows.jobs(self)) do
+    local f, attrs = job_flow(self, job)
+    if not f then error(("pf.pipeline: flows: job %s has no flow (its file %s)"):format(job.id, job.file), 0) end
+    f:save(w.file, job.group)
+    h5.set_attrs(w.file, job.group, {job_key = attrs.job_key, kind = attrs.kind, index = attrs.index,
+      member = attrs.member, seed = attrs.seed, best_val = attrs.best_val, epochs = attrs.epochs})
+    w.names[#w.names + 1] = job.group .. "/params"
   end
 end
 
