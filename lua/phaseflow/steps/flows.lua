@@ -1,7 +1,8 @@
 -- The flows step: one job per (kind, index, member, seed) and per flow (n_x, p_v); each
 -- writes its own file with the job's key, and a finished job is not redone; the step's
 -- file gathers them as /KIND_IDX/WHICH/member_K. Also the training of one member
--- (train_flow) and the standardisation of the n(x) flow's input (sphere_moments), which the studies in scripts/ use on their own.
+-- (train_flow) and the standardisation of the n(x) flow's input (sphere_moments), which
+-- the studies in scripts/ use on their own.
 local core = require "phaseflow.core"
 local h5 = require "phaseflow.h5"
 local serialize = require "phaseflow.serialize"
