@@ -1,21 +1,25 @@
 -- What a run of the paper's pipeline costs, step by step, on this machine:
---   phaseflow scripts/cost.lua --preset NAME [--threads T] [--epochs E] [--stars N | --from DIR]
---                              [--calibrate full|quick] [--quiet]
+--   phaseflow scripts/cost.lua --preset NAME [--threads T] [--ranks R] [--epochs E]
+--                              [--stars N | --from DIR] [--calibrate full|quick] [--quiet]
 -- A short calibration (seconds; pf.cost.calibrate) times the pipeline's own code at the
 -- preset's sizes -- flows of its architecture for 1 and 3 epochs, accelerations at its nv,
 -- a small mock through the catalogue step, a short MCMC -- and pf.cost projects every step
 -- (pf.cost.counts: jobs, positions, kernel points) to a wall time and core-hours.
+-- --ranks R projects a cluster run (mpirun -np R, or a job array of R tasks) with T
+-- threads per rank: the jobs of the flows, accelerations and densities steps handed out
+-- in order to whichever rank is free (pf.cost.schedule), the other steps on one rank.
 -- Nothing is written; the calibration's scratch files go to a temporary folder.
 local pf = require "phaseflow"
 local cost = pf.cost
 
 local USAGE = [[
-usage: phaseflow scripts/cost.lua [--preset NAME] [--threads T] [--epochs E] [--stars N | --from DIR]
-                                  [--calibrate full|quick] [--quiet]
+usage: phaseflow scripts/cost.lua [--preset NAME] [--threads T] [--ranks R] [--epochs E]
+                                  [--stars N | --from DIR] [--calibrate full|quick] [--quiet]
   --preset NAME       the preset to project (default quick): ]] .. table.concat(pf.presets.names, ", ") .. [[
                       or a preset file (FILE.lua: pf.presets.load)
 
   --threads T         project the wall time for T threads (default: the calibration's threads)
+  --ranks R           project a cluster run: R ranks (mpirun -np R, or R array tasks) of T threads
   --epochs E          expected epochs per flow, both stages (default: the bound max_epochs + finetune)
   --stars N           stars within the survey sphere (default: the mock's expected count)
   --from DIR          read that count from a run: DIR/steps/selection.h5 (/selected/x)
@@ -26,7 +30,8 @@ usage: phaseflow scripts/cost.lua [--preset NAME] [--threads T] [--epochs E] [--
 local cli = require "phaseflow.cli"
 local SPEC = {script = "cost.lua", usage = USAGE, positionals = false,
               defaults = {preset = "quick", calibrate = os.getenv("PHASEFLOW_COST_CALIBRATE") or "full"},
-              options = {preset = "value", threads = {"integer", min = 1}, epochs = {"integer", min = 1},
+              options = {preset = "value", threads = {"integer", min = 1}, ranks = {"integer", min = 1},
+                         epochs = {"integer", min = 1},
                          stars = {"integer", min = 1}, from = "value", calibrate = "value", quiet = "flag"}}
 
 local opts = cli.parse(arg, SPEC)
@@ -108,6 +113,25 @@ for _, r in ipairs(rows) do
   end
 end
 print(("| total | | | %s | %s |"):format(cost.duration_text(total.wall), ch(total.core_hours)))
+
+if opts.ranks then
+  local R = opts.ranks
+  local crow, ctot = cost.project_cluster(counts, rates, cost.jobs(o, copts), {ranks = R, threads = T})
+  print()
+  print(("On %d rank%s x %d thread%s (%d cores): the jobs of flows, accelerations and densities go to whichever "
+    .. "rank is free; the other steps run on one rank."):format(R, R == 1 and "" or "s", T, T == 1 and "" or "s",
+    R * T))
+  print()
+  print("| step | jobs | longest job | wall | core-hours reserved |")
+  print("|---|---|---|---|---|")
+  for _, r in ipairs(crow) do
+    if r.wall then
+      print(("| %s | %s | %s | %s | %s |"):format(r.step, r.jobs and N(r.jobs) or "1 (one rank)",
+        r.longest and cost.duration_text(r.longest) or "-", cost.duration_text(r.wall), ch(r.core_hours)))
+    end
+  end
+  print(("| total | | | %s | %s |"):format(cost.duration_text(ctot.wall), ch(ctot.core_hours)))
+end
 
 print()
 print("Flows by architecture (transforms x hidden x blocks / batch; a pair = an n(x) and a p(v|x) job):")

@@ -83,8 +83,37 @@ describe("pf.cost counting", function()
       for i, v in ipairs(P.variant_names) do assert.are.same({v.name, v.kind}, {list[i].name, list[i].kind}) end
       local x0 = P:density_points()
       assert.are.equal((x0:shape()), (cost.density_locations(o)), name)
+      -- the job lists the pipeline spreads over processes, job for job
+      P:plan()
+      local cj = cost.jobs(o)
+      for _, step in ipairs({"flows", "accelerations", "densities"}) do
+        local pj = pf.steps[step].jobs(P)
+        assert.are.equal(#pj, #cj[step], name .. " " .. step)
+        for i, j in ipairs(pj) do
+          if step == "flows" then
+            assert.are.same({j.which, j.phase}, {cj.flows[i].which, cj.flows[i].phase})
+          else
+            assert.are.equal(j.density, cj[step][i].density)
+          end
+          if step == "accelerations" then assert.are.equal(j.part, cj[step][i].part) end
+          if step == "densities" then
+            local np = (j.rows[2] - j.rows[1] + 1) / cost.kernel_points(o.kernel_points)
+            assert.are.equal(np, cj[step][i].locations)
+          end
+        end
+      end
     end
     os.execute("rm -rf '" .. dir .. "'")
+  end)
+
+  it("schedules jobs in order on the first free rank, phase after phase", function()
+    local function J(t, p) return {seconds = t, phase = p or 1} end
+    assert.are.same({4, 2}, {cost.schedule({J(2), J(2), J(2), J(2)}, 2, 1)})
+    assert.are.same({8, 2}, {cost.schedule({J(2), J(2), J(2), J(2)}, 1, 1)})
+    -- a long job first: the others fill the second rank
+    assert.are.same({6, 6}, {cost.schedule({J(6), J(1), J(2), J(3)}, 2, 1)})
+    -- phase 2 starts when phase 1 has ended everywhere; scale applies to every job
+    assert.are.same({(3 + 1) * 0.5, 1.5}, {cost.schedule({J(3), J(1), J(1, 2)}, 4, 0.5)})
   end)
 
   it("takes the star count and the epochs from the caller", function()
@@ -149,8 +178,12 @@ end)
 describe("scripts/cost.lua", function()
   it("projects the test preset with the tiny calibration: every step, the CPU, a total", function()
     local out, rc = support.phaseflow({"../scripts/cost.lua", "--preset", "test", "--calibrate", "quick",
-                                       "--threads", "4", "--quiet"})
+                                       "--threads", "4", "--ranks", "3", "--quiet"})
     assert.are.equal(0, rc, out)
+    -- the cluster table: job steps with their job counts
+    assert.is_truthy(out:find("On 3 ranks x 4 threads (12 cores)", 1, true), out)
+    assert.is_truthy(out:find("\n| flows | 16 | ", 1, true), out)
+    assert.is_truthy(out:find("\n| densities | 27 | ", 1, true), out)
     for _, step in ipairs(pf.pipeline.steps) do
       assert.is_truthy(out:find("\n| " .. step .. " |", 1, true), step .. "\n" .. out)
     end
@@ -166,6 +199,7 @@ describe("scripts/cost.lua", function()
     for _, case in ipairs{
       {{"--preset", "fast"}, "no preset 'fast' (have: " .. table.concat(pf.presets.names, ", ") .. ")"},
       {{"--threads", "0"}, "--threads must be a positive integer, got '0'"},
+      {{"--ranks", "-2"}, "--ranks must be a positive integer, got '-2'"},
       {{"--calibrate", "slow"}, "--calibrate must be full or quick, got 'slow'"},
       {{"--stars", "10", "--from", "x"}, "--stars and --from both give the star count"},
       {{"--from", "/nonexistent/run"}, "--from: cannot read /nonexistent/run/steps/selection.h5"},

@@ -153,6 +153,42 @@ function cost.density_locations(o)
   return parts.sun + parts.curves + parts.gnfw, parts
 end
 
+--- The jobs of the steps the pipeline spreads over processes (pf.pipeline's spec.jobs, in
+-- the same order): flows {which, key (architecture), stars, epochs, phase}, accelerations
+-- {density, part, members, positions}, densities {density, members, locations}. opts as
+-- for cost.counts. Job sizes, not times: cost.job_seconds prices them.
+function cost.jobs(o, opts)
+  opts = opts or {}
+  local n = cost.selected_stars(o, opts)
+  local out = {flows = {}, accelerations = {}, densities = {}}
+  for _, vt in ipairs(cost.variants(o)) do
+    local eo = vt.o
+    for _ = 1, vt.members do
+      for _, which in ipairs{"n_x", "p_v"} do
+        out.flows[#out.flows + 1] = {which = which, key = cost.arch_key(eo), stars = cost.train_stars(eo, n),
+                                     epochs = cost.epochs(eo, opts.epochs), phase = vt.alt and vt.alt.refit and 2 or 1}
+      end
+    end
+  end
+  local g = geometry.paper(o.geometry)
+  local per = require("phaseflow.steps.densities").LOCATIONS_PER_JOB
+  local nloc = cost.density_locations(o)
+  local arc_ball = #g.arc_ball * o.ball_points
+  for _, d in ipairs((cost.densities(o))) do
+    local acc = out.accelerations
+    acc[#acc + 1] = {density = d.name, part = "sun", members = d.members, positions = o.ball_points}
+    for _, name in ipairs(g.curve_names) do
+      acc[#acc + 1] = {density = d.name, part = name, members = d.members,
+                       positions = g.curves[name].n + (name == "arc" and arc_ball or 0)}
+    end
+    for first = 1, nloc, per do
+      out.densities[#out.densities + 1] = {density = d.name, members = d.members,
+                                           locations = math.min(nloc, first + per - 1) - first + 1}
+    end
+  end
+  return out
+end
+
 --- Every count of a run, keyed by step. opts: selected (stars in the survey sphere),
 -- sample10 (stars of the 10 kpc sample), epochs (expected epochs per flow), is_mock
 -- (default true: the catalogue is the embedded mock).

@@ -123,6 +123,81 @@ function cost.project(c, rates, opts)
                 measured_threads = t0}
 end
 
+--- Seconds of each job of cost.jobs(o) (with the calibration's threads), per step:
+--- {flows = {{seconds, phase}, ...}, accelerations = ..., densities = ...}. c: the counts
+--- of the same preset (cost.counts: kernel points, velocities).
+function cost.job_seconds(jobs, c, rates)
+  local out = {flows = {}, accelerations = {}, densities = {}}
+  for i, j in ipairs(jobs.flows) do
+    local r = rates.flows[j.key]
+    if not r then error(("pf.cost: no calibration for the flow architecture %s"):format(j.key), 2) end
+    local w = r[j.which]
+    out.flows[i] = {seconds = j.stars * j.epochs * w.star_epoch + j.stars * w.star_once, phase = j.phase}
+  end
+  for i, j in ipairs(jobs.accelerations) do
+    out.accelerations[i] = {seconds = j.positions * c.accelerations.nv * per_pv(rates.accel, j.members), phase = 1}
+  end
+  for i, j in ipairs(jobs.densities) do
+    out.densities[i] = {seconds = j.locations * c.densities.kernel * c.densities.nv * per_pv(rates.density, j.members),
+                        phase = 1}
+  end
+  return out
+end
+
+--- The wall time of jobs handed out in order, one at a time, to whichever of `ranks`
+--- processes is free first (pf.mpi's dispatcher; a job array's tasks take I, I+N, ...,
+--- close to it when jobs are many), phase after phase; each job's seconds times `scale`.
+--- Returns the wall seconds and the longest job's.
+function cost.schedule(list, ranks, scale)
+  local phases, order = {}, {}
+  for _, j in ipairs(list) do
+    if not phases[j.phase] then phases[j.phase] = {}; order[#order + 1] = j.phase end
+    table.insert(phases[j.phase], j.seconds * scale)
+  end
+  table.sort(order)
+  local wall, longest = 0, 0
+  for _, p in ipairs(order) do
+    local free = {}
+    for r = 1, ranks do free[r] = 0 end
+    for _, t in ipairs(phases[p]) do
+      local best = 1
+      for r = 2, ranks do if free[r] < free[best] then best = r end end
+      free[best] = free[best] + t
+      if t > longest then longest = t end
+    end
+    local m = 0
+    for r = 1, ranks do if free[r] > m then m = free[r] end end
+    wall = wall + m
+  end
+  return wall, longest
+end
+
+--- Projection for `ranks` processes of `threads` threads each (a cluster run: mpirun or a
+--- job array): the steps with jobs (flows, accelerations, densities) spread their jobs
+--- (cost.schedule), the others run in one process. rows as cost.project's, each with
+--- wall and core_hours (reserved: wall x ranks x threads / 3600) and, for job steps, jobs
+--- and longest (the longest job's wall: no number of ranks goes below it).
+function cost.project_cluster(c, rates, jobs, opts)
+  local t0 = rates.threads or 1
+  local R, T = opts.ranks or 1, opts.threads or t0
+  local rows = cost.seconds(c, rates)
+  local js = cost.job_seconds(jobs, c, rates)
+  local total = 0
+  for _, r in ipairs(rows) do
+    if r.seconds then
+      if js[r.step] then
+        r.wall, r.longest = cost.schedule(js[r.step], R, t0 / T)
+        r.jobs = #js[r.step]
+      else
+        r.wall = r.seconds * t0 / T
+      end
+      r.core_hours = r.wall * R * T / 3600
+      if r.wall == r.wall then total = total + r.wall end
+    end
+  end
+  return rows, {wall = total, core_hours = total * R * T / 3600, ranks = R, threads = T, measured_threads = t0}
+end
+
 --- What each modelled step of counts `c` (cost.counts) does, in words, for tables:
 --- {catalogue = "3,000,000 mock stars (mock + cut flow)", flows = "16 jobs ...", ...}.
 function cost.units_text(c)
