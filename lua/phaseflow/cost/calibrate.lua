@@ -15,8 +15,8 @@ end
 
 local function wtime() return core.config.wtime() end
 
--- Synthetic stars: positions normal around the Sun (1.2 kpc), inside 0.95 of the survey
--- radius; velocities of a disk near the Sun (km/s).
+--- Synthetic stars: positions normal around the Sun (1.2 kpc), inside 0.95 of the survey
+--- radius; velocities of a disk near the Sun (km/s). Returns x, v (n x 3 each).
 local function synthetic_stars(n, radius, seed)
   local rng = core.rng.new(seed)
   local x = core.array.zeros(n, 3)
@@ -35,7 +35,7 @@ local function synthetic_stars(n, radius, seed)
   return core.array.from(t), core.array.from(vt)
 end
 
--- positions near the Sun, inside the survey sphere
+--- n positions near the Sun, inside the survey sphere (n x 3, kpc).
 local function positions(n)
   local p, sun = {}, geometry.SUN
   for i = 1, n do
@@ -73,6 +73,8 @@ local function linear_in_members(c1, c2)
   local b = math.min(math.max(c2 - c1, 0), c1)
   return {a = c1 - b, b = b, c1 = c1, c2 = c2}
 end
+
+cost.synthetic_stars, cost.positions = synthetic_stars, positions
 
 cost.LEVELS = {
   full = {flow_rows = 4000, flow_rows_max = 20000, epochs = 3, rows = 20000, mock_stars = 20000,
