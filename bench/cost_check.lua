@@ -29,7 +29,6 @@ local machine = cost.machine()
 local function log(fmt, ...) io.stderr:write(("[cost_check] " .. fmt .. "\n"):format(...)) end
 log("calibrating pf.cost (full) for preset %s on %d threads ...", o.name, machine.threads)
 local rates = cost.calibrate(o, {level = "full", log = log})
-local c = cost.counts(o)
 local jobs = cost.jobs(o)
 local wtime = pf.wtime
 
