@@ -70,7 +70,7 @@ describe("pf.mpi in a one-rank world", function()
     end
     fails("pf%.mpi%.jobs: argument #1 %(n%) must be an integer, got string", mpi.jobs, "x", print)
     fails("pf%.mpi%.jobs: argument #1 %(n%) must be an integer, got number", mpi.jobs, 2.5, print)
-    fails("pf%.mpi%.jobs: argument #1 %(n%) must be >= 0, got %-1", mpi.jobs, -1, print)
+    fails("pf%.mpi%.jobs: argument #1 %(n%) must be in 0%.%.%d+, got %-1", mpi.jobs, -1, print)
     fails("pf%.mpi%.jobs: argument #2 %(fn%) must be a function, got number", mpi.jobs, 3, 4)
     fails("pf%.mpi%.bcast: argument #1 %(value%) must be a string or a pf array on the root, got boolean",
       mpi.bcast, true)

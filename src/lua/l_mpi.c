@@ -245,8 +245,9 @@ static int m_jobs(lua_State *L)
     lua_Integer n = lua_tointegerx(L, 1, &ok);
     if (!ok)
         return arg_fail(L, "jobs", 1, "n", "an integer");
-    if (n < 0 || n > LONG_MAX - 2)
-        return luaL_error(L, "pf.mpi.jobs: argument #1 (n) must be >= 0, got %I", n);
+    if (n < 0 || n > LONG_MAX / 2)
+        return luaL_error(L, "pf.mpi.jobs: argument #1 (n) must be in 0..%I, got %I",
+                          (lua_Integer)(LONG_MAX / 2), n);
     if (lua_type(L, 2) != LUA_TFUNCTION)
         return arg_fail(L, "jobs", 2, "fn", "a function");
     check_not_busy(L, "jobs");
