@@ -136,6 +136,8 @@ lint:
 # tests, the 200,000-star accuracy test: ~3 min at -O2, tens under the sanitizers) are left
 # out; their code paths run in the other specs at small sizes. Leak checking is off: the interpreter itself keeps memory
 # until exit by design.
+# MPI stays on in this build: the mpirun runs of mpi_spec inherit the preloaded runtime and
+# these options and run clean (with leak checking off, what Open MPI keeps until exit is no noise).
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
