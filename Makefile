@@ -13,6 +13,11 @@
 #
 # Threads: one OpenMP pool shared by our loops and by OpenBLAS (Debian's OpenMP
 # build of OpenBLAS); the knob is OMP_NUM_THREADS or pf.config{threads = n}.
+#
+# MPI: MPI=auto (the default) builds with MPI when mpicc is on PATH: every file is
+# compiled with -DPF_HAVE_MPI and mpicc's flags, and build/phaseflow and core.so link
+# libmpi. MPI=0 builds the serial runtime (pf.mpi is then a world of one rank; no MPI
+# headers or libraries needed); MPI=1 insists on MPI. Switching rebuilds everything.
 
 BUILD    ?= build
 CC       ?= cc
@@ -32,6 +37,20 @@ CFLAGS_ALL = $(CSTD) $(OPT) -g $(WARN) -fPIC -fopenmp $(SANFLAGS) \
 LIBS     := -L$(LIBDIR)/hdf5/serial -lhdf5 -lgsl -lcfitsio -lz -lxxhash \
             -L$(BLASDIR) -l:libopenblas.so.0 -Wl,-rpath,$(BLASDIR) -lm -lmvec -fopenmp
 EXE_LIBS := -llua5.4 -lreadline
+
+MPI      ?= auto
+ifeq ($(MPI),auto)
+  override MPI := $(if $(shell command -v mpicc 2>/dev/null),1,0)
+endif
+ifeq ($(MPI),1)
+  MPI_CFLAGS := -DPF_HAVE_MPI $(shell mpicc --showme:compile)
+  MPI_LIBS   := $(shell mpicc --showme:link)
+  ifeq ($(MPI_LIBS),)
+    $(error MPI=1 but mpicc --showme:link gave nothing: install libopenmpi-dev or use MPI=0)
+  endif
+endif
+CFLAGS_ALL += $(MPI_CFLAGS)
+LIBS     += $(MPI_LIBS)
 
 CORE_SRC := $(sort $(wildcard src/core/*.c))
 # Every src/lua/*.c is built; only the l_NAME.c files become phaseflow.core.NAME.
@@ -72,7 +91,14 @@ $(BUILD)/gen/gitinfo.h: FORCE
 	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
 FORCE:
 
-$(BUILD)/obj/%.o: src/%.c | $(BUILD)/gen/modules.h $(BUILD)/gen/gitinfo.h
+# The MPI choice, rewritten only when it changes: every object depends on it, so that
+# make MPI=0 after an MPI build (or back) recompiles instead of mixing the two.
+$(BUILD)/gen/mpi.flags: FORCE
+	@mkdir -p $(dir $@)
+	@printf '%s\n' "MPI=$(MPI) $(MPI_CFLAGS) $(MPI_LIBS)" > $@.tmp; \
+	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+$(BUILD)/obj/%.o: src/%.c $(BUILD)/gen/mpi.flags | $(BUILD)/gen/modules.h $(BUILD)/gen/gitinfo.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
@@ -110,6 +136,8 @@ lint:
 # tests, the 200,000-star accuracy test: ~3 min at -O2, tens under the sanitizers) are left
 # out; their code paths run in the other specs at small sizes. Leak checking is off: the interpreter itself keeps memory
 # until exit by design.
+# MPI stays on in this build: the mpirun runs of mpi_spec inherit the preloaded runtime and
+# these options and run clean (with leak checking off, what Open MPI keeps until exit is no noise).
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all

@@ -13,6 +13,7 @@ PACKAGES=(
   libreadline-dev
   libcfitsio-dev
   libxxhash-dev
+  libopenmpi-dev openmpi-bin
   gnuplot-nox
 )
 

@@ -24,6 +24,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include "phaseflow/config.h"
+#include "phaseflow/mpi.h"
 #include "pf_lua.h"
 
 int luaopen_phaseflow_core(lua_State *L);
@@ -43,7 +44,7 @@ static void print_usage(FILE *f)
             "  -l name      require library 'name' into global 'name'\n"
             "  -i           enter the REPL after running the script or -e code\n"
             "  --no-strict  do not make undefined globals an error in scripts\n"
-            "  -v, --version  print version, git commit, BLAS kernel and threads\n"
+            "  -v, --version  print version, git commit, BLAS kernel, threads and MPI\n"
             "  -h, --help   this text\n"
             "  --           stop handling options\n"
             "  -            run standard input as a script\n"
@@ -131,14 +132,22 @@ static int docall(lua_State *L, int narg, int nres)
     return status;
 }
 
+/* Print an error. Under MPI with several ranks the message names the rank, and every
+ * rank is aborted: the others would otherwise wait for this one in their next
+ * collective forever. */
 static int report(lua_State *L, int status)
 {
     if (status != LUA_OK) {
         fflush(stdout);
         const char *msg = lua_tostring(L, -1);
-        fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(error without message)");
+        if (pf_mpi_size() > 1)
+            fprintf(stderr, "%s: rank %d: %s\n", progname, pf_mpi_rank(),
+                    msg ? msg : "(error without message)");
+        else
+            fprintf(stderr, "%s: %s\n", progname, msg ? msg : "(error without message)");
         fflush(stderr);
         lua_pop(L, 1);
+        pf_mpi_abort(1);
     }
     return status;
 }
@@ -555,6 +564,9 @@ static void print_version(lua_State *L)
     printf("phaseflow %s (git %s), %s\n", pf_version_string(), pf_git_commit(), LUA_RELEASE);
     printf("BLAS: %s; kernel %s\n", pf_blas_config(), pf_blas_corename());
     printf("threads: %d (OMP_NUM_THREADS)\n", pf_config_threads());
+    char mpi[256];
+    pf_mpi_library(mpi, sizeof mpi);
+    printf("MPI: %s\n", mpi);
 }
 
 int main(int argc, char **argv)
@@ -568,9 +580,20 @@ int main(int argc, char **argv)
         execv("/proc/self/exe", argv);
         /* If exec fails, run on with the kernel OpenBLAS chose. */
     }
+    /* Under mpirun (or another launcher) join the MPI world; a plain run does nothing
+     * here and starts as fast as without MPI. After the re-exec above: once per process. */
+    pf_err merr;
+    if (pf_mpi_init_if_launched(&merr) != PF_OK) {
+        fprintf(stderr, "%s: %s\n", progname, merr.msg);
+        return EXIT_FAILURE;
+    }
+    /* every way out (the early returns below, os.exit in a script) finalizes MPI */
+    atexit(pf_mpi_finalize);
     lua_State *L = luaL_newstate();
     if (!L) {
         fprintf(stderr, "%s: cannot create a Lua state: not enough memory\n", progname);
+        pf_mpi_abort(1);
+        pf_mpi_finalize();
         return EXIT_FAILURE;
     }
     luaL_openlibs(L);
@@ -657,5 +680,6 @@ int main(int argc, char **argv)
         repl(L);
     }
     lua_close(L);
+    pf_mpi_finalize();
     return rc;
 }

@@ -1,5 +1,6 @@
 -- pf.cdoc: the doc text of the C functions that init.lua exposes directly as pf.NAME (the
--- C modules without a Lua module of their own: rng, qmc, coords, progress, config, panel),
+-- C modules without a Lua module of their own: rng, qmc, coords, progress, config, panel;
+-- and mpi, whose Lua module only returns the C one),
 -- and of the methods of the C objects (flows, arrays, potentials, mocks, readers, ...).
 -- A C function has no Lua source for pf.doc to read, so its doc is kept here, keyed
 -- "module.function" (or "module:method" for a method of the module's objects: the module
@@ -44,6 +45,20 @@ local M = {
   ["progress.format_duration"] = "pf.progress.format_duration(seconds) -> \"1h02m\", \"3m05s\" or \"12.3s\".",
   ["config.config"] = "pf.config([{threads = n}]) -> {version, git, blas, blas_core, threads}; sets the threads.",
   ["config.wtime"] = "pf.wtime() -> monotonic wall-clock seconds.",
+  ["mpi.built"] = "pf.mpi.built() -> true when phaseflow was compiled with MPI (make MPI=auto found mpicc).",
+  ["mpi.active"] = "pf.mpi.active() -> true when this process was started by mpirun (or another launcher)\n"
+    .. "and MPI is initialised; false in a plain run.",
+  ["mpi.rank"] = "pf.mpi.rank() -> this process's rank, 0..size()-1 (0 when not under MPI).",
+  ["mpi.size"] = "pf.mpi.size() -> the number of ranks (1 when not under MPI).",
+  ["mpi.barrier"] = "pf.mpi.barrier(): wait until every rank has reached it.",
+  ["mpi.bcast"] = "pf.mpi.bcast(value [, root = 0]) -> the root's value on every rank: a string or a pf\n"
+    .. "array of any shape (bit-identical copy). The other ranks may pass nil; the root gets its value back.",
+  ["mpi.gather"] = "pf.mpi.gather(s [, root = 0]) -> on the root, the list of the strings of ranks 0..size()-1;\n"
+    .. "nil on the other ranks. Every rank must call it.",
+  ["mpi.allreduce_sum"] = "pf.mpi.allreduce_sum(x) -> the sum of the number x over every rank, on every rank.",
+  ["mpi.jobs"] = "pf.mpi.jobs(n, fn) -> the number of jobs done by this rank: the indices 1..n handed out\n"
+    .. "dynamically over every rank (rank 0 included), fn(i) called for each on the rank that got it.\n"
+    .. "An error in fn on several ranks prints \"rank R: ...\" and aborts them all.",
   ["panel.gemm"] = "pf.panel.gemm(A (n x K), B (K x N) [, {path, C, bias, transposed}]) -> C, the path used:\n"
     .. "the flows' matrix product (added to C in place when C is given).",
   ["panel.gemm_tn"] = "pf.panel.gemm_tn(X (n x M), Y (n x N), C (M x N) [, {path}]) -> C, the path used:\n"

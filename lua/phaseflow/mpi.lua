@@ -1,0 +1,20 @@
+-- pf.mpi: the ranks of an MPI run (phaseflow.core.mpi, src/lua/l_mpi.c): who am I, a few
+-- collectives, and jobs spread dynamically over every rank.
+--
+--   mpirun -np 4 build/phaseflow script.lua     every rank runs the whole script
+--
+--   local n = pf.mpi.jobs(#tasks, function(i) results[i] = run(tasks[i]) end)
+--   local all = pf.mpi.gather(serialize.dump(results))   -- a list of 4 strings on rank 0
+--   if pf.mpi.rank() == 0 then ... end
+--
+-- Outside a launcher, or in a serial build (make MPI=0), the world has one rank: rank()
+-- is 0, size() 1, bcast returns its value, gather {s}, jobs(n, fn) calls fn(1..n) in
+-- order. So a script written for many ranks runs alone unchanged.
+--
+-- jobs(n, fn) hands out the indices 1..n one at a time, in increasing order, to whichever
+-- rank asks first; rank 0 computes too (a dispatcher thread answers the others). fn runs
+-- on each rank's main thread and must make no pf.mpi collective call. An error in fn on a
+-- world of several ranks is printed as "phaseflow: rank R: <message>" and aborts every
+-- rank (the others would wait forever); on one rank it is raised as usual. The same holds
+-- for a script that ends with an error. See docs/architecture.md ("pf.mpi").
+return require("phaseflow.core").mpi
