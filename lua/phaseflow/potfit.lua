@@ -123,8 +123,8 @@ function potfit.fit(opts)
   if not (decay > 0 and decay <= 1) then error(F .. ": train.lr_decay must be in (0, 1]", 2) end
   local lambda = opts.lambda or 1
   local tau = opts.tau or 4 * math.pi * units.G * units.rho_from_msun_pc3(1e-3)
-  if not (lambda >= 0) then error(F .. ": lambda must be >= 0", 2) end
-  if not (tau > 0) then error(F .. ": tau must be > 0", 2) end
+  if lambda ~= lambda or lambda < 0 then error(F .. ": lambda must be >= 0", 2) end
+  if tau ~= tau or tau <= 0 then error(F .. ": tau must be > 0", 2) end
 
   local w, a_scale
   if opts.weights ~= nil then
@@ -145,7 +145,7 @@ function potfit.fit(opts)
   if nopts.scale == nil then
     local c3 = array.from{{c[1], c[2], c[3]}}
     nopts.scale = (s.x - array.ones(n, 1):matmul(c3)):square():sum(2):sqrt():max()
-    if not (nopts.scale > 0) then nopts.scale = 1 end
+    if nopts.scale <= 0 then nopts.scale = 1 end
   end
   if nopts.phi_scale == nil then nopts.phi_scale = (a_scale or 1) * nopts.scale end
   if nopts.seed == nil then nopts.seed = seed end
