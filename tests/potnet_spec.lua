@@ -342,6 +342,33 @@ describe("pf.potential_fit", function()
     assert.is_true(relerr(w:get(5), 1 / den ^ 2) < 1e-14)
   end)
 
+  it("adds the external terms: gphi_ext as a change of gx, a large lap_ext as no penalty", function()
+    local s = isothermal(300, 120, 50)
+    local n = 300
+    local ext = filled(n, 3, 121, 2000)
+    -- R = -v.gx + (grad Phi + E).gv = -v.gx' + grad Phi.gv with gx' = gx - (E.gv) v / |v|^2
+    local shift = (ext * s.gv):sum(2) / s.v:square():sum(2)
+    local gx2 = s.gx - s.v * pf.array.ones(n, 3):mul(shift:reshape(n, 1):matmul(pf.array.ones(1, 3)))
+    local base = {net = {hidden = 6, layers = 2, phi_scale = 1e4, scale = 3, centre = SUN},
+                  train = {lr = 1e-3, batch = 64, max_epochs = 3, seed = 4}, weights = pf.array.ones(n)}
+    local function fit(extra)
+      local o = {}
+      for k, v in pairs(base) do o[k] = v end
+      for k, v in pairs(extra) do o[k] = v end
+      return pf.potential_fit(o)
+    end
+    local n1, h1 = fit{samples = {x = s.x, v = s.v, gx = s.gx, gv = s.gv}, gphi_ext = ext}
+    local n2, h2 = fit{samples = {x = s.x, v = s.v, gx = gx2, gv = s.gv}}
+    for e = 1, 3 do assert.is_true(relerr(h1.val[e], h2.val[e]) < 1e-9) end
+    assert.is_true((n1:params() - n2:params()):abs():max() < 1e-9)
+    -- lap_ext far above tau: the penalty and its gradient are exactly zero
+    local y = ball(100, 122, SUN, 3)
+    local n3, h3 = fit{samples = s, y = y, lap_ext = pf.array.ones(100) * 1e9}
+    local n4, h4 = fit{samples = s, y = y, lambda = 0}
+    assert.is_true(same_bits(n3:params(), n4:params()))
+    assert.are.same(h3.val, h4.val)
+  end)
+
   -- ~10 s at -O2 on one core; left out of the sanitizer run (make asan excludes #long)
   it("recovers MWPotential2014's accelerations around the Sun within 2% (median) #long", function()
     local s, pot = isothermal(4000, 110, 50)
