@@ -1,7 +1,8 @@
 -- pf.cdoc: the doc text of the C functions that init.lua exposes directly as pf.NAME (the
 -- C modules without a Lua module of their own: rng, qmc, coords, progress, config, panel;
 -- and mpi, whose Lua module only returns the C one),
--- and of the methods of the C objects (flows, arrays, potentials, mocks, readers, ...).
+-- and of the methods of the C objects (flows, arrays, potentials, potential networks, mocks,
+-- readers, ...).
 -- A C function has no Lua source for pf.doc to read, so its doc is kept here, keyed
 -- "module.function" (or "module:method" for a method of the module's objects: the module
 -- is the class's registry name without "phaseflow.", so a flow's methods are "maf:NAME"),
@@ -92,6 +93,23 @@ local flow = {
   free = "f:free(): release the flow's memory now (also when collected; a freed flow raises when used).",
 }
 for k, v in pairs(flow) do M["maf:" .. k] = v end
+
+-- ---- potential networks (pf.potnet; potnet.lua adds phi, acceleration, density, save) --
+local potnet = {
+  eval = "net:eval(x) -> phi (N, (km/s)^2), grad (N x 3, (km/s)^2/kpc), lap (N, (km/s)^2/kpc^2): the\n"
+    .. "potential, its exact gradient and Laplacian at the rows of x (N x 3, kpc).",
+  loss_grad = "net:loss_grad{x, v, gx, gv [, w, gphi_ext], y [, lap_ext], lambda = 1, tau = 1} -> loss,\n"
+    .. "residual term, penalty term: (1/n) sum w R^2 + lambda (1/m) sum tau softplus(-lap/tau) with\n"
+    .. "R = -v.gx + (grad Phi + gphi_ext).gv; its parameter gradient stays in the net (net:grad()).",
+  params = "net:params() -> a copy of the flat parameter vector (net:nparams() values).",
+  set_params = "net:set_params(p): replace the parameters by the 1-D array p of net:nparams() values (copied).",
+  grad = "net:grad() -> a copy of the parameter gradient the last net:loss_grad left in the net.",
+  nparams = "net:nparams() -> the length of the flat parameter vector.",
+  config = "net:config() -> {hidden, layers, activation, centre, scale, phi_scale, seed}: what\n"
+    .. "pf.potnet.new was given.",
+  free = "net:free(): release the network's memory now (also when collected; a freed one raises when used).",
+}
+for k, v in pairs(potnet) do M["potnet:" .. k] = v end
 
 -- ---- arrays (pf.array; array.lua adds median, quantile, norm_rows) ------------------
 local array = {

@@ -5,7 +5,8 @@
 --
 -- The C core (phaseflow.core) holds the primitives; the modules of this folder hold
 -- the science in Lua. A name pf.X is looked up, on first use, as the Lua module
--- phaseflow.X if there is one (it may extend the C part), else as core.X.
+-- phaseflow.X if there is one (it may extend the C part), else as core.X; a few names
+-- are functions of a module (pf.potential_fit is phaseflow.potfit's fit).
 
 -- OpenBLAS must be told its CPU kernel before it loads (see src/cpu.c), so the tiny
 -- phaseflow.cpu module comes first.
@@ -19,6 +20,12 @@ local pf = {
   wtime = core.config.wtime,
 }
 
+-- Names of pf that are a function of a module rather than a module: pf.NAME is field
+-- `fn` of the Lua module `mod`, loaded on first use like the modules.
+local FUNCTIONS = {
+  potential_fit = {mod = "phaseflow.potfit", fn = "fit"},
+}
+
 local function has_lua_module(name)
   return package.searchpath(name, package.path) ~= nil
 end
@@ -27,7 +34,9 @@ setmetatable(pf, {
   __index = function(t, key)
     if type(key) ~= "string" then return nil end
     local value
-    if has_lua_module("phaseflow." .. key) then
+    if FUNCTIONS[key] then
+      value = require(FUNCTIONS[key].mod)[FUNCTIONS[key].fn]
+    elseif has_lua_module("phaseflow." .. key) then
       value = require("phaseflow." .. key)
     else
       value = core[key]
