@@ -57,7 +57,9 @@ step = {
     end
     return list
   end,
+  --- Whether the job's file holds its result, made with its key.
   job_done = function(_, job) return common.read_job(job.file, job.key) ~= nil end,
+  --- Compute one job's accelerations and write its file.
   do_job = function(self, job)
     common.write_job(job.file, job.key, {a = accel_part(self, self:density_of(job.density), job.part, self.o.seed)})
   end,

@@ -65,6 +65,7 @@ function densities.jobs(self)
   return list
 end
 
+--- Whether the job's file holds its result, made with its key.
 function densities.job_done(_, job) return common.read_job(job.file, job.key) ~= nil end
 
 --- The accelerations at one job's kernel points (every kernel point uses the same QMC
