@@ -183,6 +183,55 @@ describe("pf.pipeline on the test preset", function()
     assert.truthy(attrs.preset:find("test", 1, true))
   end)
 
+  it("fits a global potential per density and reports it beside the local method", function()
+    local step = pf.steps.potential
+    local P = fresh()
+    P:plan()
+    -- the step's measurements of the mock's exact potential are the other steps' truths:
+    -- the same ball points, curve points and arc balls, the same kernel rule
+    local m = step.measure(P, P.potential)
+    local af, dfile = dir .. "/steps/accelerations.h5", dir .. "/steps/densities.h5"
+    assert.are.same(pf.h5.read(af, "/truth/sun"):totable(), m.sun:totable())
+    for _, name in ipairs(P.geom.curve_names) do
+      assert.are.same(pf.h5.read(af, "/truth/" .. name):totable(), m["acc_" .. name]:totable(), name)
+    end
+    local tk = pf.h5.read(dfile, "/truth/sun"):get(1)
+    assert.are.near(tk, m.rhok:get(1), 1e-12 * tk)
+    -- the point density: lap Phi / 4 pi G of the exact potential
+    assert.are.equal(P.potential:density(pf.array.from{pf.geometry.SUN}):get(1), m.rho:get(1))
+    -- one fit per density of the budget; the base network saved, reloaded to the same numbers
+    local pfile = dir .. "/steps/potential.h5"
+    assert.are.equal(1, pf.h5.read(pfile, "/fitted"):get(1))
+    for _, v in ipairs(P:density_list()) do assert.is_true(pf.h5.exists(pfile, "/" .. v.name .. "/sun"), v.name) end
+    local net = pf.potnet.load(pfile, "/base/net")
+    assert.are.same(pf.h5.read(pfile, "/base/sun"):totable(), step.measure(P, net).sun:totable())
+    -- results.h5: values, budgets, dark matter, the scorer's numbers; report and figure
+    local res = dir .. "/results.h5"
+    local v, s = pf.h5.read(res, "/potential/sun/value"), pf.h5.read(res, "/potential/sun/sigma")
+    assert.are.same(pf.h5.read(pfile, "/base/sun"):totable(), v:totable())
+    assert.is_true(s:min() > 0)
+    local rho = pf.h5.read(res, "/potential/curves/density/sun/rho"):get(1)
+    local dm = pf.h5.read(res, "/potential/curves/density/sun/rho_dm"):get(1)
+    local rb = pf.h5.read(dir .. "/steps/baryons.h5", "/rho_b/sun"):get(1)
+    assert.are.near(rho - rb, dm, 1e-12 * math.abs(rho))
+    assert.is_true(pf.h5.exists(res, "/potential/score"))
+    assert.are.same({}, pf.results.check(res))
+    local rep = assert(io.open(dir .. "/report.md")):read("a")
+    assert.truthy(rep:find("global potential beside the local method", 1, true))
+    assert.truthy(rep:find("| a_sun relative error |", 1, true))
+    assert.is_true(pf.fs.exists(dir .. "/fig_potential_maps.png"))
+  end)
+
+  it("fits no potential when the preset says potential.fit = false", function()
+    local d2 = tmpdir()
+    local o = pf.presets.get("test")
+    o.potential.fit = false
+    pf.pipeline.new{out = d2, preset = o, quiet = true}:run()
+    assert.are.equal(0, pf.h5.read(d2 .. "/steps/potential.h5", "/fitted"):get(1))
+    assert.is_false(pf.h5.exists(d2 .. "/results.h5", "/potential"))
+    assert.is_false(pf.fs.exists(d2 .. "/fig_potential_maps.png"))
+  end)
+
   it("writes results.h5 self-describing (docs/results.md), and pf.results.check finds what is missing", function()
     local res = dir .. "/results.h5"
     -- every dataset: a units attribute (a string, "" dimensionless) and a description

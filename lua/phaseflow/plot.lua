@@ -726,6 +726,45 @@ local function fig13(P, dir)
     labels = {"ρ_0 [" .. U.rho .. "]", "r_s [kpc]", "β [dimensionless]"}, short = {"ρ_0", "r_s", "β"}, truth = gnfw_truth(P)}
 end
 
+-- The global potential's density maps (the potential step): rho = lap Phi / 4 pi G of the
+-- base fit in the Galactic plane and in the R-z plane at the Sun's azimuth, and with a
+-- truth the relative error (rho - rho_true) / rho_true on the same grids.
+local function fig_potential_maps(P, dir)
+  local pf_ = P:file("potential")
+  local mock = P:is_mock()
+  local c = units.rho_to_1e2
+  local U = plot.UNITS
+  local data, panels = {}, {}
+  local function grid(tag, map, a1, a2, fn)
+    local m, u, v = rd(pf_, map):totable(), rd(pf_, a1):totable(), rd(pf_, a2):totable()
+    local t = mock and rd(pf_, "/truth" .. map):totable()
+    local rows = {}
+    for i = 1, #u do
+      for j = 1, #v do rows[#rows + 1] = {u[i], v[j], fn(m[i][j], t and t[i][j])} end
+      rows[#rows + 1] = {}
+    end
+    data[tag] = rows
+  end
+  local function dens(x) return c(x) end
+  local function relerr(x, t) return (x - t) / t end
+  local maps = {{"xy", "/maps/xy", "/maps/x", "/maps/y", "x [kpc]", "y [kpc]", "z = 0"},
+                {"rz", "/maps/rz", "/maps/R", "/maps/z", "R [kpc]", "z [kpc]", "φ = 0"}}
+  for _, m in ipairs(maps) do
+    grid(m[1], m[2], m[3], m[4], dens)
+    panels[#panels + 1] = ("set title 'ρ = ∇^2Φ/4πG, %s'\nset xlabel '%s'\nset ylabel '%s'\nset cblabel 'ρ [%s]'\nplot <%s> using 1:2:3 with image notitle"):format(
+      m[7], m[5], m[6], U.rho, m[1])
+    if mock then
+      grid(m[1] .. "_err", m[2], m[3], m[4], relerr)
+      panels[#panels + 1] = ("set title '(ρ - ρ_{true}) / ρ_{true}, %s'\nset xlabel '%s'\nset ylabel '%s'\nset cblabel 'relative error'\nset cbrange [-0.5:0.5]\nset palette defined (-1 '#b2182b', 0 '#f7f7f7', 1 '#2166ac')\nplot <%s_err> using 1:2:3 with image notitle\nset autoscale cb\nset palette defined (0 '#f7fbff', 1 '#6baed6', 2 '#08306b')"):format(
+        m[7], m[5], m[6], m[1])
+    end
+  end
+  local body = ("set multiplot layout %d,2 title \"The global potential's density maps (base fit)\"\nset size ratio -1\nset palette defined (0 '#f7fbff', 1 '#6baed6', 2 '#08306b')\n%s"):format(
+    mock and 2 or 1, table.concat(panels, "\n"))
+  return plot.figure{dir = dir, name = "fig_potential_maps", title = "Density maps of the global potential",
+                     body = body, data = data, size = mock and "1000,900" or "1000,450"}
+end
+
 --- All the paper's figure analogues into P.out; returns a list of {png, pdf, title}.
 function plot.paper_figures(P)
   local dir = P.out
@@ -735,6 +774,8 @@ function plot.paper_figures(P)
   figs[#figs + 1] = fig10(P, dir)
   figs[#figs + 1] = fig12(P, dir)
   figs[#figs + 1] = fig13(P, dir)
+  local pf_ = P:file("potential")
+  if fs.exists(pf_) and rd(pf_, "/fitted"):get(1) == 1 then figs[#figs + 1] = fig_potential_maps(P, dir) end
   return figs
 end
 

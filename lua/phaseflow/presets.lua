@@ -38,6 +38,13 @@ presets.paper = {
   -- the mock's kernel-smoothed truth: pf.truth's product Gauss rule, n x n x 2n points per
   -- location (16: converged to ~1e-10 on the mock galaxies; tests/truth_spec.lua)
   truth_rule = 16,
+  -- the global potential (not in the paper; docs/potential.md): one network per density,
+  -- fitted to `stars` drawn from it, `points` where negative density is penalised; scale
+  -- (kpc) the network's unit of input length; lr, lr_decay and patience chosen by the
+  -- validation loss (docs/potential.md), not by any truth
+  potential = {fit = true, stars = 200000, points = 20000, hidden = 64, layers = 3, activation = "silu",
+               scale = 1, lr = 1e-2, batch = 1024, max_epochs = 1000, patience = 100, val_fraction = 0.2,
+               lr_decay = 0.995, lambda = 1},
 }
 
 -- make run: the whole analysis on the embedded mock in under 10 minutes on 2 cores.
@@ -65,6 +72,9 @@ presets.quick = {
   geometry = {n_line = 9, n_phi = 9, n_arc = 13, n_density = 9},
   mcmc = {walkers = 32, steps = 3000},
   truth_rule = 16,
+  potential = {fit = true, stars = 20000, points = 4000, hidden = 32, layers = 3, activation = "silu",
+               scale = 1, lr = 1e-2, batch = 512, max_epochs = 1000, patience = 100, val_fraction = 0.2,
+               lr_decay = 0.995, lambda = 1},
 }
 
 -- science: the numbers to quote from a workstation, in under an hour on 2 cores. Every
@@ -91,6 +101,9 @@ presets.science = {
   geometry = {n_line = 13, n_phi = 13, n_arc = 25, n_density = 13},
   mcmc = {walkers = 32, steps = 5000},
   truth_rule = 16,
+  potential = {fit = true, stars = 50000, points = 10000, hidden = 32, layers = 3, activation = "silu",
+               scale = 1, lr = 1e-2, batch = 512, max_epochs = 1000, patience = 100, val_fraction = 0.2,
+               lr_decay = 0.995, lambda = 1},
 }
 
 -- The test suite: seconds. Numbers are meaningless; every code path runs.
@@ -107,6 +120,9 @@ presets.test = {
   geometry = {n_line = 3, n_phi = 3, n_arc = 5, n_density = 3, independent_s = {-0.85, 0, 0.85}},
   mcmc = {walkers = 8, steps = 200},
   truth_rule = 4,
+  potential = {fit = true, stars = 400, points = 100, hidden = 8, layers = 1, activation = "silu",
+               scale = 1, lr = 3e-3, batch = 128, max_epochs = 3, patience = 2, val_fraction = 0.2,
+               lr_decay = 1, lambda = 1},
 }
 
 presets.names = {"test", "quick", "science", "paper"}

@@ -49,6 +49,63 @@ local function matrix(rows)
 end
 
 --- Builds every table as rows {label, value, sigma, truth, pull, ...} (numbers), writes
+-- The global potential beside the local method (docs/potential.md): values with their
+-- errors, and with a truth the scorer's numbers of both; p writes a line.
+function report.potential_section(P, p, R, scored, tables)
+  local c, A = units.rho_to_1e2, units.acc_to_1e10
+  local pot = P:file("potential")
+  p("")
+  p("## The global potential beside the local method (pf.potential_fit, docs/potential.md)")
+  p(("One network Phi(x) per density (%d stars drawn from it, %d x %d SiLU), fitted to the"):format(
+    P.o.potential.stars, P.o.potential.layers, P.o.potential.hidden))
+  p("Boltzmann equation; a = -grad Phi, rho = lap Phi / 4 pi G; errors from the same budget.")
+  p("")
+  local a = R.sun.value
+  local mag = math.sqrt(a:square():sum())
+  local smag = math.sqrt(((a * R.sun.sigma):square():sum())) / mag
+  local t1 = tables.table1[4]
+  local dsun = R.density.sun
+  local t2 = tables.table2
+  local tpoint = rd(pot, "/truth/rho/sun"):get(1)
+  local function pm(v, s) return fmt(v) .. " ± " .. fmt(s) end
+  p("| quantity | local method | potential | truth |"); p("|---|---|---|---|")
+  p(("| \\|a\\| at the Sun, 1e-10 m/s^2 | %s | %s | %s |"):format(pm(t1[2], t1[3]), pm(A(mag), A(smag)), fmt(t1[4])))
+  p(("| rho_sun (kernel-smoothed), 1e-2 Msun/pc^3 | %s | %s | %s |"):format(pm(t2[1][2], t2[1][3]),
+    pm(c(dsun.rho:get(1)), c(dsun.rho_err:get(1))), fmt(t2[1][4])))
+  p(("| rho_sun (point), 1e-2 Msun/pc^3 | - | %s | %s |"):format(pm(c(dsun.rho_point:get(1)), c(dsun.rho_point_err:get(1))),
+    fmt(c(tpoint))))
+  p(("| rho_DM,sun, 1e-2 Msun/pc^3 | %s | %s | %s |"):format(pm(t2[3][2], t2[3][3]),
+    pm(c(dsun.rho_dm:get(1)), c(dsun.rho_dm_err:get(1))), fmt(t2[3][4])))
+  p(("| rho_DM(r_sun), 1e-2 Msun/pc^3 | %s | %s | %s |"):format(pm(t2[4][2], t2[4][3]),
+    pm(c(R.average.value), c(R.average.sigma)), fmt(t2[4][4])))
+  local neg = rd(pot, "/base/negative_fraction"):get(1)
+  p("")
+  p(("lap Phi < 0 (negative density) on %.2f%% of the base fit's points uniform in the %.2f kpc ball"):format(100 * neg,
+    P.o.density_edge or 0.9 * P.o.radius))
+  p("where densities are reported. Maps of rho: results.h5 /potential/maps and the figure below.")
+  if scored and scored.potential then
+    local L, S = scored, scored.potential
+    local function pc(x) return x == x and ("%.2f%%"):format(100 * x) or "-" end
+    local function all(rows) return rows[#rows] end
+    p("")
+    p("| scored against the truth (pf.score) | local method | potential |"); p("|---|---|---|")
+    p(("| a_sun relative error | %s | %s |"):format(pc(L.a_sun.rel_err), pc(S.a_sun.rel_err)))
+    p(("| \\|a\\| along the curves, median / p90 | %s / %s | %s / %s |"):format(pc(all(L.acc.rows)[3]),
+      pc(all(L.acc.rows)[4]), pc(all(S.acc.rows)[3]), pc(all(S.acc.rows)[4])))
+    p(("| rho_sun*K relative error (pull) | %s (%s) | %s (%s) |"):format(pc(L.rho_sun.rel_err), fmt(L.rho_sun.pull, 2),
+      pc(S.rho_sun.rel_err), fmt(S.rho_sun.pull, 2)))
+    p(("| rho*K along the density curves, median / p90 | %s / %s | %s / %s |"):format(pc(all(L.density.rows)[4]),
+      pc(all(L.density.rows)[5]), pc(all(S.density.rows)[4]), pc(all(S.density.rows)[5])))
+    local lr, sr = L.rho_dm_rsun, S.rho_dm_rsun
+    p(("| rho_DM(r_sun) relative error (pull) | %s (%s) | %s (%s) |"):format(pc(lr.rel_err or 0 / 0), fmt(lr.pull or 0 / 0, 2),
+      pc(sr.rel_err or 0 / 0), fmt(sr.pull or 0 / 0, 2)))
+    p(("| 1-sigma coverage (all points) / RMS pull | %s / %s | %s / %s |"):format(pc(L.calibration.all.fraction),
+      fmt(L.calibration.all.rms, 2), pc(S.calibration.all.fraction), fmt(S.calibration.all.rms, 2)))
+    local tp = dsun.rho_point:get(1)
+    p(("| rho_sun point density relative error | - | %s |"):format(pc(math.abs(tp - tpoint) / math.abs(tpoint))))
+  end
+end
+
 -- results.h5 (pf.results), report.md and the figures. Returns the tables.
 function report.write(P, w)
   local out = P.out
@@ -108,7 +165,7 @@ function report.write(P, w)
   end
 
   -- results.h5 (pf.results, docs/results.md), scored against the truth of a mock run
-  local scored = results.write(P, tables)
+  local scored, potR = results.write(P, tables)
 
   -- figures
   local plot = require "phaseflow.plot"
@@ -234,6 +291,7 @@ function report.write(P, w)
     p(require("phaseflow.score").format(scored))
     p("```")
   end
+  if potR then report.potential_section(P, p, potR, scored, tables) end
   p("")
   p("## Error budget")
   p("sigma = sqrt(sigma_flow^2 + sigma_stat^2 + sigma_meas^2 + sigma_syst^2), each source counted once")

@@ -198,10 +198,81 @@ local function write_gnfw(P, W, rows)
     description = "The MCMC chain of the gNFW fit in emcee's HDFBackend layout (burn-in not stored: iteration = (steps - burn) / thin)."})
 end
 
+-- The global potential (the potential step, docs/potential.md) beside the local method:
+-- its central values and error budgets in the layout of /sun and /curves, under
+-- /potential, the dark matter from it, its maps; returns the table pf.score reads (its
+-- truth-free part: positions, values, errors), or nil when the run fitted no potential.
+local function write_potential(P, W)
+  local pf_ = P:file("potential")
+  if not (fs.exists(pf_) and rd(pf_, "/fitted"):get(1) == 1) then return nil end
+  local g = P.geom
+  local darkmatter = require "phaseflow.darkmatter"
+  local budget = require "phaseflow.budget"
+  local bf = P:file("baryons")
+  local R = {path = "/potential", acc = {}, acc_names = {}, density = {}, density_names = {},
+             kernel = {h = geometry.KERNEL_H, truncate = geometry.KERNEL_TRUNCATE}}
+  W.group("/potential", {description = "The global potential (pf.potential_fit: one network per density fitted to the Boltzmann equation; docs/potential.md): accelerations -grad Phi and densities lap Phi / 4 pi G at the local method's points."})
+  local a, sa = P:budget(pf_, "sun")
+  W.put("/potential/sun/value", a:reshape(3), U.acc, "Acceleration (x, y, z) of the potential averaged over the ball of /sun, central value of the base ensemble's fit.")
+  W.put("/potential/sun/sigma", sa:reshape(3), U.acc, "Total 1-sigma error (pf.budget over the fits of every density) of /potential/sun/value.")
+  R.sun = {value = a:reshape(3), sigma = sa:reshape(3), center = array.from(g.ball.center), radius = g.ball.radius,
+           points = P.o.ball_points, seed = BALL_POINT_SEED}
+  for _, cname in ipairs(g.curve_names) do
+    local v, s = P:budget(pf_, "acc/" .. cname)
+    local gp = "/potential/curves/acc/" .. cname
+    W.put(gp .. "/value", v, U.acc, "Acceleration (x, y, z) of the potential at each point of /curves/acc/" .. cname .. ", central value.", {columns = "x,y,z"})
+    W.put(gp .. "/sigma", s, U.acc, "Total 1-sigma error of value per component.", {columns = "x,y,z"})
+    local flag = {}
+    for i = 1, (g.curves[cname].x:shape()) do flag[i] = 0 end
+    if cname == "arc" then for _, i in ipairs(g.arc_ball) do flag[i] = 1 end end
+    R.acc[cname] = {x = g.curves[cname].x, value = v, sigma = s, ball = array.from(flag)}
+    R.acc_names[#R.acc_names + 1] = cname
+  end
+  local _, dnames, blocks = P:density_points()
+  for k, n in ipairs(dnames) do
+    local gp = "/potential/curves/density/" .. n
+    local rho, srho = P:budget(pf_, "rhok/" .. n)
+    local rp, srp = P:budget(pf_, "rho/" .. n)
+    local dm, sdm = darkmatter.subtract(rho, srho, rd(bf, "/rho_b/" .. n), rd(bf, "/err_b/" .. n))
+    W.put(gp .. "/rho", rho, U.rho, "Kernel-smoothed density (lap Phi / 4 pi G) * K of the potential at the locations of /curves/density/" .. n .. ", central value (NaN: the kernel leaves the survey).")
+    W.put(gp .. "/rho_err", srho, U.rho, "Total 1-sigma error of rho.")
+    W.put(gp .. "/rho_point", rp, U.rho, "Point density lap Phi / 4 pi G of the potential at each location, central value.")
+    W.put(gp .. "/rho_point_err", srp, U.rho, "Total 1-sigma error of rho_point.")
+    W.put(gp .. "/rho_dm", dm, U.rho, "Dark matter density: rho minus the baryon model (as /curves/density), central value.")
+    W.put(gp .. "/rho_dm_err", sdm, U.rho, "Total 1-sigma error of rho_dm.")
+    W.put(gp .. "/truth_rho_point", rd(pf_, "/truth/rho/" .. n), U.rho, "The mock's true point density at each location (NaN for real data).")
+    R.density[n] = {x = blocks[k], rho = rho, rho_err = srho, rho_point = rp, rho_point_err = srp, rho_dm = dm, rho_dm_err = sdm}
+    R.density_names[#R.density_names + 1] = n
+  end
+  -- rho_DM(r_sun): the independent points of the gNFW set, inverse-variance weighted
+  local nind = g.independent.n
+  local dm = R.density.gnfw.rho_dm:totable()
+  local e = budget.error_floor(R.density.gnfw.rho_dm_err):totable()
+  local v, ev, idx = {}, {}, {}
+  for i = 1, nind do v[i], ev[i], idx[i] = dm[i], e[i], i end
+  local m, em, chi2 = darkmatter.weighted_mean(v, ev)
+  W.put("/potential/average/value", m, U.rho, "Inverse-variance weighted mean dark matter density of the potential over the independent locations at r = r_sun.")
+  W.put("/potential/average/sigma", em, U.rho, "1-sigma error of /potential/average/value.")
+  W.put("/potential/average/chi2", chi2, U.none, "Reduced chi^2 of the densities averaged about their mean.")
+  R.average = {value = m, sigma = em, chi2 = chi2, independent = idx, set = "gnfw", weights_sigma = ev}
+  -- maps of the base fit's point density, and the truth's on the same grids
+  local mp = {xy = "in the Galactic plane z = 0 (rows x, columns y)", rz = "in the R-z plane at the Sun's azimuth (rows R, columns z)"}
+  for _, k in ipairs({"xy", "rz"}) do
+    W.put("/potential/maps/" .. k, rd(pf_, "/maps/" .. k), U.rho, "Point density lap Phi / 4 pi G of the base fit " .. mp[k] .. " (NaN outside the survey sphere).")
+  end
+  for k, t in pairs({x = "x", y = "y", R = "Galactocentric cylindrical radius R", z = "z"}) do
+    W.put("/potential/maps/" .. k, rd(pf_, "/maps/" .. k), U.kpc, "The map grids' coordinate " .. t .. ".")
+  end
+  W.put("/potential/net/params", rd(pf_, "/base/net/params"), U.none, "The base fit's network parameters (pf.potnet.load reads the potential step's file; layout in docs/potential.md).")
+  return R
+end
+
 --- Write DIR/results.h5 of pipeline P (the report step) from its step files and the
 --- report's tables (rows {label, numbers...}: table1, table2, gnfw), whole: as
 --- results.h5.part, renamed at the end. With a mock truth the scorer (pf.score) runs on the
---- file and its numbers go under /score; returns that score (nil for real data).
+--- file and its numbers go under /score (the potential's under /potential/score and in
+--- score.potential); returns that score (nil for real data) and the potential's values
+--- (pf.score's layout; nil when the run fitted no potential).
 function results.write(P, tables)
   local af, ef, dmf = P:file("accelerations"), P:file("equilibrium"), P:file("darkmatter")
   local final = P.out .. "/results.h5"
@@ -262,6 +333,7 @@ function results.write(P, tables)
     for _, q in ipairs(DQ) do W.put(gp .. "/" .. q[1], rd(dmf, "/" .. q[2] .. "/" .. n), U.rho, q[3]) end
   end
   write_score_inputs(P, W)
+  local potR = write_potential(P, W)
   W.put("/equilibrium/dlnf_dt", rd(ef, "/dlnf_dt/flows"), U.dlnf_dt,
     "The Boltzmann residual d ln f / dt at the Sun for velocities drawn from the flows' p(v|x), with the measured acceleration (Fig. 9).")
   W.put("/equilibrium/dlnf_dt_truth", rd(ef, "/dlnf_dt/truth"), U.dlnf_dt,
@@ -278,9 +350,13 @@ function results.write(P, tables)
     local score = require "phaseflow.score"
     scored = score.run(res, results.truth_model(P), {kernel_points = truth.rule_points(P.o.truth_rule), seed = P.o.seed})
     score.write(res, scored, "/score")
+    if potR then
+      scored.potential = score.run(potR, results.truth_model(P), {kernel_points = truth.rule_points(P.o.truth_rule), seed = P.o.seed})
+      score.write(res, scored.potential, "/potential/score")
+    end
   end
   fs.commit(res, final)
-  return scored
+  return scored, potR
 end
 
 --- The truth of a mock run (the pipeline's galaxy, pf.mock.truth_model) as pf.score takes it.

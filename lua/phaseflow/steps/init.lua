@@ -6,7 +6,7 @@
 local steps = {}
 
 steps.order = {"catalogue", "selection", "flows", "accelerations", "equilibrium",
-               "densities", "baryons", "darkmatter", "average", "gnfw", "report"}
+               "densities", "potential", "baryons", "darkmatter", "average", "gnfw", "report"}
 
 for _, name in ipairs(steps.order) do steps[name] = require("phaseflow.steps." .. name) end
 
