@@ -10,8 +10,8 @@
 #   merge r    ... --merge                               gathers the shares, runs on to the
 #                                                        next step with jobs (or the end)
 # for r = 1..ROUNDS. The paper's steps with jobs are flows (two phases when a systematic
-# refits on the base ensemble: its refits need the base flows first), accelerations and
-# densities: 4 rounds (the default) cover them; a round with nothing left to do returns at
+# refits on the base ensemble: its refits need the base flows first), accelerations,
+# densities and potential: 5 rounds (the default) cover them; a round with nothing left to do returns at
 # once. If the last merge prints "next: ...", submit again: finished jobs are never redone.
 # Threads per task: OMP_NUM_THREADS follows --cpus-per-task. PHASEFLOW names the
 # executable (default: build/phaseflow, run from the repository's top).
@@ -21,7 +21,7 @@ usage() { sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ $# -ge 3 ] || usage
 preset=$1 out=$2 tasks=$3
 shift 3
-rounds=4
+rounds=5
 if [ $# -gt 0 ] && [ "$1" != "--" ]; then rounds=$1; shift; fi
 [ $# -gt 0 ] && [ "$1" = "--" ] && shift
 case $tasks in ''|*[!0-9]*) echo "slurm-array.sh: TASKS must be a whole number, not '$tasks'" >&2; exit 2 ;; esac

@@ -88,8 +88,8 @@ describe("the pipeline's jobs over processes", function()
     local o, rc = paper(out, "--merge")
     assert.equal(0, rc, o)
     assert.truthy(o:find("next: the job array of step flows", 1, true), o)
-    -- four rounds: flows (base, then refits), accelerations, densities
-    for _ = 1, 4 do
+    -- five rounds: flows (base, then refits), accelerations, densities, potential
+    for _ = 1, 5 do
       for i = 1, 3 do
         o, rc = paper(out, "--task", i .. "/3")
         assert.equal(0, rc, o)
@@ -147,7 +147,7 @@ echo $RANDOM
       .. "bash scripts/slurm-array.sh %s %s 2 -- --cpus-per-task=1"):format(quote(root), quote(bin), quote(log),
       quote(exe), quote(preset), quote(out)))
     assert.equal(0, rc, o)
-    assert.truthy(o:find("round 4: array", 1, true), o)
+    assert.truthy(o:find("round 5: array", 1, true), o)
     assert.same(want, digests(out))
     o, rc = support.run("bash " .. quote(root .. "/scripts/slurm-array.sh") .. " test x")
     assert.equal(2, rc, o)
