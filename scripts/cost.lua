@@ -91,6 +91,10 @@ unit_cost.equilibrium = pair_cost(rates.equilibrium) .. " per velocity" .. (e.tr
     c.catalogue.normalize and (" + %s normalisation"):format(per(rates.normalisation)) or "") or "")
 unit_cost.densities = pair_cost(rates.density) .. " per position-velocity"
 unit_cost.gnfw = per(rates.mcmc) .. " per log-posterior (MCMC in C)"
+if rates.potential then
+  unit_cost.potential = ("%s per star-epoch + drawing %s per star"):format(per(rates.potential.star_epoch),
+    pair_cost(rates.potential.draw))
+end
 
 print(("Projected cost of scripts/paper.lua --preset %s (pf.cost)"):format(o.name))
 print(("CPU: %s, %d logical CPUs; OpenBLAS kernel %s; phaseflow %s (git %s)"):format(machine.cpu,

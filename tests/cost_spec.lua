@@ -86,7 +86,7 @@ describe("pf.cost counting", function()
       -- the job lists the pipeline spreads over processes, job for job
       P:plan()
       local cj = cost.jobs(o)
-      for _, step in ipairs({"flows", "accelerations", "densities"}) do
+      for _, step in ipairs({"flows", "accelerations", "densities", "potential"}) do
         local pj = pf.steps[step].jobs(P)
         assert.are.equal(#pj, #cj[step], name .. " " .. step)
         for i, j in ipairs(pj) do
@@ -96,6 +96,7 @@ describe("pf.cost counting", function()
             assert.are.equal(j.density, cj[step][i].density)
           end
           if step == "accelerations" then assert.are.equal(j.part, cj[step][i].part) end
+          if step == "potential" then assert.are.equal(o.potential.stars, cj[step][i].stars) end
           if step == "densities" then
             local np = (j.rows[2] - j.rows[1] + 1) / cost.kernel_points(o.kernel_points)
             assert.are.equal(np, cj[step][i].locations)
@@ -133,7 +134,8 @@ describe("pf.cost projection", function()
     return {threads = 2, mock_star = 1e-5, catalogue_fixed = 0.25, normalisation = 0, smear_star = 1e-6,
             smear_fixed = 0.01, flows = {["2x8x1/b512"] = fl, ["3x8x1/b512"] = fl},
             accel = {a = 2e-6, b = 3e-6}, density = {a = 4e-6, b = 1e-6},
-            equilibrium = {a = 1e-6, b = 2e-6, truth = 5e-7}, mcmc = 1e-6}
+            equilibrium = {a = 1e-6, b = 2e-6, truth = 5e-7}, mcmc = 1e-6,
+            potential = {star_epoch = 2e-5, star_once = 1e-5, draw = {a = 3e-6, b = 2e-6}}}
   end
   local function row(rows, step)
     for _, r in ipairs(rows) do if r.step == step then return r end end
@@ -141,7 +143,7 @@ describe("pf.cost projection", function()
 
   it("multiplies the test preset's counts by the per-unit costs", function()
     local rows, total = cost.project(cost.counts(pf.presets.get("test")), rates())
-    assert.are.equal(11, #rows)
+    assert.are.equal(12, #rows)
     assert.near(20000 * 1e-5 + 0.25, row(rows, "catalogue").seconds, 1e-12)
     assert.near(2 * 6100 * 1e-6 + 2 * 0.01, row(rows, "selection").seconds, 1e-12)
     -- 16,000 star-epochs and 8,000 stars per flow kind
@@ -151,6 +153,8 @@ describe("pf.cost projection", function()
     assert.near(500 * (1e-6 + 2 * 2e-6) + 500 * 5e-7, row(rows, "equilibrium").seconds, 1e-12)
     assert.near(1104 * (9 * 4e-6 + 10 * 1e-6), row(rows, "densities").seconds, 1e-12)
     assert.near(1600 * 1e-6, row(rows, "gnfw").seconds, 1e-12)
+    -- 9 fits of 400 stars x 3 epochs, the stars drawn from 9 densities of 10 pairs in all
+    assert.near(9 * (400 * 3 * 2e-5 + 400 * 1e-5) + 400 * (9 * 3e-6 + 10 * 2e-6), row(rows, "potential").seconds, 1e-12)
     assert.is_truthy(row(rows, "report").small)
     local sum = 0
     for _, r in ipairs(rows) do sum = sum + (r.seconds or 0) end

@@ -92,6 +92,9 @@ cost.LEVELS = {
 --   flows[arch key] = {n_x = {star_epoch, star_once, rows, t1, tE}, p_v = {...}},
 --   accel, density, equilibrium = {a, b, c1, c2} (per position x velocity: a + b M for M
 --   flow pairs; equilibrium also truth: the exact df per velocity), mcmc (per step x walker),
+--   potential = {star_epoch, star_once, draw = {a, b, c1, c2}} (a fit per star-epoch, per
+--   star once, and drawing a star with its gradients from M flow pairs; absent when the
+--   preset fits no potential),
 --   measured = {mock_stars, sample10, selected} (the calibration mock's counts)}.
 function cost.calibrate(o, opts)
   opts = opts or {}
@@ -246,6 +249,41 @@ function cost.calibrate(o, opts)
   local tm = best_of(L, gnfw.fit, pts, {walkers = W, steps = L.mcmc_steps, seed = 1})
   rates.mcmc = tm / (W * L.mcmc_steps)
   log("gnfw: %d steps x %d walkers %.3f s", L.mcmc_steps, W, tm)
+
+  -- the global potential: a fit of the preset's network, 1 and E epochs on the same
+  -- synthetic samples (the preset's ratio of penalty points to stars): per star-epoch =
+  -- the difference / (E - 1); and the stars it draws from a density with their gradients
+  -- of ln f, per star for one pair and for ensembles of two
+  local po = o.potential
+  if po and po.fit ~= false then
+    local potfit = require "phaseflow.potfit"
+    local n = math.min(L.flow_rows, po.stars)
+    local x, v = synthetic_stars(n, o.radius, 13)
+    local gx, gv = x * 0 - 1e-3, v * (-1 / 35 ^ 2)
+    local y = x:rows(1, math.max(2, math.min(n, math.floor(n * po.points / po.stars + 0.5)))):copy()
+    local t = {}
+    for i, E in ipairs{1, L.epochs} do
+      t[i] = best_of(L, potfit.fit, {samples = {x = x, v = v, gx = gx, gv = gv}, y = y,
+        net = {hidden = po.hidden, layers = po.layers, activation = po.activation, scale = po.scale},
+        train = {lr = po.lr, batch = po.batch, max_epochs = E, patience = 1e9, val_fraction = po.val_fraction,
+                 seed = 1},
+        lambda = po.lambda})
+    end
+    local per_epoch = (t[2] - t[1]) / (L.epochs - 1)
+    if not (per_epoch > 0) then per_epoch = t[2] / L.epochs end -- luacheck: ignore 581
+    local draw = {}
+    for i, f in ipairs{f1, f2} do
+      draw[i] = best_of(L, function()
+        local xs = f.nx:sample(n, {seed = 3, log_prob = false})
+        local vs = f.pv:sample(n, xs, {seed = 4, log_prob = false})
+        return f:grad_log_f(xs, vs)
+      end) / n
+    end
+    rates.potential = {star_epoch = per_epoch / n, star_once = math.max(t[1] - per_epoch, 0) / n,
+                       draw = linear_in_members(draw[1], draw[2])}
+    log("potential: %d stars, 1 epoch %.3f s, %d epochs %.3f s; drawing %.3g s per star (one pair)",
+      n, t[1], L.epochs, t[2], draw[1])
+  end
   rates.seconds = wtime() - t_all
   return rates
 end

@@ -160,7 +160,7 @@ end
 function cost.jobs(o, opts)
   opts = opts or {}
   local n = cost.selected_stars(o, opts)
-  local out = {flows = {}, accelerations = {}, densities = {}}
+  local out = {flows = {}, accelerations = {}, densities = {}, potential = {}}
   for _, vt in ipairs(cost.variants(o)) do
     local eo = vt.o
     for _ = 1, vt.members do
@@ -185,9 +185,16 @@ function cost.jobs(o, opts)
       out.densities[#out.densities + 1] = {density = d.name, members = d.members,
                                            locations = math.min(nloc, first + per - 1) - first + 1}
     end
+    if cost.fits_potential(o) then
+      out.potential[#out.potential + 1] = {density = d.name, members = d.members, stars = o.potential.stars,
+                                           epochs = o.potential.max_epochs}
+    end
   end
   return out
 end
+
+--- Whether preset o fits the global potential (the potential step).
+function cost.fits_potential(o) return o.potential ~= nil and o.potential.fit ~= false end
 
 --- Every count of a run, keyed by step. opts: selected (stars in the survey sphere),
 -- sample10 (stars of the 10 kpc sample), epochs (expected epochs per flow), is_mock
@@ -223,6 +230,9 @@ function cost.counts(o, opts)
                  positions = nloc * k, nv = o.nv_density, densities = nd, pairs = npairs,
                  units = nloc * k * o.nv_density * npairs}
   c.gnfw = {steps = o.mcmc.steps, walkers = o.mcmc.walkers, units = o.mcmc.steps * o.mcmc.walkers}
+  local po = o.potential
+  c.potential = cost.fits_potential(o) and {fits = nd, stars = po.stars, epochs = po.max_epochs, pairs = npairs,
+                                            units = nd * po.stars * po.max_epochs} or {fits = 0, units = 0}
   return c
 end
 

@@ -46,6 +46,13 @@ cost.SMALL = {
 -- (sampling is shared by the members, each member's gradients are not).
 local function per_pv(r, m) return r.a + r.b * m end
 
+-- Seconds of one fit of the global potential: its epochs over the stars, and drawing the
+-- stars with their gradients from a density of M flow pairs (an epoch bound, like the
+-- flows': early stopping decides the real count).
+local function pot_fit(r, stars, epochs, m)
+  return stars * epochs * r.star_epoch + stars * r.star_once + stars * per_pv(r.draw, m)
+end
+
 -- seconds of one density kind over the densities evaluated: sum_d (a + b M_d) x rows
 local function over_densities(rows, list, r)
   local s = 0
@@ -90,6 +97,13 @@ function cost.seconds(c, rates, opts)
     elseif step == "densities" then
       local d = c.densities
       s = over_densities(d.positions * d.nv, c.densities_list, rates.density)
+    elseif step == "potential" then
+      local pc, r = c.potential, rates.potential
+      s = 0
+      if pc.fits > 0 then
+        if not r then error("pf.cost: no calibration for the potential step", 2) end
+        for _, d in ipairs(c.densities_list) do s = s + pot_fit(r, pc.stars, pc.epochs, d.members) end
+      end
     elseif step == "gnfw" then
       s = c.gnfw.units * rates.mcmc
     elseif cost.SMALL[step] then
@@ -124,10 +138,14 @@ function cost.project(c, rates, opts)
 end
 
 --- Seconds of each job of cost.jobs(o) (with the calibration's threads), per step:
---- {flows = {{seconds, phase}, ...}, accelerations = ..., densities = ...}. c: the counts
+--- {flows = {{seconds, phase}, ...}, accelerations = ..., densities = ..., potential = ...}. c: the counts
 --- of the same preset (cost.counts: kernel points, velocities).
 function cost.job_seconds(jobs, c, rates)
-  local out = {flows = {}, accelerations = {}, densities = {}}
+  local out = {flows = {}, accelerations = {}, densities = {}, potential = {}}
+  for i, j in ipairs(jobs.potential or {}) do
+    if not rates.potential then error("pf.cost: no calibration for the potential step", 2) end
+    out.potential[i] = {seconds = pot_fit(rates.potential, j.stars, j.epochs, j.members), phase = 1}
+  end
   for i, j in ipairs(jobs.flows) do
     local r = rates.flows[j.key]
     if not r then error(("pf.cost: no calibration for the flow architecture %s"):format(j.key), 2) end
@@ -173,7 +191,7 @@ function cost.schedule(list, ranks, scale)
 end
 
 --- Projection for `ranks` processes of `threads` threads each (a cluster run: mpirun or a
---- job array): the steps with jobs (flows, accelerations, densities) spread their jobs
+--- job array): the steps with jobs (flows, accelerations, densities, potential) spread their jobs
 --- (cost.schedule), the others run in one process. rows as cost.project's, each with
 --- wall and core_hours (reserved: wall x ranks x threads / 3600) and, for job steps, jobs
 --- and longest (the longest job's wall: no number of ranks goes below it).
@@ -215,6 +233,8 @@ function cost.units_text(c)
     densities = ("%s locations x %s kernel points x %s v x %s densities (%s flow pairs)"):format(
       N(d.locations), N(d.kernel), N(d.nv), N(d.densities), N(d.pairs)),
     gnfw = ("%s steps x %d walkers"):format(N(c.gnfw.steps), c.gnfw.walkers),
+    potential = c.potential.fits > 0 and ("%s fits x %s stars x <= %s epochs"):format(N(c.potential.fits),
+      N(c.potential.stars), N(c.potential.epochs)) or "no fit (potential.fit = false)",
   }
 end
 
