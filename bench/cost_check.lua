@@ -11,7 +11,8 @@
 --                  base ensemble (`members` pairs: one trained pair repeated, which costs
 --                  what distinct members cost);
 --   densities      `locations` of a job's 8 density locations of one flow pair (kernel
---                  points x nv_density each; a whole job is 8 of them).
+--                  points x nv_density each; a whole job is 8 of them);
+--   potential      one fit of a one-pair density at the preset's star count, `epochs` epochs.
 -- and prints each job's projected and measured seconds and their ratio, with the CPU.
 local pf = require "phaseflow"
 local cost = pf.cost
@@ -86,6 +87,28 @@ cbe.acceleration(pair, pts.x, {nv = o.nv_density, seed = o.seed, seed_stride = 0
 local k = pts.nvol + pts.nsurf
 row(("densities: %d of a job's 8 locations, 1 pair, %s kernel points x %s v"):format(nloc, cost.count_text(k),
     cost.count_text(o.nv_density)), nloc * k * o.nv_density * (rates.density.a + rates.density.b), wtime() - t0)
+
+-- potential: one fit of a 1-pair density at the preset's star count, `epochs` epochs (the
+-- projection is per star-epoch, as for the flows), the stars drawn with their gradients
+local po = o.potential
+if rates.potential then
+  local potfit = require "phaseflow.potfit"
+  local n = po.stars
+  local t1 = wtime()
+  local xs = pair.nx:sample(n, {seed = 3, log_prob = false})
+  local vs = pair.pv:sample(n, xs, {seed = 4, log_prob = false})
+  local gx, gv = pair:grad_log_f(xs, vs)
+  local ok = gx:isfinite():min(2):land(gv:isfinite():min(2))
+  xs, vs, gx, gv = xs:select(ok), vs:select(ok), gx:select(ok), gv:select(ok)
+  local y = cbe.ball_points(pf.core.array.from{geometry.SUN}, o.radius, po.points, 5)
+  potfit.fit{samples = {x = xs, v = vs, gx = gx, gv = gv}, y = y,
+    net = {hidden = po.hidden, layers = po.layers, activation = po.activation, scale = po.scale},
+    train = {lr = po.lr, batch = po.batch, max_epochs = epochs, patience = epochs + 1, val_fraction = po.val_fraction,
+             lr_decay = po.lr_decay, seed = 1}, lambda = po.lambda}
+  local r = rates.potential
+  row(("potential: a fit of 1 pair's density, %s stars x %d epochs"):format(cost.count_text(n), epochs),
+      n * epochs * r.star_epoch + n * r.star_once + n * (r.draw.a + r.draw.b), wtime() - t1)
+end
 
 print(("pf.cost's projection against jobs measured at preset %s's sizes"):format(o.name))
 print(("CPU: %s, %d logical CPUs, %d threads; OpenBLAS kernel %s; phaseflow %s (git %s)"):format(machine.cpu,
