@@ -209,16 +209,23 @@ local function write_potential(P, W)
   local darkmatter = require "phaseflow.darkmatter"
   local budget = require "phaseflow.budget"
   local bf = P:file("baryons")
+  -- Each variant's value is one fit: its own fit noise does not average over an
+  -- ensemble's members as the flows' training noise does, so the budget counts every
+  -- density as one realisation (members = 1): sigma_flow is the members' whole spread
+  -- (an upper bound of the base fit's noise) and the resamples' subtractions take it once.
+  local vn = {}
+  for i, v in ipairs(P.variant_names) do vn[i] = {name = v.name, kind = v.kind, members = 1} end
+  local function bud(path) return budget.of(pf_, path, vn) end
   local R = {path = "/potential", acc = {}, acc_names = {}, density = {}, density_names = {},
              kernel = {h = geometry.KERNEL_H, truncate = geometry.KERNEL_TRUNCATE}}
   W.group("/potential", {description = "The global potential (pf.potential_fit: one network per density fitted to the Boltzmann equation; docs/potential.md): accelerations -grad Phi and densities lap Phi / 4 pi G at the local method's points."})
-  local a, sa = P:budget(pf_, "sun")
+  local a, sa = bud("sun")
   W.put("/potential/sun/value", a:reshape(3), U.acc, "Acceleration (x, y, z) of the potential averaged over the ball of /sun, central value of the base ensemble's fit.")
   W.put("/potential/sun/sigma", sa:reshape(3), U.acc, "Total 1-sigma error (pf.budget over the fits of every density) of /potential/sun/value.")
   R.sun = {value = a:reshape(3), sigma = sa:reshape(3), center = array.from(g.ball.center), radius = g.ball.radius,
            points = P.o.ball_points, seed = BALL_POINT_SEED}
   for _, cname in ipairs(g.curve_names) do
-    local v, s = P:budget(pf_, "acc/" .. cname)
+    local v, s = bud("acc/" .. cname)
     local gp = "/potential/curves/acc/" .. cname
     W.put(gp .. "/value", v, U.acc, "Acceleration (x, y, z) of the potential at each point of /curves/acc/" .. cname .. ", central value.", {columns = "x,y,z"})
     W.put(gp .. "/sigma", s, U.acc, "Total 1-sigma error of value per component.", {columns = "x,y,z"})
@@ -231,8 +238,8 @@ local function write_potential(P, W)
   local _, dnames, blocks = P:density_points()
   for k, n in ipairs(dnames) do
     local gp = "/potential/curves/density/" .. n
-    local rho, srho = P:budget(pf_, "rhok/" .. n)
-    local rp, srp = P:budget(pf_, "rho/" .. n)
+    local rho, srho = bud("rhok/" .. n)
+    local rp, srp = bud("rho/" .. n)
     local dm, sdm = darkmatter.subtract(rho, srho, rd(bf, "/rho_b/" .. n), rd(bf, "/err_b/" .. n))
     W.put(gp .. "/rho", rho, U.rho, "Kernel-smoothed density (lap Phi / 4 pi G) * K of the potential at the locations of /curves/density/" .. n .. ", central value (NaN: the kernel leaves the survey).")
     W.put(gp .. "/rho_err", srho, U.rho, "Total 1-sigma error of rho.")
