@@ -101,10 +101,10 @@ if rates.potential then
   local ok = gx:isfinite():min(2):land(gv:isfinite():min(2))
   xs, vs, gx, gv = xs:select(ok), vs:select(ok), gx:select(ok), gv:select(ok)
   local y = cbe.ball_points(pf.core.array.from{geometry.SUN}, o.radius, po.points, 5)
-  potfit.fit{samples = {x = xs, v = vs, gx = gx, gv = gv}, y = y,
-    net = {hidden = po.hidden, layers = po.layers, activation = po.activation, scale = po.scale},
-    train = {lr = po.lr, batch = po.batch, max_epochs = epochs, patience = epochs + 1, val_fraction = po.val_fraction,
-             lr_decay = po.lr_decay, seed = 1}, lambda = po.lambda}
+  local fo = pf.steps.potential.fit_options(po, 1)
+  fo.samples, fo.y = {x = xs, v = vs, gx = gx, gv = gv}, y
+  fo.train.max_epochs, fo.train.patience = epochs, epochs + 1
+  potfit.fit(fo)
   local r = rates.potential
   row(("potential: a fit of 1 pair's density, %s stars x %d epochs"):format(cost.count_text(n), epochs),
       n * epochs * r.star_epoch + n * r.star_once + n * (r.draw.a + r.draw.b), wtime() - t1)

@@ -126,6 +126,10 @@ function cbe.ball_points(center, radius, n, seed)
   return array.from(out)
 end
 
+--- The default seed of a ball's points (pf.cbe.ball_average's point_seed): the seed the
+--- pipeline's ball averages use, for the flows and for the truth alike.
+cbe.BALL_POINT_SEED = 7
+
 -- ball_average(f, center, radius_kpc [, opts]) -> mean (3), spread (3: standard deviation
 -- over the points), acc (P x 3), points (P x 3), info. opts: points = 64, point_seed = 7
 -- and everything pf.cbe.acceleration takes. The paper: 100 pc ball at the Sun.
@@ -135,7 +139,7 @@ function cbe.ball_average(f, center, radius, opts)
     error("pf.cbe.ball_average: radius (kpc) must be a positive number", 2)
   end
   local P = opts.points or 64
-  local pts = cbe.ball_points(center, radius, P, opts.point_seed or 7)
+  local pts = cbe.ball_points(center, radius, P, opts.point_seed or cbe.BALL_POINT_SEED)
   local o = {}
   for k, v in pairs(opts) do
     if k ~= "points" and k ~= "point_seed" then o[k] = v end

@@ -745,12 +745,11 @@ local function fig_potential_maps(P, dir)
     end
     data[tag] = rows
   end
-  local function dens(x) return c(x) end
   local function relerr(x, t) return (x - t) / t end
   local maps = {{"xy", "/maps/xy", "/maps/x", "/maps/y", "x [kpc]", "y [kpc]", "z = 0"},
                 {"rz", "/maps/rz", "/maps/R", "/maps/z", "R [kpc]", "z [kpc]", "φ = 0"}}
   for _, m in ipairs(maps) do
-    grid(m[1], m[2], m[3], m[4], dens)
+    grid(m[1], m[2], m[3], m[4], c)
     panels[#panels + 1] = ("set title 'ρ = ∇^2Φ/4πG, %s'\nset xlabel '%s'\nset ylabel '%s'\nset cblabel 'ρ [%s]'\nplot <%s> using 1:2:3 with image notitle"):format(
       m[7], m[5], m[6], U.rho, m[1])
     if mock then
@@ -774,8 +773,7 @@ function plot.paper_figures(P)
   figs[#figs + 1] = fig10(P, dir)
   figs[#figs + 1] = fig12(P, dir)
   figs[#figs + 1] = fig13(P, dir)
-  local pf_ = P:file("potential")
-  if fs.exists(pf_) and rd(pf_, "/fitted"):get(1) == 1 then figs[#figs + 1] = fig_potential_maps(P, dir) end
+  if require("phaseflow.steps.potential").fitted(P) then figs[#figs + 1] = fig_potential_maps(P, dir) end
   return figs
 end
 

@@ -37,6 +37,12 @@ function report.truth_model(P) return results.truth_model(P) end
 
 -- A table's rows {label, numbers...} as a matrix of the numbers (NaN-padded to 6 columns),
 -- as the report step's own file keeps Tables I and II.
+-- |a| and its 1-sigma error (propagated from the components' sigmas) of a 3-vector.
+local function magnitude(a, sa)
+  local mag = math.sqrt(a:square():sum())
+  return mag, math.sqrt(((a * sa):square():sum())) / mag
+end
+
 local function matrix(rows)
   local m = {}
   for i, r in ipairs(rows) do
@@ -61,8 +67,7 @@ function report.potential_section(P, p, R, scored, tables)
   p("Boltzmann equation; a = -grad Phi, rho = lap Phi / 4 pi G; errors from the same budget.")
   p("")
   local a = R.sun.value
-  local mag = math.sqrt(a:square():sum())
-  local smag = math.sqrt(((a * R.sun.sigma):square():sum())) / mag
+  local mag, smag = magnitude(a, R.sun.sigma)
   local t1 = tables.table1[4]
   local dsun = R.density.sun
   local t2 = tables.table2
@@ -81,7 +86,7 @@ function report.potential_section(P, p, R, scored, tables)
   local neg = rd(pot, "/base/negative_fraction"):get(1)
   p("")
   p(("lap Phi < 0 (negative density) on %.2f%% of the base fit's points uniform in the %.2f kpc ball"):format(100 * neg,
-    P.o.density_edge or 0.9 * P.o.radius))
+    require("phaseflow.steps.densities").edge(P.o)))
   p("where densities are reported. Maps of rho: results.h5 /potential/maps and the figure below.")
   if scored and scored.potential then
     local L, S = scored, scored.potential
@@ -123,9 +128,8 @@ function report.write(P, w)
   -- errors: the spherical basis at the Sun is (x, -z, y) to 3e-3 rad: use the Cartesian sigmas
   local comps = {{"a_r", ar:get(1), sa:get(1), tr:get(1)}, {"a_theta", ath:get(1), sa:get(3), tth:get(1)},
                  {"a_phi", aph:get(1), sa:get(2), tph:get(1)}}
-  local mag = math.sqrt(a:square():sum())
+  local mag, smag = magnitude(a, sa)
   local tmag = math.sqrt(ta:square():sum())
-  local smag = math.sqrt(((a * sa):square():sum())) / mag
   comps[4] = {"|a|", mag, smag, tmag}
   tables.table1 = {}
   for i, c in ipairs(comps) do
@@ -202,7 +206,7 @@ function report.write(P, w)
   row("batch", "train", "batch"); row("learning rate", "train", "lr")
   if P.o.finetune then row("fine-tuning epochs at lr x 0.1", "finetune", "epochs") end
   p(("| density locations kept (kernel within, kpc of the Sun) | %.2f | - |"):format(
-    P.o.density_edge or 0.9 * P.o.radius))
+    require("phaseflow.steps.densities").edge(P.o)))
   row("velocities per acceleration point", "nv"); row("velocities per kernel point", "nv_density")
   row("kernel points", "kernel_points"); row("points in the 100 pc ball", "ball_points")
   row("MCMC steps", "mcmc", "steps")

@@ -40,9 +40,16 @@ local U = results.UNITS
 --- The emcee version whose HDFBackend layout /gnfw/mcmc follows (its `version` attribute).
 results.EMCEE_LAYOUT = "3.1.4"
 
--- the point seed of the ball averages: pf.cbe.ball_average's default, which the
--- accelerations step uses for the flows and for the truth
-local BALL_POINT_SEED = 7
+-- the point seed of the ball averages, for the flows and for the truth
+local BALL_POINT_SEED = require("phaseflow.cbe").BALL_POINT_SEED
+
+-- 1 at the points of curve `cname` whose acceleration is a ball average, 0 elsewhere.
+local function ball_flags(g, cname)
+  local flag = {}
+  for i = 1, (g.curves[cname].x:shape()) do flag[i] = 0 end
+  if cname == "arc" then for _, i in ipairs(g.arc_ball) do flag[i] = 1 end end
+  return array.from(flag)
+end
 
 local function rd(file, path) return (h5.read(file, path)) end
 
@@ -124,10 +131,7 @@ local function write_score_inputs(P, W)
   W.put("/sun/ball_points", array.from{o.ball_points}, U.none, "Number of points of pf.cbe.ball_points(center, radius, ball_points, point_seed) averaged over the ball.")
   W.put("/sun/point_seed", array.from{BALL_POINT_SEED}, U.none, "Seed of the ball's points (pf.cbe.ball_points).")
   for _, cname in ipairs(g.curve_names) do
-    local flag = {}
-    for i = 1, (g.curves[cname].x:shape()) do flag[i] = 0 end
-    if cname == "arc" then for _, i in ipairs(g.arc_ball) do flag[i] = 1 end end
-    W.put("/curves/acc/" .. cname .. "/ball", array.from(flag), U.none,
+    W.put("/curves/acc/" .. cname .. "/ball", ball_flags(g, cname), U.none,
       "1 where the point's acceleration is averaged over a ball of /sun/radius (as /sun), 0 where it is evaluated at the point.")
   end
   local _, dnames, blocks = P:density_points()
@@ -203,8 +207,8 @@ end
 -- /potential, the dark matter from it, its maps; returns the table pf.score reads (its
 -- truth-free part: positions, values, errors), or nil when the run fitted no potential.
 local function write_potential(P, W)
+  if not require("phaseflow.steps.potential").fitted(P) then return nil end
   local pf_ = P:file("potential")
-  if not (fs.exists(pf_) and rd(pf_, "/fitted"):get(1) == 1) then return nil end
   local g = P.geom
   local darkmatter = require "phaseflow.darkmatter"
   local budget = require "phaseflow.budget"
@@ -229,10 +233,7 @@ local function write_potential(P, W)
     local gp = "/potential/curves/acc/" .. cname
     W.put(gp .. "/value", v, U.acc, "Acceleration (x, y, z) of the potential at each point of /curves/acc/" .. cname .. ", central value.", {columns = "x,y,z"})
     W.put(gp .. "/sigma", s, U.acc, "Total 1-sigma error of value per component.", {columns = "x,y,z"})
-    local flag = {}
-    for i = 1, (g.curves[cname].x:shape()) do flag[i] = 0 end
-    if cname == "arc" then for _, i in ipairs(g.arc_ball) do flag[i] = 1 end end
-    R.acc[cname] = {x = g.curves[cname].x, value = v, sigma = s, ball = array.from(flag)}
+    R.acc[cname] = {x = g.curves[cname].x, value = v, sigma = s, ball = ball_flags(g, cname)}
     R.acc_names[#R.acc_names + 1] = cname
   end
   local _, dnames, blocks = P:density_points()

@@ -255,7 +255,8 @@ function cost.calibrate(o, opts)
   -- the difference / (E - 1); and the stars it draws from a density with their gradients
   -- of ln f, per star for one pair and for ensembles of two
   local po = o.potential
-  if po and po.fit ~= false then
+  local potential_step = require "phaseflow.steps.potential"
+  if potential_step.fits(o) then
     local potfit = require "phaseflow.potfit"
     local n = math.min(L.flow_rows, po.stars)
     local x, v = synthetic_stars(n, o.radius, 13)
@@ -263,11 +264,10 @@ function cost.calibrate(o, opts)
     local y = x:rows(1, math.max(2, math.min(n, math.floor(n * po.points / po.stars + 0.5)))):copy()
     local t = {}
     for i, E in ipairs{1, L.epochs} do
-      t[i] = best_of(L, potfit.fit, {samples = {x = x, v = v, gx = gx, gv = gv}, y = y,
-        net = {hidden = po.hidden, layers = po.layers, activation = po.activation, scale = po.scale},
-        train = {lr = po.lr, batch = po.batch, max_epochs = E, patience = 1e9, val_fraction = po.val_fraction,
-                 seed = 1},
-        lambda = po.lambda})
+      local fo = potential_step.fit_options(po, 1)
+      fo.samples, fo.y = {x = x, v = v, gx = gx, gv = gv}, y
+      fo.train.max_epochs, fo.train.patience = E, 1e9
+      t[i] = best_of(L, potfit.fit, fo)
     end
     local per_epoch = (t[2] - t[1]) / (L.epochs - 1)
     if not (per_epoch > 0) then per_epoch = t[2] / L.epochs end -- luacheck: ignore 581

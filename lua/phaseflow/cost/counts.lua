@@ -8,6 +8,9 @@ local poisson = require "phaseflow.poisson"
 
 local cost = {}
 
+-- Whether preset o fits the global potential (the potential step's own test).
+local function fits_potential(o) return require("phaseflow.steps.potential").fits(o) end
+
 -- Stars within 4 kpc per mock star (mock radius 10 kpc, the paper's cuts): the quick
 -- preset's mock in README.md / docs/pipeline.md, 73,221 of 1,000,000.
 cost.SELECTED_FRACTION = 0.0732
@@ -185,7 +188,7 @@ function cost.jobs(o, opts)
       out.densities[#out.densities + 1] = {density = d.name, members = d.members,
                                            locations = math.min(nloc, first + per - 1) - first + 1}
     end
-    if cost.fits_potential(o) then
+    if fits_potential(o) then
       out.potential[#out.potential + 1] = {density = d.name, members = d.members, stars = o.potential.stars,
                                            epochs = o.potential.max_epochs}
     end
@@ -193,8 +196,6 @@ function cost.jobs(o, opts)
   return out
 end
 
---- Whether preset o fits the global potential (the potential step).
-function cost.fits_potential(o) return o.potential ~= nil and o.potential.fit ~= false end
 
 --- Every count of a run, keyed by step. opts: selected (stars in the survey sphere),
 -- sample10 (stars of the 10 kpc sample), epochs (expected epochs per flow), is_mock
@@ -231,7 +232,7 @@ function cost.counts(o, opts)
                  units = nloc * k * o.nv_density * npairs}
   c.gnfw = {steps = o.mcmc.steps, walkers = o.mcmc.walkers, units = o.mcmc.steps * o.mcmc.walkers}
   local po = o.potential
-  c.potential = cost.fits_potential(o) and {fits = nd, stars = po.stars, epochs = po.max_epochs, pairs = npairs,
+  c.potential = fits_potential(o) and {fits = nd, stars = po.stars, epochs = po.max_epochs, pairs = npairs,
                                             units = nd * po.stars * po.max_epochs} or {fits = 0, units = 0}
   return c
 end

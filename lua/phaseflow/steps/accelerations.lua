@@ -73,22 +73,10 @@ step = {
     end
     -- truth: the mock potential's exact accelerations (NaN for real data); the Sun's is
     -- averaged over the same ball points as the flows'
-    local g = self.geom
     local mock = self:is_mock()
     local function tr(x) local a = self.potential:acceleration(x) return mock and a or a * (0 / 0) end
-    local bp = cbe.ball_points(array.from{g.ball.center}, g.ball.radius, self.o.ball_points, 7)
-    w.put("/truth/sun", tr(bp):mean(1):reshape(3))
-    for _, name in ipairs(g.curve_names) do
-      local t = tr(g.curves[name].x)
-      if name == "arc" then
-        for _, i in ipairs(g.arc_ball) do
-          local ball = cbe.ball_points(g.curves[name].x:rows(i, i):copy(), g.ball.radius, self.o.ball_points, 7)
-          local m = tr(ball):mean(1)
-          for j = 1, 3 do t:set(i, j, m:get(j)) end
-        end
-      end
-      w.put("/truth/" .. name, t)
-    end
+    w.put("/truth/sun", self:sun_acceleration(tr))
+    for _, name in ipairs(self.geom.curve_names) do w.put("/truth/" .. name, self:curve_acceleration(name, tr)) end
   end,
 }
 

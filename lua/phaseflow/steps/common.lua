@@ -13,6 +13,7 @@ local flowmod = require "phaseflow.flow"
 local df = require "phaseflow.df"
 local units = require "phaseflow.units"
 local budget = require "phaseflow.budget"
+local cbe = require "phaseflow.cbe"
 local array = core.array
 
 local common = {}
@@ -308,6 +309,30 @@ function M:refit_sample(from, n, index)
       for j = 1, 3 do v:set(i, j, vb:get(k, j)) end
     end
   end
+end
+
+-- The acceleration (3) of acc(x) -> a (N x 3 from N x 3 positions) averaged over the ball
+-- at the Sun, the pipeline's ball points (as pf.cbe.ball_average places them).
+function M:sun_acceleration(acc)
+  local g = self.geom
+  local bp = cbe.ball_points(array.from{g.ball.center}, g.ball.radius, self.o.ball_points, cbe.BALL_POINT_SEED)
+  return acc(bp):mean(1):reshape(3)
+end
+
+-- acc(x) along the curve `name` of the geometry, the arc's points near the Sun averaged
+-- over a ball as the accelerations step averages the flows' there.
+function M:curve_acceleration(name, acc)
+  local g = self.geom
+  local c = g.curves[name]
+  local a = acc(c.x)
+  if name == "arc" then
+    for _, i in ipairs(g.arc_ball) do
+      local ball = cbe.ball_points(c.x:rows(i, i):copy(), g.ball.radius, self.o.ball_points, cbe.BALL_POINT_SEED)
+      local m = acc(ball):mean(1)
+      for j = 1, 3 do a:set(i, j, m:get(j)) end
+    end
+  end
+  return a
 end
 
 -- density locations: the Sun, the three density curves along s, the gNFW set (which holds

@@ -83,18 +83,31 @@ function densities.do_job(self, job)
   common.write_job(job.file, job.key, {a = acc})
 end
 
---- Run the step (see the opening comment): the jobs' accelerations gathered into each
---- density's Poisson estimate; w.put(path, value) fills its file.
-function densities.run(self, w)
-  local pts, x0, names, blocks = kernel_points(self)
-  local edge = self.o.density_edge or 0.9 * self.o.radius
+--- The margin (kpc from the Sun) a location's kernel must stay within for its density to
+--- be reported: preset.density_edge, by default 0.9 of the survey radius.
+function densities.edge(o) return o.density_edge or 0.9 * o.radius end
+
+--- Which density locations are reported (their kernel points within densities.edge), the
+--- kernels' reach (kpc) and the number left out. pts: the run's kernel points (by default
+--- those of its density locations).
+function densities.inside(self, pts)
+  pts = pts or kernel_points(self)
+  local edge = densities.edge(self.o)
   local reach = densities.kernel_reach(pts)
-  local inside = {}
-  local nout = 0
+  local inside, nout = {}, 0
   for i, r in ipairs(reach) do
     inside[i] = r <= edge
     if not inside[i] then nout = nout + 1 end
   end
+  return inside, reach, nout
+end
+
+--- Run the step (see the opening comment): the jobs' accelerations gathered into each
+--- density's Poisson estimate; w.put(path, value) fills its file.
+function densities.run(self, w)
+  local pts, x0, names, blocks = kernel_points(self)
+  local edge = densities.edge(self.o)
+  local inside, reach, nout = densities.inside(self, pts)
   if nout > 0 then
     self:log("densities: %d of %d locations have kernels reaching beyond %.2f kpc of the Sun: NaN", nout, #reach, edge)
   end

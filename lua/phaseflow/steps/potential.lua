@@ -12,7 +12,6 @@
 local core = require "phaseflow.core"
 local potfit = require "phaseflow.potfit"
 local potnet = require "phaseflow.potnet"
-local poisson = require "phaseflow.poisson"
 local truth = require "phaseflow.truth"
 local cbe = require "phaseflow.cbe"
 local select = require "phaseflow.select"
@@ -23,9 +22,6 @@ local densities = require "phaseflow.steps.densities"
 local array = core.array
 
 local potential = {name = "potential", inputs = {"flows", "catalogue"}}
-
--- the point seed of the ball averages (the accelerations step's, pf.cbe.ball_average's default)
-local BALL_POINT_SEED = 7
 
 -- Map grids: points per side (over the survey sphere's width).
 potential.MAP_POINTS = 41
@@ -39,9 +35,16 @@ function potential.options(self)
           tr = o.truth_rule, kp = o.kernel_points, edge = o.density_edge, v = 1}
 end
 
---- Whether the run fits potentials (preset.potential.fit, default true).
-function potential.enabled(self)
-  return (self.o.potential or {}).fit ~= false
+--- Whether preset o fits potentials (preset.potential, its fit not false).
+function potential.fits(o) return o.potential ~= nil and o.potential.fit ~= false end
+
+--- Whether the run fits potentials.
+function potential.enabled(self) return potential.fits(self.o) end
+
+--- Whether the run's potential step file holds fitted potentials.
+function potential.fitted(self)
+  local f = self:file("potential")
+  return common.file_exists(f) and common.rd(f, "/fitted"):get(1) == 1
 end
 
 -- n stars drawn from density f inside the survey sphere: positions from n(x), velocities
@@ -72,8 +75,8 @@ local function draw_stars(self, f, n, seed)
   error("pf.pipeline: potential: the flows' draws keep leaving the survey sphere or the speed cut", 0)
 end
 
--- The fit's options from the preset (preset.potential) and a seed.
-local function fit_options(po, seed)
+--- The options of pf.potential_fit from preset.potential and a seed (without the samples).
+function potential.fit_options(po, seed)
   return {net = {hidden = po.hidden, layers = po.layers, activation = po.activation, scale = po.scale},
           train = {lr = po.lr, batch = po.batch, max_epochs = po.max_epochs, patience = po.patience,
                    val_fraction = po.val_fraction, lr_decay = po.lr_decay, seed = seed},
@@ -93,40 +96,17 @@ local function fit_samples(self, f, seed)
   return {x = x, v = v, gx = gx, gv = gv}
 end
 
--- The density locations' kernel reach (the densities step's kernel points) and which lie
--- inside the margin where densities are reported.
-local function inside_mask(self, x0)
-  local pts = poisson.kernel_points(x0, {points = self.o.kernel_points, seed = self.o.seed})
-  local edge = self.o.density_edge or 0.9 * self.o.radius
-  local inside = {}
-  for i, r in ipairs(densities.kernel_reach(pts)) do inside[i] = r <= edge end
-  return inside
-end
-
 --- Everything measured from one network (or potential): a_sun (ball average), each
 --- curve's accelerations (acc_CURVE), and the point and kernel-smoothed densities (rho,
 --- rhok) at the density locations (NaN outside the margin).
 function potential.measure(self, net)
-  local g, o = self.geom, self.o
-  local out = {}
-  local bp = cbe.ball_points(array.from{g.ball.center}, g.ball.radius, o.ball_points, BALL_POINT_SEED)
-  out.sun = net:acceleration(bp):mean(1):reshape(3)
-  for _, name in ipairs(g.curve_names) do
-    local c = g.curves[name]
-    local a = net:acceleration(c.x)
-    if name == "arc" then
-      for _, i in ipairs(g.arc_ball) do
-        local ball = cbe.ball_points(c.x:rows(i, i):copy(), g.ball.radius, o.ball_points, BALL_POINT_SEED)
-        local m = net:acceleration(ball):mean(1)
-        for j = 1, 3 do a:set(i, j, m:get(j)) end
-      end
-    end
-    out["acc_" .. name] = a
-  end
+  local function acc(x) return net:acceleration(x) end
+  local out = {sun = self:sun_acceleration(acc)}
+  for _, name in ipairs(self.geom.curve_names) do out["acc_" .. name] = self:curve_acceleration(name, acc) end
   local x0 = self:density_points()
   local rho = net:density(x0)
-  local rhok = truth.smooth(net, x0, truth.kernel_rule{rule = o.truth_rule})
-  for i, ok in ipairs(inside_mask(self, x0)) do
+  local rhok = truth.smooth(net, x0, truth.kernel_rule{rule = self.o.truth_rule})
+  for i, ok in ipairs((densities.inside(self))) do
     if not ok then rho:set(i, 0 / 0); rhok:set(i, 0 / 0) end
   end
   out.rho, out.rhok = rho, rhok
@@ -155,7 +135,7 @@ function potential.fit_density(self, f, seed)
   local samples = fit_samples(self, f, seed)
   local y = cbe.ball_points(array.from{geometry.SUN}, self.o.radius, self.o.potential.points,
                             core.rng.derive_seed(seed, 1))
-  local opts = fit_options(self.o.potential, seed)
+  local opts = potential.fit_options(self.o.potential, seed)
   opts.samples, opts.y = samples, y
   return potfit.fit(opts)
 end
@@ -172,11 +152,11 @@ function potential.do_job(self, job)
   common.write_job(job.file, job.key, out)
 end
 
--- The network of a job's arrays.
-local function network(self, r, seed)
+-- The network of a job's arrays (its parameters and frame).
+local function network(self, r)
   local po, f = self.o.potential, r.frame:totable()
   local net = potnet.new{hidden = po.hidden, layers = po.layers, activation = po.activation,
-                         centre = {f[1], f[2], f[3]}, scale = f[4], phi_scale = f[5], seed = seed}
+                         centre = {f[1], f[2], f[3]}, scale = f[4], phi_scale = f[5]}
   net:set_params(r.params)
   return net
 end
@@ -212,7 +192,7 @@ function potential.run(self, w)
     return {fitted = false}
   end
   local g = self.geom
-  local _, names, blocks = self:density_points()
+  local x0, names, blocks = self:density_points()
   local base
   for _, job in ipairs(potential.jobs(self)) do
     local r = common.read_job(job.file, job.key)
@@ -226,22 +206,21 @@ function potential.run(self, w)
       w.put(("/%s/rhok/%s"):format(d, n), pk[k])
     end
     w.put(("/%s/history"):format(d), r.history)
-    if d == "base" then base = {r = r, job = job} end
+    if d == "base" then base = r end
   end
   w.put("/fitted", array.from{1})
-  local net = network(self, base.r, core.rng.derive_seed(self.o.seed, 7000 + base.job.index))
-  local h = base.r.history:totable()
+  local net = network(self, base)
+  local h = base.history:totable()
   net:save(w.file, "/base/net", {provenance = {preset = self.o.potential, density = "base",
     best_epoch = h[1], epochs = h[2], best_val = h[3], a_scale = h[4]}})
   local m = potential.maps(net, self.o.radius)
   for _, k in ipairs({"xy", "x", "y", "rz", "R", "z"}) do w.put("/maps/" .. k, m[k]) end
   -- where lap Phi < 0: the fraction of points uniform in the ball where densities are reported
-  local edge = self.o.density_edge or 0.9 * self.o.radius
+  local edge = densities.edge(self.o)
   local nneg = potential.NEGATIVE_POINTS
   local u = cbe.ball_points(array.from{geometry.SUN}, edge, nneg, core.rng.derive_seed(self.o.seed, 7999))
   w.put("/base/negative_fraction", array.from{(net:density(u):lt(0):sum()) / nneg}, {radius = edge})
   -- the truth's point densities at the locations and on the maps (NaN for real data)
-  local x0 = self:density_points()
   local nan = not self:is_mock() and (0 / 0) or 1
   local tm = potential.maps(self.potential, self.o.radius)
   w.put("/truth/maps/xy", tm.xy * nan)
@@ -250,9 +229,5 @@ function potential.run(self, w)
   for k, part in ipairs(common.split(tp, blocks)) do w.put("/truth/rho/" .. names[k], part) end
   return {fitted = true}
 end
-
--- helpers the report uses
-potential.network = network
-potential.BALL_POINT_SEED = BALL_POINT_SEED
 
 return potential
