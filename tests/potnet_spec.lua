@@ -51,6 +51,9 @@ local archs = {
   {hidden = 5, layers = 2, centre = {7.9, -0.3, 0.1}, scale = 1.7, phi_scale = 2.385,
    activation = "tanh", seed = 4},
   {hidden = 6, layers = 1, centre = SUN, scale = 3.0, phi_scale = 4.2, seed = 5},
+  -- a vertical unit apart from the in-plane one (derivatives through J_0 = diag(1, 1, s/zs))
+  {hidden = 6, layers = 2, centre = {8.1, 0.2, -0.05}, scale = 2.2, zscale = 0.35,
+   phi_scale = 1.9, activation = "silu", seed = 6},
 }
 
 describe("pf.potnet", function()
@@ -90,6 +93,30 @@ describe("pf.potnet", function()
     end
     local wsq = W[1] ^ 2 + W[2] ^ 2 + W[3] ^ 2
     assert.is_true(relerr(lap:get(1), 2.385 / 4 * wo * (-2 * t * (1 - t * t)) * wsq) < 1e-13)
+    -- a vertical unit of 0.4 kpc: y_3 = (z - c_3) / 0.4, d/dz = (1 / 0.4) d/dy_3
+    local nz = pf.potnet.new{hidden = 1, layers = 1, centre = {8, 0.5, -0.25}, scale = 2,
+                             zscale = 0.4, phi_scale = 2.385, activation = "tanh"}
+    nz:set_params(pf.array.from{W[1], W[2], W[3], b, wo, bo})
+    phi, g, lap = nz:eval(x)
+    local s = {2, 2, 0.4}
+    a = W[1] * y[1] + W[2] * y[2] + W[3] * (0.35 + 0.25) / 0.4 + b
+    t = tanh(a)
+    assert.is_true(relerr(phi:get(1), 2.385 * (wo * t + bo)) < 1e-14)
+    wsq = 0
+    for k = 1, 3 do
+      assert.is_true(relerr(g:get(1, k), 2.385 * wo * (1 - t * t) * W[k] / s[k]) < 1e-14)
+      wsq = wsq + (W[k] / s[k]) ^ 2
+    end
+    assert.is_true(relerr(lap:get(1), 2.385 * wo * (-2 * t * (1 - t * t)) * wsq) < 1e-13)
+    assert.are.equal(0.4, nz:config().zscale)
+    -- zscale = scale is the isotropic network, bit for bit
+    local iso = pf.potnet.new{hidden = 1, layers = 1, centre = {8, 0.5, -0.25}, scale = 2,
+                              zscale = 2, phi_scale = 2.385, activation = "tanh"}
+    iso:set_params(net:params())
+    local p1, g1, l1 = net:eval(x)
+    local p2, g2, l2 = iso:eval(x)
+    assert.is_true(same_bits(p1, p2) and same_bits(g1, g2) and same_bits(l1, l2))
+    assert.are.equal(2, net:config().zscale)
   end)
 
   for ia, arch in ipairs(archs) do
@@ -190,6 +217,10 @@ describe("pf.potnet", function()
     local back = pf.potnet.load(file, "/pot/net")
     assert.is_true(same_bits(back:params(), net:params()))
     assert.are.same(net:config(), back:config())
+    local anis = pf.potnet.new(archs[4])
+    anis:save(file, "/pot/anis")
+    assert.are.same(anis:config(), pf.potnet.load(file, "/pot/anis"):config())
+    assert.are.equal(0.35, pf.potnet.load(file, "/pot/anis"):config().zscale)
     local x = around(50, 71, SUN, 2)
     local p1, g1, l1 = net:eval(x)
     local p2, g2, l2 = back:eval(x)
@@ -239,6 +270,7 @@ describe("pf.potnet", function()
     err(function() pf.potnet.new{hiden = 3} end, "pf.potnet.new: unknown option 'hiden'")
     err(function() pf.potnet.new{scale = -1} end, "pf.potnet.new: option 'scale' must be positive and finite")
     err(function() pf.potnet.new{phi_scale = 0 / 0} end, "pf.potnet.new: option 'phi_scale' must be positive")
+    err(function() pf.potnet.new{zscale = 0} end, "pf.potnet.new: option 'zscale' must be positive and finite")
     err(function() pf.potnet.new{activation = "relu"} end,
       "pf.potnet.new: option 'activation' is 'relu' (silu or tanh expected)")
     err(function() pf.potnet.new{centre = {1, 2}} end, "pf.potnet.new: option 'centre' must be 3 numbers")

@@ -3,7 +3,7 @@
  * second derivatives, and the exact parameter gradient of the steady-state Boltzmann loss.
  *
  * Network (a multilayer perceptron on standardised positions):
- *   y   = (x - centre) / scale                            x: kpc, y dimensionless
+ *   y_k = (x_k - centre_k) / s_k,  s = (scale, scale, zscale)    x: kpc, y dimensionless
  *   a_l = W_l h_{l-1} + b_l,  h_l = sigma(a_l)            l = 1..L, h_0 = y, width H
  *   u   = w_o . h_L + b_o
  *   Phi = phi_scale u                                     (km/s)^2
@@ -21,7 +21,12 @@
  *   J_l = sigma'(a_l) . A,  Lap_l = sigma''(a_l) . sum_k A_{:,k}^2 + sigma'(a_l) . M
  *   grad Phi = (phi_scale / scale) J_L^T w_o          (km/s)^2/kpc
  *   lap Phi  = (phi_scale / scale^2) w_o . Lap_L       (km/s)^2/kpc^2
- * so that a = -grad Phi and rho = lap Phi / (4 pi G) (Msun/kpc^3 with PF_G).
+ * so that a = -grad Phi and rho = lap Phi / (4 pi G) (Msun/kpc^3 with PF_G). With a
+ * vertical unit zscale != scale the derivatives are taken in t = x / scale rather than y:
+ * J_0 = diag(1, 1, scale / zscale) instead of I, and the formulas above stand. A disk's
+ * potential curves on the scale of its thickness (a few hundred pc) vertically and of its
+ * length (kpc) in the plane; a smaller zscale gives the first layer that resolution at
+ * weights of order one.
  *
  * Loss (pf_potnet_loss_grad): n samples (x_i, v_i) with the gradients of ln f from the
  * flows, gx_i = grad_x ln f (1/kpc) and gv_i = grad_v ln f (s/km), and m points y_j:
@@ -70,7 +75,8 @@ typedef struct pf_potnet_config {
     int layers;        /* L, 1..PF_POTNET_MAXLAYERS hidden layers */
     int activation;    /* PF_POTNET_SILU or PF_POTNET_TANH */
     double centre[3];  /* kpc, finite */
-    double scale;      /* kpc, > 0 and finite */
+    double scale;      /* kpc, > 0 and finite: the unit of the in-plane coordinates */
+    double zscale;     /* kpc, > 0 and finite: the unit of the third (vertical) one; 0 = scale */
     double phi_scale;  /* (km/s)^2, > 0 and finite */
     uint64_t seed;     /* parameter initialisation */
 } pf_potnet_config;

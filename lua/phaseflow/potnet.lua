@@ -3,7 +3,8 @@
 -- parameter gradient, and files. docs/potential.md has the method.
 --
 --   local net = pf.potnet.new{hidden = 64, layers = 3, centre = {8.1, 0, 0.02}, scale = 3,
---                             phi_scale = 1e4, activation = "silu" | "tanh", seed = 1}
+--                             zscale = 0.5, phi_scale = 1e4, activation = "silu" | "tanh",
+--                             seed = 1}
 --   local phi, grad, lap = net:eval(x)     -- x: N x 3 kpc; (km/s)^2, (km/s)^2/kpc, (km/s)^2/kpc^2
 --   net:phi(x)  net:acceleration(x)  net:density(x)    -- the interface of pf.potential
 --   local loss = net:loss_grad{x =, v =, gx =, gv =, w =, gphi_ext =, y =, lap_ext =,
@@ -24,10 +25,11 @@ local potnet = {}
 local FORMAT = "phaseflow.potnet"
 local FORMAT_VERSION = 1
 
---- new{hidden = 64, layers = 3, centre = {0, 0, 0}, scale = 1, phi_scale = 1e4,
---- activation = "silu", seed = 1} -> a network of `layers` hidden layers of width `hidden`
---- on y = (x - centre)/scale (kpc), Phi = phi_scale * output ((km/s)^2), initialised as
---- PyTorch's Linear from `seed`. An error "pf.potnet.new: ..." names a bad option.
+--- new{hidden = 64, layers = 3, centre = {0, 0, 0}, scale = 1, zscale = scale,
+--- phi_scale = 1e4, activation = "silu", seed = 1} -> a network of `layers` hidden layers
+--- of width `hidden` on y = (x - centre)/scale (kpc; the third coordinate in units of
+--- zscale), Phi = phi_scale * output ((km/s)^2), initialised as PyTorch's Linear from
+--- `seed`. An error "pf.potnet.new: ..." names a bad option.
 function potnet.new(opts)
   return C.new(opts)
 end
@@ -117,8 +119,9 @@ function potnet.load(file, group)
       fail("attribute '%s' is %s, not an integer in 1..%d", k, tostring(a[k]), hi)
     end
   end
+  -- (files from before zscale existed hold an isotropic network: zscale = scale)
   local cfg = {hidden = a.hidden, layers = a.layers, activation = a.activation, scale = a.scale,
-    phi_scale = a.phi_scale, seed = math.type(a.seed) == "integer" and a.seed or nil}
+    zscale = a.zscale, phi_scale = a.phi_scale, seed = math.type(a.seed) == "integer" and a.seed or nil}
   if type(a.centre) ~= "table" or #a.centre ~= 3 then fail("attribute 'centre' is not 3 numbers") end
   cfg.centre = a.centre
   local ok, net = pcall(C.new, cfg)

@@ -43,7 +43,8 @@ typedef struct ws {
 } ws;
 
 struct pf_potnet {
-    pf_potnet_config cfg;
+    pf_potnet_config cfg;  /* zscale filled in (never 0) */
+    double jz[3];          /* J_0's diagonal: dt/dy per axis (1, 1, scale / zscale) */
     int H, L;
     size_t np;
     double *p, *g;
@@ -124,6 +125,9 @@ static int check_config(const pf_potnet_config *c, pf_err *err)
     if (!(c->scale > 0 && isfinite(c->scale)))
         return pf_err_set(err, PF_EINVAL, "potnet: scale must be positive and finite, got %g",
                           c->scale);
+    if (!(c->zscale == 0 || (c->zscale > 0 && isfinite(c->zscale))))
+        return pf_err_set(err, PF_EINVAL, "potnet: zscale must be positive and finite (or 0), "
+                          "got %g", c->zscale);
     if (!(c->phi_scale > 0 && isfinite(c->phi_scale)))
         return pf_err_set(err, PF_EINVAL, "potnet: phi_scale must be positive and finite, got %g",
                           c->phi_scale);
@@ -140,6 +144,11 @@ pf_potnet *pf_potnet_alloc(const pf_potnet_config *cfg, pf_err *err)
         return NULL;
     }
     p->cfg = *cfg;
+    if (p->cfg.zscale == 0)
+        p->cfg.zscale = cfg->scale;
+    /* dt/dy per axis (t = x / scale): exactly 1 in the plane, and for zscale = scale */
+    p->jz[0] = p->jz[1] = 1.0;
+    p->jz[2] = p->cfg.zscale == p->cfg.scale ? 1.0 : p->cfg.scale / p->cfg.zscale;
     int H = p->H = cfg->hidden, L = p->L = cfg->layers;
     p->woff = malloc((size_t)L * sizeof(size_t));
     p->boff = malloc((size_t)L * sizeof(size_t));
@@ -251,16 +260,17 @@ static void forward(const pf_potnet *p, ws *w, size_t nb, const double *x, int n
 {
     const size_t H = (size_t)p->H, RH = 5 * R_ROWS * H, DH = 3 * R_ROWS * H, nH = nb * H;
     const int kind = p->cfg.activation;
-    const double *c = p->cfg.centre, inv = 1.0 / p->cfg.scale;
+    const double *c = p->cfg.centre, *jz = p->jz;
+    const double inv[3] = {1.0 / p->cfg.scale, 1.0 / p->cfg.scale, 1.0 / p->cfg.zscale};
     for (size_t i = 0; i < nb; i++)
         for (int k = 0; k < 3; k++)
-            w->y0[3 * i + (size_t)k] = (x[3 * i + (size_t)k] - c[k]) * inv;
+            w->y0[3 * i + (size_t)k] = (x[3 * i + (size_t)k] - c[k]) * inv[k];
     for (int l = 0; l < p->L; l++) {
         double *Y = w->Y + (size_t)l * RH, *X = w->X + (size_t)l * RH;
         double *D = w->D + (size_t)l * DH;
         const double *W = p->p + p->woff[l], *b = p->p + p->boff[l];
         if (l == 0) {
-            /* y is 3 wide, J_0 = I, Lap_0 = 0: written out, no product needed */
+            /* y is 3 wide, J_0 = diag(jz), Lap_0 = 0: written out, no product needed */
             for (size_t i = 0; i < nb; i++) {
                 const double *yi = w->y0 + 3 * i;
                 for (size_t j = 0; j < H; j++) {
@@ -268,7 +278,7 @@ static void forward(const pf_potnet *p, ws *w, size_t nb, const double *x, int n
                     Y[i * H + j] = b[j] + wj[0] * yi[0] + wj[1] * yi[1] + wj[2] * yi[2];
                     if (ns >= 4)
                         for (int k = 0; k < 3; k++)
-                            Y[(size_t)(k + 1) * nH + i * H + j] = wj[k];
+                            Y[(size_t)(k + 1) * nH + i * H + j] = wj[k] * jz[k];
                     if (ns == 5)
                         Y[4 * nH + i * H + j] = 0.0;
                 }
@@ -362,14 +372,15 @@ static void backward(const pf_potnet *p, ws *w, size_t nb, int ns, double *G)
             for (size_t j = 0; j < H; j++)
                 gb[j] += by[i * H + j];
         if (l == 0) {
-            /* inputs [y; I; 0]: Wb[:, k] += sum_i ab_i y_ik + sum_i Ab_k,i */
+            /* inputs [y; diag(jz); 0]: Wb[:, k] += sum_i ab_i y_ik + jz_k sum_i Ab_k,i */
+            const double *jz = p->jz;
             for (size_t i = 0; i < nb; i++) {
                 const double *yi = w->y0 + 3 * i;
                 for (size_t j = 0; j < H; j++) {
                     double *gj = gW + 3 * j;
                     double ab = by[i * H + j];
                     for (int k = 0; k < 3; k++)
-                        gj[k] += ab * yi[k] + by[(size_t)(k + 1) * nH + i * H + j];
+                        gj[k] += ab * yi[k] + by[(size_t)(k + 1) * nH + i * H + j] * jz[k];
                 }
             }
         } else {

@@ -6,7 +6,7 @@
  * "pf.potnet.NAME: ..." and name the argument or option. The Lua facade
  * lua/phaseflow/potnet.lua adds files, accelerations and densities.
  *
- *   new{hidden = 64, layers = 3, centre = {0, 0, 0}, scale = 1, phi_scale = 1e4,
+ *   new{hidden = 64, layers = 3, centre = {0, 0, 0}, scale = 1, zscale = scale, phi_scale = 1e4,
  *       activation = "silu" | "tanh", seed = 1} -> net
  *   net:eval(x) -> phi (N), grad (N x 3), lap (N)
  *   net:loss_grad{x, v, gx, gv, w, gphi_ext, y, lap_ext, lambda = 1, tau = 1}
@@ -81,8 +81,8 @@ static lua_Integer optint(lua_State *L, int idx, const char *fname, const char *
 static int net_new(lua_State *L)
 {
     static const char *const F = "pf.potnet.new";
-    static const char *const opts[] = {"hidden", "layers", "centre", "scale", "phi_scale",
-                                       "activation", "seed", NULL};
+    static const char *const opts[] = {"hidden", "layers", "centre", "scale", "zscale",
+                                       "phi_scale", "activation", "seed", NULL};
     if (!lua_istable(L, 1))
         return luaL_error(L, "%s: option table expected, got %s", F, luaL_typename(L, 1));
     pf_lua_checkopts(L, 1, F, opts);
@@ -95,6 +95,10 @@ static int net_new(lua_State *L)
     if (!(c.scale > 0 && isfinite(c.scale)))
         return luaL_error(L, "%s: option 'scale' must be positive and finite (kpc), got %f", F,
                           c.scale);
+    c.zscale = optnum(L, 1, F, "zscale", c.scale);
+    if (!(c.zscale > 0 && isfinite(c.zscale)))
+        return luaL_error(L, "%s: option 'zscale' must be positive and finite (kpc), got %f", F,
+                          c.zscale);
     c.phi_scale = optnum(L, 1, F, "phi_scale", 1e4);
     if (!(c.phi_scale > 0 && isfinite(c.phi_scale)))
         return luaL_error(L, "%s: option 'phi_scale' must be positive and finite ((km/s)^2), "
@@ -324,7 +328,7 @@ static int net_config(lua_State *L)
 {
     pf_potnet_config c;
     pf_potnet_get_config(checknet(L, 1), &c);
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 8);
     lua_pushinteger(L, c.hidden); lua_setfield(L, -2, "hidden");
     lua_pushinteger(L, c.layers); lua_setfield(L, -2, "layers");
     lua_pushstring(L, pf_potnet_activation_name(c.activation)); lua_setfield(L, -2, "activation");
@@ -335,6 +339,7 @@ static int net_config(lua_State *L)
     }
     lua_setfield(L, -2, "centre");
     lua_pushnumber(L, c.scale); lua_setfield(L, -2, "scale");
+    lua_pushnumber(L, c.zscale); lua_setfield(L, -2, "zscale");
     lua_pushnumber(L, c.phi_scale); lua_setfield(L, -2, "phi_scale");
     lua_pushinteger(L, (lua_Integer)c.seed); lua_setfield(L, -2, "seed");
     return 1;
@@ -349,9 +354,10 @@ static int net_tostring(lua_State *L)
     }
     pf_potnet_config c;
     pf_potnet_get_config(p, &c);
-    lua_pushfstring(L, "pf.potnet{hidden=%d, layers=%d, activation=%s, scale=%f, phi_scale=%f}"
-                    " (%d parameters)", c.hidden, c.layers, pf_potnet_activation_name(c.activation),
-                    c.scale, c.phi_scale, (int)pf_potnet_nparams(p));
+    lua_pushfstring(L, "pf.potnet{hidden=%d, layers=%d, activation=%s, scale=%f, zscale=%f, "
+                    "phi_scale=%f} (%d parameters)", c.hidden, c.layers,
+                    pf_potnet_activation_name(c.activation), c.scale, c.zscale, c.phi_scale,
+                    (int)pf_potnet_nparams(p));
     return 1;
 }
 

@@ -77,7 +77,8 @@ end
 
 --- The options of pf.potential_fit from preset.potential and a seed (without the samples).
 function potential.fit_options(po, seed)
-  return {net = {hidden = po.hidden, layers = po.layers, activation = po.activation, scale = po.scale},
+  return {net = {hidden = po.hidden, layers = po.layers, activation = po.activation, scale = po.scale,
+                 zscale = po.zscale},
           train = {lr = po.lr, batch = po.batch, max_epochs = po.max_epochs, patience = po.patience,
                    val_fraction = po.val_fraction, lr_decay = po.lr_decay, seed = seed},
           lambda = po.lambda}
@@ -147,16 +148,17 @@ function potential.do_job(self, job)
   local c = net:config()
   local out = potential.measure(self, net)
   out.params = net:params():copy()
-  out.frame = array.from{c.centre[1], c.centre[2], c.centre[3], c.scale, c.phi_scale}
+  out.frame = array.from{c.centre[1], c.centre[2], c.centre[3], c.scale, c.phi_scale, c.zscale}
   out.history = array.from{hist.best_epoch, hist.epochs, hist.best_val, hist.a_scale, hist.n_train, hist.n_val}
   common.write_job(job.file, job.key, out)
 end
 
--- The network of a job's arrays (its parameters and frame).
+-- The network of a job's arrays (its parameters and frame: centre, scale, phi_scale and,
+-- in files since the vertical unit, zscale).
 local function network(self, r)
   local po, f = self.o.potential, r.frame:totable()
   local net = potnet.new{hidden = po.hidden, layers = po.layers, activation = po.activation,
-                         centre = {f[1], f[2], f[3]}, scale = f[4], phi_scale = f[5]}
+                         centre = {f[1], f[2], f[3]}, scale = f[4], phi_scale = f[5], zscale = f[6]}
   net:set_params(r.params)
   return net
 end
