@@ -122,6 +122,17 @@ describe("pf.presets.set", function()
     assert.is_truthy(tostring(err):find("'mcmc.steps' must be a whole number >= 0, got -5", 1, true), err)
     pf.presets.set(p, "members", "4.0")
     assert.are.equal("integer", math.type(p.members))
+    -- quantities take any finite number, even where the preset writes a whole one
+    for _, name in ipairs(pf.presets.names) do
+      local q = pf.presets.get(name)
+      for key, text in pairs{radius = "3.5", ["mock.radius"] = "7.5", ["flow.bound"] = "5.5",
+                             ["potential.scale"] = "1.5", ["potential.zscale"] = "0.3",
+                             ["potential.lambda"] = "0.5"} do
+        pf.presets.set(q, key, text)
+      end
+      assert.are.same({3.5, 7.5, 5.5, 1.5, 0.3, 0.5}, {q.radius, q.mock.radius, q.flow.bound,
+        q.potential.scale, q.potential.zscale, q.potential.lambda})
+    end
     ok, err = pcall(pf.presets.set, p, "flow.p_v", "3")
     assert.is_false(ok)
     assert.is_truthy(tostring(err):find("'flow.p_v' is a group of settings", 1, true), err)

@@ -40,11 +40,12 @@ presets.paper = {
   truth_rule = 16,
   -- the global potential (not in the paper; docs/potential.md): one network per density,
   -- fitted to `stars` drawn from it, `points` where negative density is penalised; scale
-  -- (kpc) the network's unit of input length; lr, lr_decay and patience chosen by the
-  -- validation loss (docs/potential.md), not by any truth
+  -- (kpc) the network's unit of input length, zscale its vertical one (a finer one did not
+  -- lower the validation loss); lr, lr_decay and patience chosen by the validation loss
+  -- (docs/potential.md), not by any truth
   potential = {fit = true, stars = 200000, points = 20000, hidden = 64, layers = 3, activation = "silu",
-               scale = 1, lr = 1e-2, batch = 1024, max_epochs = 1000, patience = 100, val_fraction = 0.2,
-               lr_decay = 0.995, lambda = 1},
+               scale = 1.0, zscale = 1.0, lr = 1e-2, batch = 1024, max_epochs = 1000, patience = 100,
+               val_fraction = 0.2, lr_decay = 0.995, lambda = 1},
 }
 
 -- make run: the whole analysis on the embedded mock in about 10-12 minutes on 2 cores.
@@ -73,7 +74,7 @@ presets.quick = {
   mcmc = {walkers = 32, steps = 3000},
   truth_rule = 16,
   potential = {fit = true, stars = 20000, points = 4000, hidden = 32, layers = 3, activation = "silu",
-               scale = 1, lr = 1e-2, batch = 512, max_epochs = 1000, patience = 100, val_fraction = 0.2,
+               scale = 1.0, zscale = 1.0, lr = 1e-2, batch = 512, max_epochs = 1000, patience = 100, val_fraction = 0.2,
                lr_decay = 0.995, lambda = 1},
 }
 
@@ -103,8 +104,8 @@ presets.science = {
   truth_rule = 16,
   potential = {fit = true, stars = 50000, points = 10000, hidden = 32, layers = 3, activation = "silu",
                -- batch: the quick preset's 31 Adam steps per epoch at 2.5 times its stars
-               scale = 1, lr = 1e-2, batch = 1280, max_epochs = 1000, patience = 100, val_fraction = 0.2,
-               lr_decay = 0.995, lambda = 1},
+               scale = 1.0, zscale = 1.0, lr = 1e-2, batch = 1280, max_epochs = 1000, patience = 100,
+               val_fraction = 0.2, lr_decay = 0.995, lambda = 1},
 }
 
 -- The test suite: seconds. Numbers are meaningless; every code path runs.
@@ -122,7 +123,7 @@ presets.test = {
   mcmc = {walkers = 8, steps = 200},
   truth_rule = 4,
   potential = {fit = true, stars = 400, points = 100, hidden = 8, layers = 1, activation = "silu",
-               scale = 1, lr = 3e-3, batch = 128, max_epochs = 3, patience = 2, val_fraction = 0.2,
+               scale = 1.0, zscale = 1.0, lr = 3e-3, batch = 128, max_epochs = 3, patience = 2, val_fraction = 0.2,
                lr_decay = 1, lambda = 1},
 }
 
@@ -134,6 +135,12 @@ local OPEN_GROUPS = {galaxy = true, finetune = true, n_x = true, p_v = true}
 local OPTIONAL = {density_edge = true, map_radius = true, baryons = true, eval_radius = true}
 
 local function is_list(v) return type(v) == "table" and v[1] ~= nil end
+
+-- Settings that are quantities, not counts, even where a preset writes them as whole
+-- numbers (radius = 4 kpc): any finite number is taken (radius=3.5, flow.bound=5.5).
+local QUANTITIES = {radius = true, bound = true, scale = true, zscale = true, lambda = true,
+  lr = true, lr_decay = true, lr_factor = true, map_radius = true, density_edge = true,
+  eval_radius = true}
 
 -- The table holding setting `path` ("flow.hidden") of preset p, and its last key; a group
 -- that may be absent is made on the way. Errors are plain messages (no place).
@@ -193,7 +200,7 @@ local function assign(p, path, v)
       error(("'%s' must be a finite number, got %s"):format(path, tostring(v)), 0)
     end
     -- a count stays a whole number >= 0 (members, epochs, points, seeds)
-    if math.type(old) == "integer" then
+    if math.type(old) == "integer" and not QUANTITIES[last] then
       local n = math.tointeger(v)
       if not n or n < 0 then error(("'%s' must be a whole number >= 0, got %s"):format(path, tostring(v)), 0) end
       v = n
