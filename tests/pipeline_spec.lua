@@ -222,6 +222,23 @@ describe("pf.pipeline on the test preset", function()
     local dm = pf.h5.read(res, "/potential/curves/density/sun/rho_dm"):get(1)
     local rb = pf.h5.read(dir .. "/steps/baryons.h5", "/rho_b/sun"):get(1)
     assert.are.near(rho - rb, dm, 1e-12 * math.abs(rho))
+    -- the density's error: the fits' budget and the difference from the local method
+    local gp = "/potential/curves/density/gnfw/"
+    local r, e = pf.h5.read(res, gp .. "rho"):totable(), pf.h5.read(res, gp .. "rho_err"):totable()
+    local ef, em = pf.h5.read(res, gp .. "rho_fit_err"):totable(), pf.h5.read(res, gp .. "rho_method_err"):totable()
+    local loc = pf.h5.read(res, "/curves/density/gnfw/rho"):totable()
+    local _, sfit = pf.budget.of(pfile, "rhok/gnfw", one)
+    local checked = 0
+    for i = 1, #r do
+      if r[i] == r[i] and loc[i] == loc[i] then
+        checked = checked + 1
+        assert.are.near(math.abs(r[i] - loc[i]), em[i], 1e-12 * math.abs(r[i]))
+        assert.are.equal(sfit:get(i), ef[i])
+        assert.are.near(math.sqrt(ef[i] ^ 2 + em[i] ^ 2), e[i], 1e-12 * e[i])
+        assert.is_true(e[i] >= ef[i] and e[i] >= em[i])
+      end
+    end
+    assert.is_true(checked >= 2, "locations checked: " .. checked)
     assert.is_true(pf.h5.exists(res, "/potential/score"))
     assert.are.same({}, pf.results.check(res))
     local rep = assert(io.open(dir .. "/report.md")):read("a")
