@@ -64,7 +64,9 @@ function report.potential_section(P, p, R, scored, tables)
   p("## The global potential beside the local method (pf.potential_fit, docs/potential.md)")
   p(("One network Phi(x) per density (%d stars drawn from it, %d x %d SiLU), fitted to the"):format(
     P.o.potential.stars, P.o.potential.layers, P.o.potential.hidden))
-  p("Boltzmann equation; a = -grad Phi, rho = lap Phi / 4 pi G; errors from the same budget.")
+  p("Boltzmann equation; a = -grad Phi, rho = lap Phi / 4 pi G; errors from the same budget over")
+  p("the fits of every density, and for the densities a method term, |rho*K - the local method's|,")
+  p("in quadrature (the fit's own bias is common to every fit; docs/potential.md).")
   p("")
   local a = R.sun.value
   local mag, smag = magnitude(a, R.sun.sigma)
