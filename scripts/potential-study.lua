@@ -7,12 +7,17 @@
 --
 --   build/phaseflow scripts/potential-study.lua RUN_DIR [--galaxy G] [--data flows|exact]
 --       [--seed S] [--weights default|fform] [--fform-power K] [--preset P] [--set KEY=VALUE ...]
+--   (--data also exact-flows, flows-gx, flows-gv, noise: below)
 --
 -- RUN_DIR: a run on a mock whose flows step has run, made with the same --preset, --galaxy
 -- and --set options as given here (e.g. --set members=2 --set bootstraps=0); --set takes any
 -- preset setting (potential.patience=300, potential.zscale=0.5, ...).
 -- --data exact: the stars are drawn from the mock galaxy of the run (within the survey
 --   sphere) and grad ln f is the mock's own: what the fit does with perfect data.
+-- --data exact-flows | flows-gx | flows-gv | noise: the flows' stars with the mock's exact
+--   gradients (exact-flows), the flows' grad_x ln f and the exact grad_v ln f (flows-gx), the
+--   reverse (flows-gv), or the exact ones plus the flows' errors shuffled across the stars
+--   (noise: errors of the same size, unrelated to position). Which error sets the density's.
 -- --weights fform: the default residual weights times (p(v|x) / exp(<ln p>))^K (K = 2: the
 --   f form's squared weights; <ln p> the mean over the stars): the velocity core counts more,
 --   as in the local method's f form (flows data only).
@@ -28,17 +33,20 @@ local SPEC = {script = "potential-study.lua",
   options = {data = "value", seed = "integer", weights = "value", ["fform-power"] = "number",
              set = "pairs", preset = "value", galaxy = "value"},
   defaults = {data = "flows", seed = 77, weights = "default", fform_power = 2, preset = "quick"},
-  usage = "usage: phaseflow scripts/potential-study.lua RUN_DIR [--galaxy G] [--data flows|exact] "
-    .. "[--seed S] [--weights default|fform] [--fform-power K] [--preset P] [--set KEY=VALUE ...]"}
+  usage = "usage: phaseflow scripts/potential-study.lua RUN_DIR [--galaxy G] "
+    .. "[--data flows|exact|exact-flows|flows-gx|flows-gv|noise] [--seed S] [--weights default|fform] "
+    .. "[--fform-power K] [--preset P] [--set KEY=VALUE ...]"}
 local opts, args = pf.cli.parse(arg, SPEC)
 if #args ~= 1 then pf.cli.fail(SPEC, "RUN_DIR expected") end
-if opts.data ~= "flows" and opts.data ~= "exact" then
-  pf.cli.fail(SPEC, "--data must be flows or exact")
+local DATA = {flows = true, exact = true, ["exact-flows"] = true, ["flows-gx"] = true,
+  ["flows-gv"] = true, noise = true}
+if not DATA[opts.data] then
+  pf.cli.fail(SPEC, "--data must be flows, exact, exact-flows, flows-gx, flows-gv or noise")
 end
 if opts.weights ~= "default" and opts.weights ~= "fform" then
   pf.cli.fail(SPEC, "--weights must be default or fform")
 end
-if opts.weights == "fform" and opts.data == "exact" then pf.cli.fail(SPEC, "--weights fform needs --data flows") end
+if opts.weights == "fform" and opts.data ~= "flows" then pf.cli.fail(SPEC, "--weights fform needs --data flows") end
 if opts.galaxy and not pf.mock.VARIANTS[opts.galaxy] then
   pf.cli.fail(SPEC, ("--galaxy: no galaxy '%s' (have: %s)"):format(opts.galaxy,
     table.concat(pf.mock.variant_names, ", ")))
@@ -62,6 +70,38 @@ local run = pipeline.new{out = dir, preset = o, quiet = true}
 if not run:is_mock() then pf.cli.fail(SPEC, dir .. " is not a mock run: there is no truth to score against") end
 local f = run:density_of("base")
 
+-- The flows' stars with the exact gradients for one or both factors of the residual, or the
+-- exact ones plus the flows' errors shuffled across the stars (noise of the same size and
+-- no relation to position). Stars where the exact gradient is over 20 times its median size
+-- (the distribution function's edges, where ln f falls steeply) are dropped.
+local function mixed_gradients(s, mode)
+  local gx, gv = run:exact_df():grad_log_f(s.x, s.v)
+  local ngx, ngv = gx:square():sum(2):sqrt(), gv:square():sum(2):sqrt()
+  local function median(a) local t = a:sort(); return t:get((t:size() + 1) // 2) end
+  local keep = ngx:lt(20 * median(ngx)):land(ngv:lt(20 * median(ngv)))
+    :land(gx:isfinite():min(2)):land(gv:isfinite():min(2))
+  local t = {x = s.x:select(keep), v = s.v:select(keep), gx = s.gx:select(keep), gv = s.gv:select(keep)}
+  gx, gv = gx:select(keep), gv:select(keep)
+  local n = (t.x:shape())
+  local dx, dv = t.gx - gx, t.gv - gv
+  local function rms(a) return math.sqrt((a:square():sum()) / a:size()) end
+  local function mrel(d, g) return median(d:square():sum(2):sqrt() / g:square():sum(2):sqrt()) end
+  print(("%d of %d stars kept; the flows' error relative to the exact gradient: grad_v ln f "
+    .. "median %.3f, rms ratio %.3f; grad_x ln f median %.3f, rms ratio %.3f; slope of the "
+    .. "flows' on the exact: %.3f (v), %.3f (x)"):format(n, (s.x:shape()), mrel(dv, gv),
+    rms(dv) / rms(gv), mrel(dx, gx), rms(dx) / rms(gx), (t.gv * gv):sum() / (gv:square():sum()),
+    (t.gx * gx):sum() / (gx:square():sum())))
+  if mode == "flows-gx" then t.gv = gv
+  elseif mode == "flows-gv" then t.gx = gx
+  elseif mode == "exact-flows" then t.gx, t.gv = gx, gv
+  else -- noise
+    local b = pf.core.train.batcher(n, opts.seed)
+    b:shuffle()
+    t.gx, t.gv = gx + b:gather(dx, 1, n), gv + b:gather(dv, 1, n)
+  end
+  return t
+end
+
 -- the data and weights of the fit, by wrapping pf.potential_fit as the step calls it
 local fit0 = potfit.fit
 potfit.fit = function(fo)
@@ -73,6 +113,9 @@ potfit.fit = function(fo)
     local x, v = m:sample(n, {seed = opts.seed})
     local gx, gv = df:grad_log_f(x, v)
     s = {x = x, v = v, gx = gx, gv = gv}
+    fo.samples = s
+  elseif opts.data ~= "flows" then
+    s = mixed_gradients(s, opts.data)
     fo.samples = s
   end
   if opts.weights == "fform" then
