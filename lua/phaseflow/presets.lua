@@ -48,7 +48,7 @@ presets.paper = {
                val_fraction = 0.2, lr_decay = 0.995, lambda = 1},
 }
 
--- make run: the whole analysis on the embedded mock in about 10-12 minutes on 2 cores.
+-- make run: the whole analysis on the embedded mock in about 10-17 minutes on 2 cores (by CPU).
 -- Sized by the scorer on three mock galaxies (docs/accuracy.md): stars are the first lever
 -- for the accelerations, so the mock has 3 million stars and every one of the ~220,000
 -- within the survey sphere trains every flow; n(x) a 4 x 32 spline flow (bound 5: the
