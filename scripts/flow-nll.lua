@@ -25,13 +25,7 @@ local SPEC = {script = "flow-nll.lua",
 local opts, args = pf.cli.parse(arg, SPEC)
 if #args ~= 2 or (args[2] ~= "n_x" and args[2] ~= "p_v") then pf.cli.fail(SPEC, "RUN_DIR and n_x or p_v expected") end
 local dir, which = args[1], args[2]
-local o = presets.resolve(opts.preset or "quick")
-for _, kv in ipairs(opts.set or {}) do
-  local k, v = kv:match("^([^=]+)=(.*)$")
-  if not k then pf.cli.fail(SPEC, ("--set %s: KEY=VALUE expected"):format(kv)) end
-  local ok, err = pcall(presets.set, o, k, v)
-  if not ok then pf.cli.fail(SPEC, (tostring(err):gsub("^[^:]*:%d+: ", ""))) end
-end
+local o = pf.cli.preset(SPEC, opts.preset or "quick", opts.set)
 local frac = opts.test or 0.2
 if not (frac > 0 and frac < 0.9) then pf.cli.fail(SPEC, "--test must be in (0, 0.9)") end
 

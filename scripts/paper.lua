@@ -61,14 +61,9 @@ end
 if opts.task and opts.merge then cli.fail(SPEC, "--task and --merge exclude each other") end
 if opts.galaxy and #inputs > 0 then cli.fail(SPEC, "--galaxy chooses the mock: it takes no input files") end
 -- a preset's name or a user's preset file (an error there names the file and line)
-local okp, preset = pcall(pf.presets.resolve, opts.preset)
-if not okp then cli.fail(SPEC, (tostring(preset):gsub("^pf%.presets: ", ""))) end
-if opts.galaxy then preset.mock.galaxy = opts.galaxy end
-for _, kv in ipairs(opts.set) do
-  local k, v = kv:match("^([^=]+)=(.*)$")
-  local ok, err = pcall(pf.presets.set, preset, k, v)
-  if not ok then cli.fail(SPEC, "--set " .. kv .. ": " .. tostring(err):gsub("^pf%.presets%.set: ", "")) end
-end
+local preset = cli.preset(SPEC, opts.preset, opts.set, function(p)
+  if opts.galaxy then p.mock.galaxy = opts.galaxy end
+end)
 local out = opts.out or ("out/" .. preset.name)
 local made, P = pcall(pf.pipeline.new, {out = out, preset = preset, inputs = inputs, quiet = opts.quiet,
                                        mock_cache = opts.mock_cache, plan_only = opts.dry_run,

@@ -22,7 +22,6 @@
 --   f form's squared weights; <ln p> the mean over the stars): the velocity core counts more,
 --   as in the local method's f form (flows data only).
 local pf = require "phaseflow"
-local presets = require "phaseflow.presets"
 local pipeline = require "phaseflow.pipeline"
 local potential = require "phaseflow.steps.potential"
 local potfit = require "phaseflow.potfit"
@@ -55,16 +54,9 @@ local dir = args[1]
 if not pf.fs.exists(dir .. "/steps/flows.h5") then
   pf.cli.fail(SPEC, ("no flows step in %s (scripts/paper.lua --out %s --until flows makes one)"):format(dir, dir))
 end
-local o = presets.resolve(opts.preset)
-local ok, err = pcall(function()
-  if opts.galaxy then o.mock.galaxy = opts.galaxy end
-  for _, kv in ipairs(opts.set or {}) do
-    local k, v = kv:match("^([^=]+)=(.*)$")
-    if not k then error(("--set %s: KEY=VALUE expected"):format(kv), 0) end
-    presets.set(o, k, v)
-  end
+local o = pf.cli.preset(SPEC, opts.preset, opts.set, function(p)
+  if opts.galaxy then p.mock.galaxy = opts.galaxy end
 end)
-if not ok then pf.cli.fail(SPEC, (tostring(err):gsub("^[^:]*:%d+: ", ""))) end
 
 local run = pipeline.new{out = dir, preset = o, quiet = true}
 if not run:is_mock() then pf.cli.fail(SPEC, dir .. " is not a mock run: there is no truth to score against") end
@@ -76,16 +68,15 @@ local f = run:density_of("base")
 -- (the distribution function's edges, where ln f falls steeply) are dropped.
 local function mixed_gradients(s, mode)
   local gx, gv = run:exact_df():grad_log_f(s.x, s.v)
-  local ngx, ngv = gx:square():sum(2):sqrt(), gv:square():sum(2):sqrt()
-  local function median(a) local t = a:sort(); return t:get((t:size() + 1) // 2) end
-  local keep = ngx:lt(20 * median(ngx)):land(ngv:lt(20 * median(ngv)))
+  local ngx, ngv = gx:norm_rows(), gv:norm_rows()
+  local keep = ngx:lt(20 * ngx:median()):land(ngv:lt(20 * ngv:median()))
     :land(gx:isfinite():min(2)):land(gv:isfinite():min(2))
   local t = {x = s.x:select(keep), v = s.v:select(keep), gx = s.gx:select(keep), gv = s.gv:select(keep)}
   gx, gv = gx:select(keep), gv:select(keep)
   local n = (t.x:shape())
   local dx, dv = t.gx - gx, t.gv - gv
   local function rms(a) return math.sqrt((a:square():sum()) / a:size()) end
-  local function mrel(d, g) return median(d:square():sum(2):sqrt() / g:square():sum(2):sqrt()) end
+  local function mrel(d, g) return (d:norm_rows() / g:norm_rows()):median() end
   print(("%d of %d stars kept; the flows' error relative to the exact gradient: grad_v ln f "
     .. "median %.3f, rms ratio %.3f; grad_x ln f median %.3f, rms ratio %.3f; slope of the "
     .. "flows' on the exact: %.3f (v), %.3f (x)"):format(n, (s.x:shape()), mrel(dv, gv),

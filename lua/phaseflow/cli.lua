@@ -162,4 +162,21 @@ function cli.parse(args, spec)
   return opts, positionals
 end
 
+--- preset(spec, name, sets) -> the preset a command line names (a preset's name or a preset
+--- file: pf.presets.resolve) with each "KEY=VALUE" of sets (a "pairs" option, --set)
+--- applied in order; a bad name, file or setting is the usage error, naming it.
+--- before(preset), when given, runs between the two (e.g. --galaxy, which --set may override).
+function cli.preset(spec, name, sets, before)
+  local presets = require "phaseflow.presets"
+  local okp, preset = pcall(presets.resolve, name)
+  if not okp then cli.fail(spec, (tostring(preset):gsub("^pf%.presets: ", ""))) end
+  if before then before(preset) end
+  for _, kv in ipairs(sets or {}) do
+    local k, v = kv:match("^([^=]+)=(.*)$")
+    local ok, err = pcall(presets.set, preset, k, v)
+    if not ok then cli.fail(spec, "--set " .. kv .. ": " .. tostring(err):gsub("^pf%.presets%.set: ", "")) end
+  end
+  return preset
+end
+
 return cli

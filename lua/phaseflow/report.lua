@@ -35,14 +35,14 @@ end
 --- The truth of a mock run as pf.score takes it (pf.results.truth_model).
 function report.truth_model(P) return results.truth_model(P) end
 
--- A table's rows {label, numbers...} as a matrix of the numbers (NaN-padded to 6 columns),
--- as the report step's own file keeps Tables I and II.
 -- |a| and its 1-sigma error (propagated from the components' sigmas) of a 3-vector.
 local function magnitude(a, sa)
   local mag = math.sqrt(a:square():sum())
   return mag, math.sqrt(((a * sa):square():sum())) / mag
 end
 
+-- A table's rows {label, numbers...} as a matrix of the numbers (NaN-padded to 6 columns),
+-- as the report step's own file keeps Tables I and II.
 local function matrix(rows)
   local m = {}
   for i, r in ipairs(rows) do
@@ -54,9 +54,8 @@ local function matrix(rows)
   return array.from(m)
 end
 
---- Builds every table as rows {label, value, sigma, truth, pull, ...} (numbers), writes
--- The global potential beside the local method (docs/potential.md): values with their
--- errors, and with a truth the scorer's numbers of both; p writes a line.
+--- The global potential beside the local method (docs/potential.md): values with their
+--- errors, and with a truth the scorer's numbers of both; p writes a line.
 function report.potential_section(P, p, R, scored, tables)
   local c, A = units.rho_to_1e2, units.acc_to_1e10
   local pot = P:file("potential")
@@ -113,7 +112,8 @@ function report.potential_section(P, p, R, scored, tables)
   end
 end
 
--- results.h5 (pf.results), report.md and the figures. Returns the tables.
+--- Builds every table as rows {label, value, sigma, truth, pull, ...} (numbers), writes
+--- results.h5 (pf.results), report.md and the figures. Returns the tables.
 function report.write(P, w)
   local out = P.out
   local af, dmf = P:file("accelerations"), P:file("darkmatter")

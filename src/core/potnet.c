@@ -146,9 +146,9 @@ pf_potnet *pf_potnet_alloc(const pf_potnet_config *cfg, pf_err *err)
     p->cfg = *cfg;
     if (p->cfg.zscale == 0)
         p->cfg.zscale = cfg->scale;
-    /* dt/dy per axis (t = x / scale): exactly 1 in the plane, and for zscale = scale */
+    /* dt/dy per axis (t = x / scale): 1 in the plane, and exactly 1 (x / x) for zscale = scale */
     p->jz[0] = p->jz[1] = 1.0;
-    p->jz[2] = p->cfg.zscale == p->cfg.scale ? 1.0 : p->cfg.scale / p->cfg.zscale;
+    p->jz[2] = p->cfg.scale / p->cfg.zscale;
     int H = p->H = cfg->hidden, L = p->L = cfg->layers;
     p->woff = malloc((size_t)L * sizeof(size_t));
     p->boff = malloc((size_t)L * sizeof(size_t));
