@@ -45,7 +45,7 @@ describe("pf.doc", function()
       .. "error (the reason and the usage on stderr, exit status 2, no traceback).", m.summary)
     local names = {}
     for _, f in ipairs(m.functions) do names[#names + 1] = f.name end
-    assert.are.same({"cli.fail", "cli.integer", "cli.number", "cli.boolean", "cli.parse"}, names)
+    assert.are.same({"cli.fail", "cli.integer", "cli.number", "cli.boolean", "cli.parse", "cli.preset"}, names)
   end)
 
   it("takes the first sentence as the summary, not an abbreviation", function()
